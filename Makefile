@@ -1,0 +1,34 @@
+# Two commands a newcomer needs: `make demo` and `make test`. Each creates the venv it needs.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench gpu clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch first and pinned: a bare `torch` would pull a multi-GB CUDA build (see DEVELOPERS.md)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/torchlogit demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check --quiet .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_solvers.py
+
+gpu: $(STAMP)
+	bash benchmarks/gpu.sh
+
+clean:
+	rm -rf $(VENV) torchlogit-demo build src/*.egg-info

@@ -1,0 +1,20 @@
+"""torchlogit: logistic regression on PyTorch, from the tutorial's loop to exact, fast solvers."""
+
+from torchlogit._exceptions import ConvergenceWarning, ModelFileError, PerfectSeparationWarning
+from torchlogit.estimator import LogisticRegression
+from torchlogit.model import LogisticModel
+from torchlogit.training import predict, predict_proba, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceWarning",
+    "LogisticModel",
+    "LogisticRegression",
+    "ModelFileError",
+    "PerfectSeparationWarning",
+    "__version__",
+    "predict",
+    "predict_proba",
+    "train",
+]

@@ -1,0 +1,64 @@
+"""Input checks and conversions shared by the estimator and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+def resolve_dtype(dtype: object) -> torch.dtype:
+    """Accept 'float64'/'float32', numpy or torch float dtypes; return the torch dtype."""
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = str(dtype)
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    return _DTYPES[name]
+
+
+def resolve_device(device: object) -> torch.device:
+    """Accept 'cpu', 'cuda', 'cuda:N', 'auto' (CUDA when available) or a torch.device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' was requested but no CUDA device is available")
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+    return resolved
+
+
+def tensor_to_numpy(X: object) -> object:
+    """Torch tensors become numpy arrays (copied to the host); anything else is returned as is."""
+    if isinstance(X, torch.Tensor):
+        if X.is_sparse or X.layout != torch.strided:
+            raise TypeError("sparse torch tensors are not supported; pass a scipy.sparse CSR matrix")
+        return X.detach().cpu().numpy()
+    return X
+
+
+def to_torch(X: np.ndarray, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Dense numpy → torch without a copy when dtype, device and writability allow."""
+    array = np.ascontiguousarray(X)
+    if not array.flags.writeable:
+        array = array.copy()
+    return torch.from_numpy(array).to(device=device, dtype=dtype)
+
+
+def dense_rows_per_chunk(n_features: int, max_elements: int = 1 << 22) -> int:
+    """Rows per chunk when sparse input is densified chunk by chunk (bounded memory)."""
+    return max(1, max_elements // max(n_features, 1))
+
+
+def is_sparse(X: object) -> bool:
+    return sp.issparse(X)

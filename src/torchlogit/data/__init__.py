@@ -1,0 +1,10 @@
+"""Data sources: anything that yields row chunks ``(X, y, sample_weight)`` as tensors.
+
+Solvers never see where rows come from; they only ask an :class:`~torchlogit.objective.Objective`
+for sums over chunks. ``y`` is always a vector of class indices (``int64``).
+"""
+
+from torchlogit.data.memory import DataSource, InMemorySource
+from torchlogit.data.sparse import SparseRowsSource
+
+__all__ = ["DataSource", "InMemorySource", "SparseRowsSource"]

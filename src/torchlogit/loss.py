@@ -1,0 +1,148 @@
+"""Per-chunk logistic loss: value, gradient and Hessian as *sums* over the rows of one chunk.
+
+Conventions (shared with :mod:`torchlogit.objective` and every solver):
+
+* ``coef`` is a matrix of shape ``(n_outputs, n_features + fit_intercept)``; the intercept, when
+  fitted, is the **last column**. ``n_outputs`` is 1 for the binomial (sigmoid) model and
+  ``n_classes`` for the multinomial (softmax) model, which, like scikit-learn, keeps one row per
+  class (the model is over-parametrised; see the gauge in :mod:`torchlogit.solvers.newton`).
+* ``y`` holds class indices ``0..n_classes-1`` (as the dtype of ``X`` for the binomial model,
+  ``int64`` for the multinomial one); ``sample_weight`` is one non-negative weight per row.
+* The gradient has the shape of ``coef``; the Hessian is the square matrix over ``coef.ravel()``
+  (row-major: all coefficients of class 0, then class 1, ...).
+* Losses are computed with log-sigmoid / log-sum-exp, never ``log(sigmoid(z))``.
+
+Everything returned is an un-normalised sum over the chunk's rows, so chunks can be added up
+(and all-reduced across processes) before the objective normalises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+# Rows per block when forming weighted Gram matrices: keeps the block in cache and lets BLAS use
+# its fast tall-skinny path (measured 3x faster than one big float64 X.T @ X on the 2-core box).
+_GRAM_BLOCK_ROWS = 4096
+
+
+@dataclass
+class ChunkSums:
+    """Sums over the rows of one chunk: weighted loss, gradient and (optionally) Hessian."""
+
+    loss: Tensor
+    grad: Tensor | None = None
+    hess: Tensor | None = None
+
+    def __iadd__(self, other: ChunkSums) -> ChunkSums:
+        self.loss = self.loss + other.loss
+        if self.grad is not None and other.grad is not None:
+            self.grad = self.grad + other.grad
+        if self.hess is not None and other.hess is not None:
+            self.hess = self.hess + other.hess
+        return self
+
+
+def linear_predictor(X: Tensor, coef: Tensor, fit_intercept: bool) -> Tensor:
+    """Raw scores ``X @ W.T (+ b)`` of shape ``(n_rows, n_outputs)``."""
+    if fit_intercept:
+        return torch.addmm(coef[:, -1], X, coef[:, :-1].T)
+    return X @ coef.T
+
+
+def logits_loss(scores: Tensor, y: Tensor, sample_weight: Tensor) -> Tensor:
+    """Σᵢ sᵢ ℓ(yᵢ, scoresᵢ): binomial for one score column, multinomial for several.
+
+    Differentiable, so the tutorial's autograd loop and the analytic solvers share one formula.
+    """
+    if scores.shape[1] == 1:
+        z = scores[:, 0]
+        # ℓ = log(1 + e^z) - y z = -logsigmoid(z) + (1 - y) z, stable for any z
+        return torch.dot(sample_weight, (1 - y.to(z.dtype)) * z - F.logsigmoid(z))
+    log_norm = torch.logsumexp(scores, dim=1)
+    return torch.dot(sample_weight, log_norm - scores.gather(1, y[:, None])[:, 0])
+
+
+def _with_intercept_column(X: Tensor, fit_intercept: bool) -> Tensor:
+    if not fit_intercept:
+        return X
+    return torch.cat([X, X.new_ones(X.shape[0], 1)], dim=1)
+
+
+def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
+    """``X̃ᵀ diag(h) X̃`` with X̃ = [X, 1], formed in row blocks."""
+    d = X.shape[1] + int(fit_intercept)
+    out = X.new_zeros(d, d)
+    for start in range(0, X.shape[0], _GRAM_BLOCK_ROWS):
+        Xb = _with_intercept_column(X[start : start + _GRAM_BLOCK_ROWS], fit_intercept)
+        hb = h[start : start + _GRAM_BLOCK_ROWS]
+        out.addmm_(Xb.T, Xb * hb[:, None])
+    return out
+
+
+def binomial_sums(
+    X: Tensor, y: Tensor, sample_weight: Tensor, coef: Tensor, fit_intercept: bool,
+    *, need_grad: bool = True, need_hess: bool = False,
+) -> ChunkSums:
+    """Weighted binomial log-loss sums for one chunk (``coef`` has one row)."""
+    scores = linear_predictor(X, coef, fit_intercept)
+    sums = ChunkSums(loss=logits_loss(scores, y, sample_weight))
+    if not (need_grad or need_hess):
+        return sums
+    y = y.to(X.dtype)
+    z = scores[:, 0]
+    p = torch.sigmoid(z)
+    r = sample_weight * (p - y)
+    grad_w = X.T @ r
+    grad = torch.cat([grad_w, r.sum().reshape(1)]) if fit_intercept else grad_w
+    sums.grad = grad.reshape(1, -1)
+    if need_hess:
+        h = sample_weight * p * (1 - p)
+        sums.hess = _weighted_gram(X, h, fit_intercept)
+    return sums
+
+
+def multinomial_sums(
+    X: Tensor, y: Tensor, sample_weight: Tensor, coef: Tensor, fit_intercept: bool,
+    *, need_grad: bool = True, need_hess: bool = False,
+) -> ChunkSums:
+    """Weighted multinomial (softmax) log-loss sums for one chunk (``coef`` has one row per class)."""
+    scores = linear_predictor(X, coef, fit_intercept)
+    sums = ChunkSums(loss=logits_loss(scores, y, sample_weight))
+    if not (need_grad or need_hess):
+        return sums
+    proba = torch.softmax(scores, dim=1)
+    resid = proba * sample_weight[:, None]
+    resid[torch.arange(len(y), device=y.device), y] -= sample_weight
+    grad_w = resid.T @ X
+    sums.grad = torch.cat([grad_w, resid.sum(0)[:, None]], dim=1) if fit_intercept else grad_w
+    if need_hess:
+        sums.hess = _multinomial_hessian(X, proba, sample_weight, fit_intercept)
+    return sums
+
+
+def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_intercept: bool) -> Tensor:
+    """Block Hessian Σᵢ sᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, blocks ordered like ``coef.ravel()``."""
+    n_classes = proba.shape[1]
+    d = X.shape[1] + int(fit_intercept)
+    hess = X.new_zeros(n_classes, d, n_classes, d)
+    for k in range(n_classes):
+        for l in range(k, n_classes):  # noqa: E741 - the class index of the usual formula
+            h = proba[:, k] * ((1.0 if k == l else 0.0) - proba[:, l]) * sample_weight
+            block = _weighted_gram(X, h, fit_intercept)
+            hess[k, :, l, :] = block
+            if l != k:
+                hess[l, :, k, :] = block
+    return hess.reshape(n_classes * d, n_classes * d)
+
+
+def chunk_sums(
+    X: Tensor, y: Tensor, sample_weight: Tensor, coef: Tensor, fit_intercept: bool,
+    *, need_grad: bool = True, need_hess: bool = False,
+) -> ChunkSums:
+    """Dispatch to the binomial (one output row) or multinomial (several rows) sums."""
+    fn = binomial_sums if coef.shape[0] == 1 else multinomial_sums
+    return fn(X, y, sample_weight, coef, fit_intercept, need_grad=need_grad, need_hess=need_hess)

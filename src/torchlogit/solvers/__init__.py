@@ -1,0 +1,11 @@
+"""Solvers: plain functions ``solver(objective, coef0, *, tol, max_iter, ...) -> SolverResult``.
+
+They never see ``C``, labels or the estimator; the estimator translates user parameters.
+"""
+
+from torchlogit.solvers._result import SolverResult
+from torchlogit.solvers.lbfgs import lbfgs
+from torchlogit.solvers.newton import newton
+from torchlogit.solvers.stochastic import stochastic
+
+__all__ = ["SolverResult", "lbfgs", "newton", "stochastic"]

@@ -1,0 +1,98 @@
+"""Mini-batch SGD / Adam: the tutorial's training loop, on the same objective as every solver.
+
+A :class:`~torchlogit.model.LogisticModel` is trained with ``torch.optim`` and autograd. Each
+mini-batch ``B`` estimates the objective without bias,
+``Σ_B sᵢℓᵢ / (|B|·s̄) + ½ Σ λ_j W_kj²`` (``s̄`` the mean weight), so with ``batch_size=None``
+(full batch, as in the tutorial) a step is plain gradient descent on F. After every epoch the
+exact F and ``max |∇F|`` are computed (one extra pass); the run stops when that is ``<= tol``
+or after ``max_iter`` epochs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from torchlogit.loss import logits_loss
+from torchlogit.model import LogisticModel
+from torchlogit.objective import Objective
+from torchlogit.solvers._result import SolverResult
+
+Optimizer = Literal["sgd", "adam"]
+
+
+def _live_coef(model: LogisticModel) -> Tensor:
+    """``[W, b]`` built from the module's parameters, keeping the autograd graph."""
+    if model.linear.bias is None:
+        return model.linear.weight
+    return torch.cat([model.linear.weight, model.linear.bias[:, None]], dim=1)
+
+
+def _make_optimizer(name: str, params, learning_rate: float) -> torch.optim.Optimizer:
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=learning_rate)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=learning_rate)
+    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {name!r}")
+
+
+def stochastic(
+    objective: Objective, coef0: Tensor, *, optimizer: Optimizer = "sgd",
+    learning_rate: float = 0.1, batch_size: int | None = None, tol: float = 1e-8,
+    max_iter: int = 100, generator: torch.Generator | None = None,
+    model: LogisticModel | None = None,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> SolverResult:
+    """Minimise ``objective`` with mini-batch SGD or Adam; ``max_iter`` counts epochs.
+
+    ``model``, when given, is trained in place (its parameters are the coefficients), which is
+    what the tutorial-style :func:`torchlogit.training.train` relies on.
+    """
+    if learning_rate <= 0:
+        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+    passes_before = objective.n_passes
+    n_outputs, n_cols = objective.coef_shape
+    if model is None:
+        n_features = n_cols - int(objective.fit_intercept)
+        model = LogisticModel(
+            n_features, n_outputs, bias=objective.fit_intercept,
+            dtype=objective.dtype, device=objective.device,
+        )
+    model.load_coef_matrix(coef0)
+    opt = _make_optimizer(optimizer, model.parameters(), learning_rate)
+    f, grad = objective.value_grad(model.coef_matrix())
+    grad_max = float(grad.abs().max())
+    history = [{"objective": f, "grad_max": grad_max}]
+    mean_weight = objective.weight_sum / objective.n_rows
+    epoch = 0
+    while grad_max > tol and epoch < max_iter:
+        epoch += 1
+        for X, y, w in objective.source.chunks():
+            order = torch.randperm(len(y), generator=generator, device="cpu").to(X.device)
+            step = batch_size or len(y)
+            for start in range(0, len(y), step):
+                idx = order[start : start + step]
+                opt.zero_grad(set_to_none=True)
+                data_term = logits_loss(model(X[idx]), y[idx], w[idx]) / (len(idx) * mean_weight)
+                loss = data_term if objective.l2 is None else data_term + objective.l2.value(_live_coef(model))
+                loss.backward()
+                opt.step()
+        f, grad = objective.value_grad(model.coef_matrix())
+        grad_max = float(grad.abs().max())
+        history.append({"objective": f, "grad_max": grad_max})
+        if callback is not None:
+            callback(epoch, f, grad_max)
+    converged = grad_max <= tol
+    message = (
+        f"max |gradient| {grad_max:.3g} <= tol {tol:g} after {epoch} epochs"
+        if converged else f"reached max_iter={max_iter} epochs"
+    )
+    return SolverResult(
+        coef=model.coef_matrix(), n_iter=epoch, converged=converged, grad_max=grad_max,
+        objective=f, n_passes=objective.n_passes - passes_before, history=history, message=message,
+    )
