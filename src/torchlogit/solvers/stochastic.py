@@ -79,7 +79,9 @@ def stochastic(
                 idx = order[start : start + step]
                 opt.zero_grad(set_to_none=True)
                 data_term = logits_loss(model(X[idx]), y[idx], w[idx]) / (len(idx) * mean_weight)
-                loss = data_term if objective.l2 is None else data_term + objective.l2.value(_live_coef(model))
+                loss = data_term
+                if objective.l2 is not None:
+                    loss = loss + objective.l2.value(_live_coef(model))
                 loss.backward()
                 opt.step()
         f, grad = objective.value_grad(model.coef_matrix())
