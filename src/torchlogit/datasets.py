@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 CLASS_NAMES = ("red", "blue")
-_CENTERS = np.array([[-1.0, -1.0], [2.5, 2.5]])
-_MARGIN = 0.75  # minimum distance of every point from the separating line x1 + x2 = 1.5
+_CENTERS = np.array([[0.5, 0.5], [3.5, 3.5]])
+_LINE_SUM = 4.0  # the groups sit on either side of the line x1 + x2 = 4
+_MARGIN = 0.4  # minimum distance of every point from that line
 
 
 def make_demo_data(n_samples: int = 1500, *, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
-    """Two Gaussian groups, red (label 0) around (−1, −1) and blue (label 1) around (2.5, 2.5).
+    """Two Gaussian groups, red (label 0) around (0.5, 0.5) and blue (label 1) around (3.5, 3.5).
 
-    Points closer than a margin to the line ``x1 + x2 = 1.5`` are redrawn, so the groups are
+    Points closer than a margin to the line ``x1 + x2 = 4`` (or on its wrong side) are redrawn, so the groups are
     linearly separable (as in the tutorial) and the point (1, 1) lies on the red side.
 
     Returns
@@ -28,8 +29,8 @@ def make_demo_data(n_samples: int = 1500, *, seed: int = 42) -> tuple[np.ndarray
     for label, (center, count) in enumerate(zip(_CENTERS, counts, strict=True)):
         points = np.empty((0, 2))
         while len(points) < count:
-            draw = rng.normal(center, 1.0, size=(2 * count, 2))
-            distance = (draw.sum(axis=1) - 1.5) / np.sqrt(2.0)
+            draw = rng.normal(center, 0.9, size=(2 * count, 2))
+            distance = (draw.sum(axis=1) - _LINE_SUM) / np.sqrt(2.0)
             on_own_side = distance < -_MARGIN if label == 0 else distance > _MARGIN
             points = np.vstack([points, draw[on_own_side]])
         groups.append(points[:count])

@@ -6,6 +6,7 @@ import logging
 import math
 import numbers
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -161,8 +162,14 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     def _penalised(self) -> bool:
         return self.penalty is not None and math.isfinite(self.C)
 
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *,
+        callback: Callable[[int, float, float], None] | None = None,
+    ) -> LogisticRegression:
         """Fit the model to ``X`` (n_samples, n_features) and labels ``y``.
+
+        ``callback(iteration, objective, max_abs_gradient)``, when given, is called after each
+        iteration (Newton step, L-BFGS evaluation or epoch), e.g. to drive a progress bar.
 
         Returns
         -------
@@ -214,7 +221,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         )
         coef0 = self._starting_point(objective)
         solver = select_solver(self.solver, objective.coef_shape[0] * objective.coef_shape[1])
-        result = self._run_solver(solver, objective, coef0)
+        result = self._run_solver(solver, objective, coef0, callback)
 
         coef = result.coef.detach().cpu().numpy().astype(np_dtype, copy=False)
         if self.fit_intercept:
@@ -257,12 +264,17 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 coef0 = torch.as_tensor(previous, dtype=objective.dtype, device=objective.device)
         return coef0
 
-    def _run_solver(self, solver: str, objective: Objective, coef0: torch.Tensor) -> SolverResult:
-        def log_progress(iteration: int, f: float, grad_max: float) -> None:
-            logger.info("%s iteration %d: objective %.12g, max |gradient| %.3g", solver, iteration, f,
-                        grad_max)
+    def _run_solver(
+        self, solver: str, objective: Objective, coef0: torch.Tensor,
+        user_callback: Callable[[int, float, float], None] | None,
+    ) -> SolverResult:
+        def callback(iteration: int, f: float, grad_max: float) -> None:
+            if self.verbose:
+                logger.info("%s iteration %d: objective %.12g, max |gradient| %.3g", solver,
+                            iteration, f, grad_max)
+            if user_callback is not None:
+                user_callback(iteration, f, grad_max)
 
-        callback = log_progress if self.verbose else None
         common = {"tol": self.tol, "max_iter": self.max_iter, "callback": callback}
         if solver == "newton":
             return newton(objective, coef0, **common)

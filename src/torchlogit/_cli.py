@@ -1,0 +1,287 @@
+"""Command-line interface: ``torchlogit demo | fit | predict``.
+
+The only module that prints or exits. Errors become one line on stderr and exit status 1
+(argparse's usage errors exit 2); output files are written atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import logging
+import math
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from torchlogit._exceptions import ModelFileError
+
+_PROG = "torchlogit"
+
+
+def main_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog=_PROG, description="Logistic regression on PyTorch: the tutorial, and exact fast solvers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the tutorial end to end on embedded 2-D data, with figures")
+    demo.add_argument("--out", default="torchlogit-demo", help="folder for the PNG figures")
+    demo.add_argument("--optimizer", choices=["newton", "sgd", "adam"], default="newton",
+                      help="newton: exact optimum in milliseconds (default); sgd/adam: the "
+                           "tutorial's epoch loop")
+    demo.add_argument("--epochs", type=_positive_int, default=1000, help="epochs for sgd/adam")
+    demo.add_argument("--lr", type=_positive_float, default=None,
+                      help="learning rate for sgd/adam (default 0.5 for sgd, 0.1 for adam)")
+    demo.add_argument("--C", type=_positive_float, default=1.0, help="inverse penalty strength")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the model's initial weights")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar or periodic printing")
+
+    fit = sub.add_parser("fit", help="fit a model to a CSV file and save it")
+    fit.add_argument("data", help="CSV file with a header row")
+    fit.add_argument("--target", required=True, help="name of the label column")
+    fit.add_argument("--out", default="model.safetensors", help="model file to write")
+    fit.add_argument("--solver", choices=["auto", "newton", "lbfgs", "sgd", "adam"], default=None,
+                     help="default auto (exact); sgd/adam run the tutorial's loop")
+    fit.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
+                     help="the tutorial's optimizer (same as --solver sgd|adam)")
+    fit.add_argument("--penalty", choices=["l2", "none"], default="l2")
+    fit.add_argument("--C", type=_positive_float, default=1.0, help="inverse penalty strength")
+    fit.add_argument("--epochs", "--max-iter", dest="max_iter", type=_positive_int, default=None,
+                     help="iterations (epochs for sgd/adam); default 100, or 1000 for sgd/adam")
+    fit.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate for sgd/adam")
+    fit.add_argument("--batch-size", type=_positive_int, default=None,
+                     help="mini-batch size for sgd/adam (default: full batch)")
+    fit.add_argument("--tol", type=_positive_float, default=1e-8, help="stop at max |gradient| <= tol")
+    fit.add_argument("--test-size", type=_fraction, default=0.33,
+                     help="fraction held out for the test accuracy (0 to train on everything)")
+    fit.add_argument("--seed", type=int, default=42, help="seed of the train/test split")
+    fit.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    fit.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    fit.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    predict = sub.add_parser("predict", help="predict labels and probabilities for a CSV file")
+    predict.add_argument("model", help="model file written by `torchlogit fit`")
+    predict.add_argument("data", help="CSV file with the model's feature columns")
+    predict.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv``; return the exit status."""
+    args = main_parser().parse_args(argv)
+    handlers = {"demo": _demo, "fit": _fit, "predict": _predict}
+    try:
+        with _warnings_to_stderr():
+            handlers[args.command](args)
+    except (ValueError, TypeError, OSError, ModelFileError) as exc:
+        print(f"{_PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format=f"{_PROG}: %(message)s")
+    sys.exit(main())
+
+
+# --------------------------------------------------------------------------- commands
+def _demo(args: argparse.Namespace) -> None:
+    from torchlogit.demo import TEST_SIZE, run_demo
+
+    started = time.perf_counter()
+    with _progress(args.quiet or args.optimizer == "newton", args.epochs, "training") as advance:
+        report_every = max(1, args.epochs // 10)
+
+        def on_epoch(epoch: int, loss: float, grad_max: float, test_accuracy: float) -> None:
+            advance(f"loss {loss:.5f}")
+            if not args.quiet and (epoch % report_every == 0 or epoch == args.epochs):
+                _out(f"epoch {epoch:>6}: loss {loss:.6f}, max |gradient| {grad_max:.2e}, "
+                     f"test accuracy {test_accuracy:.3f}")
+
+        result = run_demo(args.out, optimizer=args.optimizer, epochs=args.epochs, lr=args.lr,
+                          C=args.C, seed=args.seed, on_epoch=on_epoch)
+    split = f"{result.n_train} training / {result.n_test} test points ({TEST_SIZE:.0%} held out)"
+    _out(f"data: two separable groups, red = 0 and blue = 1; {split}")
+    if result.method == "newton":
+        _out(f"fit: Newton, exact optimum of mean log-loss + ‖w‖²/(2·C·n) with C = {args.C:g}: "
+             f"{result.iterations} iterations in {result.fit_seconds * 1e3:.1f} ms, "
+             f"max |gradient| {result.grad_max:.1e}")
+    else:
+        _out(f"fit: {result.method}, {result.iterations} epochs in {result.fit_seconds:.2f} s, "
+             f"final max |gradient| {result.grad_max:.1e} (the exact solver: --optimizer newton)")
+    w = result.coef
+    _out(f"model: w = ({w[0]:.4f}, {w[1]:.4f}), b = {result.intercept:.4f}; "
+         f"boundary {w[0]:.3f}·x1 + {w[1]:.3f}·x2 + {result.intercept:.3f} = 0")
+    _out(f"accuracy: train {result.train_accuracy:.3f}, test {result.test_accuracy:.3f}")
+    _out(f"new point (x1=1, x2=1): the model classifies it as {result.new_point_name.upper()} "
+         f"(class {result.new_point_class}) with probability {result.new_point_probability:.4f}")
+    for path in result.figures:
+        _out(f"wrote {path}")
+    _out(f"done in {time.perf_counter() - started:.2f} s")
+
+
+def _fit(args: argparse.Namespace) -> None:
+    from sklearn.model_selection import train_test_split
+
+    from torchlogit.data.tabular import read_csv
+    from torchlogit.estimator import LogisticRegression
+    from torchlogit.modelfile import save_model
+
+    if args.solver and args.optimizer and args.solver != args.optimizer:
+        raise ValueError(f"--solver {args.solver} contradicts --optimizer {args.optimizer}")
+    solver = args.optimizer or args.solver or "auto"
+    stochastic = solver in ("sgd", "adam")
+    max_iter = args.max_iter or (1000 if stochastic else 100)
+    table = read_csv(args.data, target=args.target)
+    labels = np.unique(table.y)
+    if len(labels) < 2:
+        raise ValueError(f"target {args.target!r} has a single class ({labels[0]!r}); need at least 2")
+    X_train, X_test, y_train, y_test = table.X, None, table.y, None
+    if args.test_size > 0:
+        X_train, X_test, y_train, y_test = train_test_split(
+            table.X, table.y, test_size=args.test_size, random_state=args.seed,
+        )
+        missing = np.setdiff1d(labels, y_train)
+        if len(missing):
+            raise ValueError(f"the training split has no rows of class {missing[0]!r}; "
+                             "lower --test-size or add data")
+    estimator = LogisticRegression(
+        penalty=None if args.penalty == "none" else "l2", C=args.C, solver=solver, tol=args.tol,
+        max_iter=max_iter, learning_rate=args.lr, batch_size=args.batch_size, device=args.device,
+        dtype=args.dtype, random_state=args.seed,
+    )
+    with _progress(args.quiet, max_iter, "fitting") as advance:
+        estimator.fit(X_train, y_train,
+                      callback=lambda it, f, g: advance(f"objective {f:.8g}, max |gradient| {g:.1e}"))
+    status = "converged" if estimator.converged_ else "NOT converged"
+    _out(f"fit: {len(labels)} classes, {X_train.shape[0]} training rows, {X_train.shape[1]} features; "
+         f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
+         f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), "
+         f"objective {estimator.objective_:.10g}")
+    accuracy = {"train_accuracy": float(estimator.score(X_train, y_train))}
+    line = f"accuracy: train {accuracy['train_accuracy']:.4f}"
+    if X_test is not None:
+        accuracy["test_accuracy"] = float(estimator.score(X_test, y_test))
+        line += f", test {accuracy['test_accuracy']:.4f} ({len(y_test)} held-out rows)"
+    _out(line)
+    save_model(estimator, args.out, feature_names=table.feature_names,
+               extra={"source": str(args.data), "target": args.target, **accuracy})
+    _out(f"wrote {args.out}")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from torchlogit.data.tabular import read_csv
+    from torchlogit.modelfile import load_model, read_metadata
+
+    estimator = load_model(args.model)
+    names = read_metadata(args.model)["feature_names"]
+    table = read_csv(args.data, features=names)
+    proba = estimator.predict_proba(table.X)
+    best = proba.argmax(axis=1)
+    labels = estimator.classes_[best]
+    rows = [(_label_text(label), f"{p:.10g}") for label, p in zip(labels, proba[np.arange(len(best)), best],
+                                                                  strict=True)]
+    header = ("prediction", "probability")
+    if args.out is None:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        return
+    from torchlogit._fileio import atomic_path
+
+    with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+    _out(f"wrote {len(rows)} predictions to {args.out}", err=True)
+
+
+# --------------------------------------------------------------------------- helpers
+def _label_text(label: object) -> str:
+    return str(label.item() if isinstance(label, np.generic) else label)
+
+
+def _out(text: str, *, err: bool = False) -> None:
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename!r}"
+    return " ".join(text.split())
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """Show warnings (convergence, separation) as one line each on stderr, after the command."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            seen = set()
+            for item in caught:
+                message = _one_line(item.message)  # type: ignore[arg-type]
+                if message not in seen:
+                    seen.add(message)
+                    print(f"{_PROG}: warning: {message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _progress(disabled: bool, total: int, label: str):
+    """A rich progress bar over ``total`` steps; yields ``advance(text)``."""
+    if disabled or total <= 0:
+        yield lambda text="": None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total, info="")
+
+        def advance(text: str = "") -> None:
+            bar.update(task, advance=1, info=text)
+
+        yield advance
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not ((value > 0 and math.isfinite(value)) or value == math.inf):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
