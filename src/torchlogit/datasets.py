@@ -13,8 +13,8 @@ _MARGIN = 0.4  # minimum distance of every point from that line
 def make_demo_data(n_samples: int = 1500, *, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     """Two Gaussian groups, red (label 0) around (0.5, 0.5) and blue (label 1) around (3.5, 3.5).
 
-    Points closer than a margin to the line ``x1 + x2 = 4`` (or on its wrong side) are redrawn, so the groups are
-    linearly separable (as in the tutorial) and the point (1, 1) lies on the red side.
+    Points closer than a margin to the line ``x1 + x2 = 4`` (or on its wrong side) are redrawn,
+    so the groups are linearly separable (as in the tutorial) and (1, 1) lies on the red side.
 
     Returns
     -------

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
+
+
+def rounding_floor(objective_value: float, dtype: torch.dtype) -> float:
+    """The smallest ``max |∇F|`` a line search can certify, given F's rounding error.
+
+    A step with gradient g and curvature h ≲ 1 changes F by about g²/(2h); once that falls
+    below the rounding error ``eps·|F|``, F can no longer tell better points from worse ones.
+    A solver that stalls there with ``max |∇F| <= 10·sqrt(eps·max(|F|, 1))`` is as accurate as
+    evaluating F in ``dtype`` allows, and we report it as converged (saying so in the message).
+    """
+    return 10.0 * math.sqrt(torch.finfo(dtype).eps * max(abs(objective_value), 1.0))
 
 
 @dataclass

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from torchlogit.objective import Objective
-from torchlogit.solvers._result import SolverResult
+from torchlogit.solvers._result import SolverResult, rounding_floor
 
 _ARMIJO = 1e-4
 _MIN_STEP = 1e-10
@@ -81,6 +81,7 @@ def newton(
     eps = torch.finfo(coef.dtype).eps
     message = f"reached max_iter={max_iter}"
     n_iter = 0
+    at_rounding_floor = False
     while grad_max > tol and n_iter < max_iter:
         gauge = _gauge(objective, hess)
         direction = newton_direction(hess if gauge is None else hess + gauge, grad)
@@ -103,14 +104,18 @@ def newton(
             step *= 0.5
         if not accepted:
             message = "the line search could not decrease the objective (rounding level reached)"
+            at_rounding_floor = grad_max <= rounding_floor(f, coef.dtype)
+            if at_rounding_floor:
+                message = (f"stopped at the rounding floor of F after {n_iter} Newton steps: "
+                           f"max |gradient| {grad_max:.3g} is as small as {coef.dtype} can certify")
             break
         n_iter += 1
         coef, f, grad, hess, grad_max = trial, f_new, grad_new, hess_new, grad_new_max
         history.append({"objective": f, "grad_max": grad_max})
         if callback is not None:
             callback(n_iter, f, grad_max)
-    converged = grad_max <= tol
-    if converged:
+    converged = grad_max <= tol or at_rounding_floor
+    if grad_max <= tol:
         message = f"max |gradient| {grad_max:.3g} <= tol {tol:g} after {n_iter} Newton steps"
     return SolverResult(
         coef=coef, n_iter=n_iter, converged=converged, grad_max=grad_max, objective=f,
