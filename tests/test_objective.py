@@ -29,7 +29,7 @@ def test_chunked_sums_equal_single_chunk(n_classes):
     torch.testing.assert_close(h1, h2, rtol=1e-12, atol=1e-14)
 
 
-def test_value_matches_sklearn_objective_divided_by_C_S():
+def test_value_matches_sklearn_objective_divided_by_c_times_weight_sum():
     from sklearn.metrics import log_loss
 
     X, y, w = make_classification_data(n=80, weights=True)

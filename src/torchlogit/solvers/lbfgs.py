@@ -27,7 +27,7 @@ from torchlogit.solvers._result import SolverResult, rounding_floor
 _HISTORY_SIZE = 20
 
 
-class _Converged(Exception):
+class _Converged(Exception):  # noqa: N818 - a stop signal, not an error
     """Raised from the closure to stop torch's L-BFGS at the first point meeting ``tol``."""
 
 
