@@ -79,12 +79,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _warnings_to_stderr():
             handlers[args.command](args)
+    except BrokenPipeError:  # e.g. `torchlogit predict ... | head`: the reader left
+        with contextlib.suppress(OSError):
+            sys.stdout.close()
+        return 0
     except (ValueError, TypeError, OSError, ModelFileError) as exc:
         print(f"{_PROG}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{_PROG}: interrupted", file=sys.stderr)
         return 130
+
     return 0
 
 

@@ -20,6 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from torchlogit._exceptions import ConvergenceWarning, PerfectSeparationWarning
+from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
     dense_rows_per_chunk,
     resolve_device,
@@ -221,7 +222,9 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         )
         coef0 = self._starting_point(objective)
         solver = select_solver(self.solver, objective.coef_shape[0] * objective.coef_shape[1])
-        result = self._run_solver(solver, objective, coef0, callback)
+        n_params = objective.coef_shape[0] * objective.coef_shape[1]
+        with single_thread_if_small(objective.n_rows * n_params):
+            result = self._run_solver(solver, objective, coef0, callback)
 
         coef = result.coef.detach().cpu().numpy().astype(np_dtype, copy=False)
         if self.fit_intercept:
@@ -351,3 +354,35 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         coef = np.hstack([self.coef_, self.intercept_[:, None]]) if self.fit_intercept else self.coef_
         model.load_coef_matrix(torch.as_tensor(coef, dtype=torch.float64))
         return model
+
+    # ---------------------------------------------------------------- inference
+    def summary(
+        self, X: Any, y: Any, sample_weight: Any = None, *, cov_type: str = "nonrobust",
+        groups: Any = None, alpha: float = 0.05, allow_penalized: bool = False,
+    ):
+        """Standard errors, tests, intervals and fit statistics, as statsmodels' ``Logit``/``MNLogit``.
+
+        Pass the data the model was fitted on. Returns a
+        :class:`~torchlogit.inference.LogitResults` (``params``, ``bse``, ``pvalues``,
+        ``conf_int()``, ``llf``, ``aic``, ``get_margeff()``, ...); ``print(res.summary())`` prints
+        statsmodels' table. Conventions and covariance corrections: :mod:`torchlogit.inference`.
+
+        Parameters
+        ----------
+        X, y, sample_weight : the fitting data; weights are treated as frequency weights
+        cov_type : {'nonrobust', 'HC0' (alias 'robust'), 'HC1', 'cluster'}
+        groups : array of shape (n_samples,), cluster labels for ``cov_type='cluster'``
+        alpha : confidence intervals at level ``1 - alpha``
+        allow_penalized : with an L2 penalty, summary() refuses (ValueError) unless this is True;
+            then standard errors come from the penalised information (a Bayesian/Laplace
+            approximation, flagged in the table), not maximum-likelihood theory.
+
+        Examples
+        --------
+        >>> res = LogisticRegression(penalty=None).fit(X, y).summary(X, y)  # doctest: +SKIP
+        >>> print(res.summary())  # doctest: +SKIP
+        """
+        from torchlogit._summarize import summarize
+
+        return summarize(self, X, y, sample_weight, cov_type=cov_type, groups=groups, alpha=alpha,
+                         allow_penalized=allow_penalized)

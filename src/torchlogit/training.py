@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from torchlogit._threads import single_thread_if_small
 from torchlogit.data import InMemorySource
 from torchlogit.model import LogisticModel
 from torchlogit.objective import Objective
@@ -66,11 +67,12 @@ def train(
         InMemorySource(X, y, w), n_outputs=model.linear.out_features, fit_intercept=fit_intercept,
         l2=penalty, dtype=X.dtype, device=X.device,
     )
-    result = stochastic(
-        objective, model.coef_matrix(), optimizer=optimizer, learning_rate=lr,
-        batch_size=batch_size, tol=0.0, max_iter=epochs,
-        generator=torch.Generator().manual_seed(seed), model=model, callback=on_epoch,
-    )
+    with single_thread_if_small(X.shape[0] * objective.coef_shape[0] * objective.coef_shape[1]):
+        result = stochastic(
+            objective, model.coef_matrix(), optimizer=optimizer, learning_rate=lr,
+            batch_size=batch_size, tol=0.0, max_iter=epochs,
+            generator=torch.Generator().manual_seed(seed), model=model, callback=on_epoch,
+        )
     return [entry["objective"] for entry in result.history]
 
 

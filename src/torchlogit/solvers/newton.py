@@ -19,6 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from torchlogit._threads import single_thread_if_small
 from torchlogit.objective import Objective
 from torchlogit.solvers._result import SolverResult, rounding_floor
 
@@ -44,6 +45,11 @@ def _gauge(objective: Objective, hess: Tensor) -> Tensor | None:
 
 def newton_direction(hess: Tensor, grad: Tensor) -> Tensor:
     """Solve ``hess · d = -grad`` by Cholesky, falling back to an eigen-pseudo-inverse."""
+    with single_thread_if_small(hess.shape[0] ** 3):
+        return _solve(hess, grad)
+
+
+def _solve(hess: Tensor, grad: Tensor) -> Tensor:
     rhs = -grad.reshape(-1, 1)
     factor, info = torch.linalg.cholesky_ex(hess)
     if int(info) == 0:
