@@ -2,6 +2,8 @@
 
 from torchlogit._exceptions import ConvergenceWarning, ModelFileError, PerfectSeparationWarning
 from torchlogit.estimator import LogisticRegression
+from torchlogit.firth import FirthLogisticRegression
+from torchlogit.inference import LogitResults, MarginalEffects
 from torchlogit.model import LogisticModel
 from torchlogit.training import predict, predict_proba, train
 
@@ -9,8 +11,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "FirthLogisticRegression",
     "LogisticModel",
     "LogisticRegression",
+    "LogitResults",
+    "MarginalEffects",
     "ModelFileError",
     "PerfectSeparationWarning",
     "__version__",

@@ -17,6 +17,7 @@ Sample weights are *frequency* weights: every sum is what an unweighted fit on r
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -44,18 +45,29 @@ class InferenceSums:
     ame_jacobian: np.ndarray  # (n_ame, P): derivative of ame.ravel() with respect to θ
 
 
-def _blocks(X: np.ndarray | sp.csr_matrix, block_rows: int, device: torch.device) -> Iterator[tuple[int, Tensor]]:
-    """Float64 row blocks of ``X`` on ``device`` (views when ``X`` is float64 on the CPU)."""
-    n = X.shape[0]
-    dense = None if sp.issparse(X) else torch.from_numpy(np.ascontiguousarray(X))
+def _design_blocks(
+    X: np.ndarray | sp.csr_matrix, block_rows: int, fit_intercept: bool, device: torch.device,
+) -> Iterator[tuple[int, Tensor]]:
+    """Float64 row blocks ``X̃ = [X, 1]`` on ``device``, written into one reused buffer.
+
+    The copy converts float32 data to float64 and appends the intercept column in one go, without
+    allocating per block; the yielded tensor is only valid until the next block.
+    """
+    n, d = X.shape
+    dense = None
+    if not sp.issparse(X):
+        with warnings.catch_warnings():  # a read-only array: we only read from the view
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            dense = torch.from_numpy(np.ascontiguousarray(X))
+    buffer = torch.empty(min(block_rows, max(n, 1)), d + int(fit_intercept), dtype=_F64, device=device)
+    if fit_intercept:
+        buffer[:, d] = 1.0
     for start in range(0, n, block_rows):
         stop = min(start + block_rows, n)
         block = torch.from_numpy(X[start:stop].toarray()) if dense is None else dense[start:stop]
-        yield start, block.to(device=device, dtype=_F64)
-
-
-def _design(Xb: Tensor, fit_intercept: bool) -> Tensor:
-    return torch.cat([Xb, Xb.new_ones(Xb.shape[0], 1)], dim=1) if fit_intercept else Xb
+        out = buffer[: stop - start]
+        out[:, :d].copy_(block)
+        yield start, out
 
 
 def _gram(out: Tensor, Xt: Tensor, h: Tensor, nonnegative: bool) -> None:
@@ -94,9 +106,9 @@ def inference_sums(
     W = torch.as_tensor(np.asarray(coef, dtype=np.float64), device=device)
     kernel = _BinomialKernel if n_classes == 2 else _MultinomialKernel
     acc = kernel(W, n_classes, fit_intercept, meat, n_groups, device)
-    for start, Xb in _blocks(X, block_rows, device):
-        stop = start + Xb.shape[0]
-        acc.add(_design(Xb, fit_intercept), y_t[start:stop], w_t[start:stop],
+    for start, Xt in _design_blocks(X, block_rows, fit_intercept, device):
+        stop = start + Xt.shape[0]
+        acc.add(Xt, y_t[start:stop], w_t[start:stop],
                 None if g_t is None else g_t[start:stop])
     class_weights = torch.zeros(n_classes, dtype=_F64, device=device).index_add_(0, y_t, w_t)
     return acc.finish(class_weights.cpu().numpy(), n_groups)

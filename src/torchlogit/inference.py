@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any, Literal
@@ -74,7 +75,7 @@ def resolve_cov_type(cov_type: str) -> str:
 
 
 def _check_alpha(alpha: float) -> float:
-    if not (isinstance(alpha, int | float) and 0 < alpha < 1):
+    if not (isinstance(alpha, numbers.Real) and 0 < alpha < 1):
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     return float(alpha)
 
@@ -99,6 +100,14 @@ class _WaldTable:
     alpha: float
     _pvalues_flat: np.ndarray | None = None
     _conf_int_flat: Callable[[float], np.ndarray] | None = None
+    _statistics_flat: np.ndarray | None = None
+
+    def _statistic_flat(self) -> np.ndarray:
+        """The test statistic shown in tables: Wald z, or the PLR χ² when p-values come from it."""
+        if self._statistics_flat is not None:
+            return self._statistics_flat
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._flat / self._bse_flat
 
     @property
     def _bse_flat(self) -> np.ndarray:
@@ -165,6 +174,7 @@ class LogitResults(_WaldTable):
         margins: tuple[np.ndarray, np.ndarray, list[str]] | None = None, notes: list[str] | None = None,
         separation: dict | None = None, pvalues_flat: np.ndarray | None = None,
         conf_int_flat: Callable[[float], np.ndarray] | None = None, test_label: str = "z",
+        statistics_flat: np.ndarray | None = None,
     ):
         self.model, self.method = model, method
         self._flat = np.asarray(params_flat, dtype=np.float64)
@@ -186,6 +196,7 @@ class LogitResults(_WaldTable):
         self._pvalues_flat = None if pvalues_flat is None else np.asarray(pvalues_flat, dtype=np.float64)
         self._conf_int_flat = conf_int_flat
         self.test_label = test_label
+        self._statistics_flat = statistics_flat
 
     def _shaped(self, flat: np.ndarray) -> np.ndarray:
         flat = np.asarray(flat)
@@ -254,14 +265,17 @@ class LogitResults(_WaldTable):
     def _rows(self, alpha: float | None) -> list[dict[str, Any]]:
         ci = self._ci_flat(alpha)
         se, p = self._bse_flat, self._p_flat()
+        chi2 = self._statistics_flat  # penalised likelihood-ratio statistics (Firth, pl=True)
         names = self.exog_names * self.k_eq
         eqs = [e for e in self.eq_names for _ in self.exog_names]
         rows = []
         for i, name in enumerate(names):
             row = {} if self.k_eq == 1 else {"class": eqs[i]}
             z = self._flat[i] / se[i] if se[i] > 0 else float("nan")
-            row.update(term=name, coef=self._flat[i], std_err=se[i], z=z, p_value=p[i],
-                       ci_lower=ci[i, 0], ci_upper=ci[i, 1])
+            row.update(term=name, coef=self._flat[i], std_err=se[i], z=z)
+            if chi2 is not None:
+                row["chi2"] = chi2[i]
+            row.update(p_value=p[i], ci_lower=ci[i, 0], ci_upper=ci[i, 1])
             rows.append({k: _clean(v) for k, v in row.items()})
         return rows
 
@@ -354,8 +368,11 @@ class MarginalEffects(_WaldTable):
         return self._cov.copy()
 
     def conf_int(self, alpha: float | None = None) -> np.ndarray:
-        """(d, 2) binomial; (d, K, 2) multinomial."""
-        return self._shaped(self._ci_flat(alpha))
+        """(d, 2) binomial; (d, 2, K) multinomial (statsmodels' layout)."""
+        ci = self._ci_flat(alpha)
+        if self.outcomes is None:
+            return ci
+        return ci.reshape(len(self.outcomes), len(self.names), 2).transpose(1, 2, 0).copy()
 
     def _rows(self, alpha: float | None) -> list[dict[str, Any]]:
         ci, se, p = self._ci_flat(alpha), self._bse_flat, self._p_flat()
@@ -449,7 +466,8 @@ def invert_information(info: np.ndarray, full_rank: bool) -> np.ndarray:
     return np.linalg.pinv(info, hermitian=True)
 
 
-def sandwich(bread: np.ndarray, meat: np.ndarray | None, cov_type: str, nobs: float, n_groups: int) -> np.ndarray:
+def sandwich(bread: np.ndarray, meat: np.ndarray | None, cov_type: str, nobs: float,
+             n_groups: int) -> np.ndarray:
     """The covariance of ``cov_type`` from ``bread = I⁻¹`` and the score outer products."""
     if cov_type == "nonrobust":
         return bread
@@ -469,8 +487,9 @@ def null_loglik(class_weights: np.ndarray) -> float:
     return float(np.sum(seen * np.log(seen / total)))
 
 
-def warn_separation(separation: dict, firth_hint: bool = True) -> None:
-    hint = " Use torchlogit.firth.FirthLogisticRegression (Firth's method) or a penalty." if firth_hint else ""
+def warn_separation(separation: dict) -> None:
+    """PerfectSeparationWarning naming the separating features and the remedies."""
+    hint = " Use torchlogit.firth.FirthLogisticRegression (Firth's method) or a penalty."
     warnings.warn(
         f"Separation: {separation['what']} are (quasi-)completely separated by "
         f"{', '.join(separation['features']) or 'the intercept'}; the maximum-likelihood estimate does "
