@@ -121,6 +121,8 @@ def summarize(
     rank = design_rank(sums.information[:p, :p])
     info = sums.information
     notes = []
+    if n_classes > 2:
+        notes.append(f"Coefficients are log-odds against the reference class {classes[0]!r} (as MNLogit).")
     if penalised:
         info = info + penalty_hessian(n_classes, n_features, fit_intercept, 1.0 / estimator.C)
         notes.append(
