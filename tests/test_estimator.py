@@ -126,7 +126,7 @@ def test_quasi_complete_separation_is_detected():
     ("params", "message"),
     [
         ({"penalty": "l3"}, "penalty must be one of"),
-        ({"penalty": "l1"}, "proximal solver"),
+        ({"penalty": "l1", "solver": "lbfgs"}, "prox_newton"),
         ({"solver": "liblinear"}, "solver must be one of"),
         ({"C": -1.0}, "C must be a positive"),
         ({"tol": -1.0}, "tol must be"),

@@ -30,17 +30,19 @@ from torchlogit._validation import (
 )
 from torchlogit.data import DataSource, InMemorySource, SparseRowsSource
 from torchlogit.objective import Objective
-from torchlogit.penalties import L2Penalty, column_strengths
+from torchlogit.penalties import L1Penalty, elastic_net
 from torchlogit.separation import find_separation
-from torchlogit.solvers import SolverResult, lbfgs, newton, stochastic
+from torchlogit.solvers import SolverResult, lbfgs, newton, prox_newton, stochastic
 
 logger = logging.getLogger("torchlogit")
 
 Penalty = Literal["l2", "l1", "elasticnet"] | None
-SolverName = Literal["auto", "newton", "lbfgs", "sgd", "adam"]
+SolverName = Literal["auto", "newton", "lbfgs", "sgd", "adam", "prox_newton"]
 
-SOLVERS = ("auto", "newton", "lbfgs", "sgd", "adam")
+SOLVERS = ("auto", "newton", "lbfgs", "sgd", "adam", "prox_newton")
 PENALTIES = (None, "l2", "l1", "elasticnet")
+# solvers for a non-smooth (L1 / elastic-net) penalty; every solver handles 'l2' and None
+NONSMOOTH_SOLVERS = ("auto", "prox_newton")
 
 # solver='auto' uses Newton while the Hessian has at most this many rows (coefficients incl.
 # intercepts); above it, forming and factorising the Hessian costs more than L-BFGS's extra passes.
@@ -50,10 +52,13 @@ AUTO_NEWTON_MAX_PARAMS = 500
 _SEPARATION_SCORE = 15.0
 
 
-def select_solver(solver: str, n_params: int) -> str:
-    """Resolve ``solver='auto'``: Newton for at most ``AUTO_NEWTON_MAX_PARAMS`` coefficients."""
+def select_solver(solver: str, n_params: int, nonsmooth: bool = False) -> str:
+    """Resolve ``solver='auto'``: proximal Newton for an L1 term, else Newton for at most
+    ``AUTO_NEWTON_MAX_PARAMS`` coefficients, else L-BFGS."""
     if solver != "auto":
         return solver
+    if nonsmooth:
+        return "prox_newton"
     return "newton" if n_params <= AUTO_NEWTON_MAX_PARAMS else "lbfgs"
 
 
@@ -66,15 +71,23 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
 
     Parameters
     ----------
-    penalty : {'l2', None}, default='l2'
+    penalty : {'l2', 'l1', 'elasticnet', None}, default='l2'
         ``None`` (or ``C=np.inf``) fits the unpenalised maximum-likelihood model. 'l1' and
-        'elasticnet' are reserved for the proximal solver and rejected for now.
+        'elasticnet' (scikit-learn's ``C·Σ sᵢℓᵢ + (1−r)/2‖W‖² + r‖W‖₁``, elementwise on the
+        class-by-feature matrix for 3+ classes) are solved by proximal Newton.
     C : float, default=1.0
         Inverse regularisation strength, as in scikit-learn.
+    l1_ratio : float in [0, 1] or None, default=None
+        The elastic-net mixing ``r``; required for penalty='elasticnet', ignored otherwise.
+    penalty_factor : array of shape (n_features,) or None, default=None
+        Non-negative per-feature multipliers of the penalty (glmnet's ``penalty.factor``):
+        0 leaves a feature unpenalised. Applies to every penalty.
     fit_intercept : bool, default=True
-    solver : {'auto', 'newton', 'lbfgs', 'sgd', 'adam'}, default='auto'
-        'auto' picks 'newton' when there are at most ``AUTO_NEWTON_MAX_PARAMS`` (500)
-        coefficients (features + intercept, times classes for 3+ classes), else 'lbfgs'.
+    solver : {'auto', 'newton', 'lbfgs', 'sgd', 'adam', 'prox_newton'}, default='auto'
+        'auto' picks 'prox_newton' for 'l1'/'elasticnet', else 'newton' when there are at most
+        ``AUTO_NEWTON_MAX_PARAMS`` (500) coefficients (features + intercept, times classes for 3+
+        classes), else 'lbfgs'. Only 'auto' and 'prox_newton' handle an L1 term; with it, ``tol``
+        bounds the KKT violation (minimum-norm subgradient) instead of ``max |∇F|``.
         'sgd'/'adam' run the tutorial's mini-batch loop on the same objective.
     tol : float, default=1e-8
         Stop when ``max |∇F| <= tol``, F the mean objective (loss averaged over the sample
@@ -109,9 +122,12 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         class_weight: dict | str | None = None, warm_start: bool = False,
         dtype: str = "float64", device: str = "cpu", random_state: Any = None,
         verbose: int = 0, learning_rate: float = 0.1, batch_size: int | None = None,
+        l1_ratio: float | None = None, penalty_factor: Any = None,
     ):
         self.penalty = penalty
         self.C = C
+        self.l1_ratio = l1_ratio
+        self.penalty_factor = penalty_factor
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.tol = tol
@@ -134,13 +150,17 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     def _check_params(self) -> None:
         if self.penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
-        if self.penalty in ("l1", "elasticnet"):
-            raise ValueError(
-                f"penalty={self.penalty!r} needs the proximal solver, which this version does "
-                "not include yet; use penalty='l2' or penalty=None"
-            )
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        if self.penalty == "elasticnet" and not (
+            isinstance(self.l1_ratio, numbers.Real) and 0 <= self.l1_ratio <= 1
+        ):
+            raise ValueError(f"penalty='elasticnet' needs l1_ratio in [0, 1], got {self.l1_ratio!r}")
+        if self._l1_ratio > 0 and self.solver not in NONSMOOTH_SOLVERS:
+            raise ValueError(
+                f"solver={self.solver!r} handles only smooth penalties ('l2', None); "
+                f"penalty={self.penalty!r} needs solver='auto' or solver='prox_newton'"
+            )
         if not isinstance(self.C, numbers.Real) or not self.C > 0:
             raise ValueError(f"C must be a positive number (np.inf for no penalty), got {self.C!r}")
         if not isinstance(self.tol, numbers.Real) or self.tol < 0:
@@ -162,6 +182,24 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     @property
     def _penalised(self) -> bool:
         return self.penalty is not None and math.isfinite(self.C)
+
+    @property
+    def _l1_ratio(self) -> float:
+        """The share of the penalty that is L1: 1 for 'l1', ``l1_ratio`` for 'elasticnet'."""
+        if self.penalty == "l1":
+            return 1.0
+        return float(self.l1_ratio) if self.penalty == "elasticnet" else 0.0
+
+    def _penalty_factor(self, n_features: int, dtype: torch.dtype, device: torch.device):
+        if self.penalty_factor is None:
+            return None
+        factor = np.asarray(self.penalty_factor, dtype=np.float64)
+        if factor.shape != (n_features,) or not (np.isfinite(factor).all() and (factor >= 0).all()):
+            raise ValueError(
+                f"penalty_factor must be {n_features} non-negative finite numbers (one per feature), "
+                f"got shape {factor.shape}"
+            )
+        return torch.as_tensor(factor, dtype=dtype, device=device)
 
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, *,
@@ -210,21 +248,21 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         n_outputs = 1 if n_classes == 2 else n_classes
         n_features = X.shape[1]
         source = self._make_source(X, y_index, weights.astype(np_dtype), dtype, device)
-        strength = None
+        strength, l1 = None, None
+        factor = self._penalty_factor(n_features, dtype, device)
         if self._penalised:
             alpha = 1.0 / (self.C * float(weights.sum()))
-            strength = L2Penalty(column_strengths(
-                alpha, n_features, self.fit_intercept, None, dtype=dtype, device=device,
-            ))
+            strength, l1 = elastic_net(alpha, self._l1_ratio, n_features, self.fit_intercept, factor,
+                                       dtype=dtype, device=device)
         objective = Objective(
             source, n_outputs=n_outputs, fit_intercept=self.fit_intercept, l2=strength,
             dtype=dtype, device=device,
         )
         coef0 = self._starting_point(objective)
-        solver = select_solver(self.solver, objective.coef_shape[0] * objective.coef_shape[1])
         n_params = objective.coef_shape[0] * objective.coef_shape[1]
+        solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None)
         with single_thread_if_small(objective.n_rows * n_params):
-            result = self._run_solver(solver, objective, coef0, callback)
+            result = self._run_solver(solver, objective, coef0, callback, l1=l1)
 
         coef = result.coef.detach().cpu().numpy().astype(np_dtype, copy=False)
         if self.fit_intercept:
@@ -269,7 +307,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
 
     def _run_solver(
         self, solver: str, objective: Objective, coef0: torch.Tensor,
-        user_callback: Callable[[int, float, float], None] | None,
+        user_callback: Callable[[int, float, float], None] | None, l1: L1Penalty | None = None,
     ) -> SolverResult:
         def callback(iteration: int, f: float, grad_max: float) -> None:
             if self.verbose:
@@ -279,6 +317,8 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 user_callback(iteration, f, grad_max)
 
         common = {"tol": self.tol, "max_iter": self.max_iter, "callback": callback}
+        if solver == "prox_newton":
+            return prox_newton(objective, coef0, l1=l1, **common)
         if solver == "newton":
             return newton(objective, coef0, **common)
         if solver == "lbfgs":

@@ -83,11 +83,38 @@ def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
     return out
 
 
+def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
+    """The ``columns`` block of ``X̃ᵀ diag(h) X̃`` (X̃ = [X, 1]; index ``X.shape[1]`` is the intercept).
+
+    What an active-set solver needs: ``len(columns)²`` work per row instead of ``d²``; the
+    columns are gathered one row block at a time, and the intercept's row is ``X_Sᵀh``, ``Σh``.
+    """
+    d = X.shape[1]
+    is_feature = columns < d
+    features = columns[is_feature]
+    m = features.numel()
+    gram = X.new_zeros(m + 1, m + 1)  # features, then the intercept
+    for start in range(0, X.shape[0], _GRAM_BLOCK_ROWS):
+        Xb = X[start : start + _GRAM_BLOCK_ROWS].index_select(1, features)
+        Xh = Xb * h[start : start + _GRAM_BLOCK_ROWS, None]
+        gram[:m, :m].addmm_(Xb.T, Xh)
+        gram[m, :m] += Xh.sum(0)
+    gram[:m, m] = gram[m, :m]
+    gram[m, m] = h.sum()
+    # back to the order of ``columns``: features keep their order, the intercept goes where it was
+    position = torch.full_like(columns, m)
+    position[is_feature] = torch.arange(m, device=columns.device)
+    return gram[position][:, position]
+
+
 def binomial_sums(
     X: Tensor, y: Tensor, sample_weight: Tensor, coef: Tensor, fit_intercept: bool,
-    *, need_grad: bool = True, need_hess: bool = False,
+    *, need_grad: bool = True, need_hess: bool = False, hess_index: Tensor | None = None,
 ) -> ChunkSums:
-    """Weighted binomial log-loss sums for one chunk (``coef`` has one row)."""
+    """Weighted binomial log-loss sums for one chunk (``coef`` has one row).
+
+    ``hess_index``, when given, restricts the Hessian to those entries of ``coef.ravel()``.
+    """
     scores = linear_predictor(X, coef, fit_intercept)
     sums = ChunkSums(loss=logits_loss(scores, y, sample_weight))
     if not (need_grad or need_hess):
@@ -101,13 +128,14 @@ def binomial_sums(
     sums.grad = grad.reshape(1, -1)
     if need_hess:
         h = sample_weight * p * (1 - p)
-        sums.hess = _weighted_gram(X, h, fit_intercept)
+        sums.hess = (_weighted_gram(X, h, fit_intercept) if hess_index is None
+                     else _weighted_gram_columns(X, h, hess_index))
     return sums
 
 
 def multinomial_sums(
     X: Tensor, y: Tensor, sample_weight: Tensor, coef: Tensor, fit_intercept: bool,
-    *, need_grad: bool = True, need_hess: bool = False,
+    *, need_grad: bool = True, need_hess: bool = False, hess_index: Tensor | None = None,
 ) -> ChunkSums:
     """Weighted multinomial (softmax) log-loss sums for one chunk (``coef`` has one row per class)."""
     scores = linear_predictor(X, coef, fit_intercept)
@@ -120,7 +148,10 @@ def multinomial_sums(
     grad_w = resid.T @ X
     sums.grad = torch.cat([grad_w, resid.sum(0)[:, None]], dim=1) if fit_intercept else grad_w
     if need_hess:
-        sums.hess = _multinomial_hessian(X, proba, sample_weight, fit_intercept)
+        if hess_index is None:
+            sums.hess = _multinomial_hessian(X, proba, sample_weight, fit_intercept)
+        else:
+            sums.hess = _multinomial_hessian_block(X, proba, sample_weight, fit_intercept, hess_index)
     return sums
 
 
@@ -139,10 +170,37 @@ def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_in
     return hess.reshape(n_classes * d, n_classes * d)
 
 
+def _multinomial_hessian_block(
+    X: Tensor, proba: Tensor, sample_weight: Tensor, fit_intercept: bool, hess_index: Tensor,
+) -> Tensor:
+    """The rows and columns ``hess_index`` (into ``coef.ravel()``) of the multinomial Hessian."""
+    n_classes = proba.shape[1]
+    d = X.shape[1] + int(fit_intercept)
+    classes, cols = hess_index // d, hess_index % d
+    union, position = torch.unique(cols, return_inverse=True)
+    out = X.new_zeros(hess_index.numel(), hess_index.numel())
+    members = [torch.nonzero(classes == k).flatten() for k in range(n_classes)]
+    for k in range(n_classes):
+        for l in range(k, n_classes):  # noqa: E741 - the class index of the usual formula
+            if members[k].numel() == 0 or members[l].numel() == 0:
+                continue
+            h = proba[:, k] * ((1.0 if k == l else 0.0) - proba[:, l]) * sample_weight
+            gram = _weighted_gram_columns(X, h, union)
+            block = gram[position[members[k]]][:, position[members[l]]]
+            out[members[k][:, None], members[l][None, :]] = block
+            if l != k:
+                out[members[l][:, None], members[k][None, :]] = block.T
+    return out
+
+
 def chunk_sums(
     X: Tensor, y: Tensor, sample_weight: Tensor, coef: Tensor, fit_intercept: bool,
-    *, need_grad: bool = True, need_hess: bool = False,
+    *, need_grad: bool = True, need_hess: bool = False, hess_index: Tensor | None = None,
 ) -> ChunkSums:
-    """Dispatch to the binomial (one output row) or multinomial (several rows) sums."""
+    """Dispatch to the binomial (one output row) or multinomial (several rows) sums.
+
+    ``hess_index`` (flat indices into ``coef.ravel()``) restricts the Hessian to that square block.
+    """
     fn = binomial_sums if coef.shape[0] == 1 else multinomial_sums
-    return fn(X, y, sample_weight, coef, fit_intercept, need_grad=need_grad, need_hess=need_hess)
+    return fn(X, y, sample_weight, coef, fit_intercept, need_grad=need_grad, need_hess=need_hess,
+              hess_index=hess_index)

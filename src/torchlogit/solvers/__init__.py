@@ -6,6 +6,7 @@ They never see ``C``, labels or the estimator; the estimator translates user par
 from torchlogit.solvers._result import SolverResult
 from torchlogit.solvers.lbfgs import lbfgs
 from torchlogit.solvers.newton import newton
+from torchlogit.solvers.prox_newton import prox_newton
 from torchlogit.solvers.stochastic import stochastic
 
-__all__ = ["SolverResult", "lbfgs", "newton", "stochastic"]
+__all__ = ["SolverResult", "lbfgs", "newton", "prox_newton", "stochastic"]

@@ -1,0 +1,234 @@
+"""Proximal Newton for L1 and elastic-net penalties: the glmnet / glum approach.
+
+Minimises ``F(W) + Σ λ₁ⱼ |W_kj|`` with F the smooth objective of :mod:`torchlogit.objective`
+(mean loss plus the ridge part) and λ₁ the :class:`~torchlogit.penalties.L1Penalty`. Each outer
+iteration
+
+1. takes F, ∇F and the Hessian *on a working set* from one pass over the data: the non-zero
+   coefficients, the unpenalised ones and those whose gradient violates the KKT conditions
+   (``|∂F/∂W_i| > λ₁ᵢ``); every other coefficient is zero and stays so this iteration. With ~10 %
+   of the features active the Hessian block costs ~1 % of the full one;
+2. minimises the L1-penalised quadratic model ``∇Fᵀδ + ½δᵀHδ + Σλ₁|W + δ|`` over the working set
+   by cyclic coordinate descent with an active set (numpy, on the small ``|A| × |A|`` matrix);
+3. backtracks along the step until the full objective decreases enough (Armijo, with the model
+   decrease of Lee, Sun & Saunders). The trial point's evaluation is the next iteration's pass.
+
+Stopping rule (what ``tol`` means): the minimum-norm subgradient, i.e. the KKT violation
+``|∂F/∂W_i + λ₁ᵢ sign(W_i)|`` for non-zero and ``max(|∂F/∂W_i| − λ₁ᵢ, 0)`` for zero coefficients,
+is at most ``tol`` everywhere. Without an L1 term this is ``max |∇F|``, as for Newton.
+
+The multinomial model's unpenalised columns (the intercept) are free along shifts shared by
+all classes; coordinate descent copes with the singular Hessian, and the result is centred
+(Σ_k W_kj = 0 on those columns), as scikit-learn's solvers end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from torchlogit.objective import Objective
+from torchlogit.penalties import L1Penalty
+from torchlogit.solvers._result import SolverResult, rounding_floor
+
+_ARMIJO = 1e-4
+_MIN_STEP = 1e-10
+_MAX_SWEEPS = 10_000
+# a zero coefficient whose model gradient is within this fraction of λ₁ is kept in the next
+# Hessian block: cheaper than the full working set, and rarely misses (a miss costs one pass)
+_GUESS_MARGIN = 0.8
+
+
+def prox_newton(
+    objective: Objective, coef0: Tensor, *, l1: L1Penalty | None = None, tol: float = 1e-8,
+    max_iter: int = 100, working_set: Tensor | None = None,
+    callback: Callable[[int, float, float], None] | None = None,
+) -> SolverResult:
+    """Minimise ``objective + l1`` from ``coef0`` with proximal Newton steps.
+
+    Parameters
+    ----------
+    objective : Objective
+        The smooth part (loss and ridge term), evaluated as sums over data chunks.
+    coef0 : Tensor, starting coefficients (shape ``objective.coef_shape``)
+    l1 : L1Penalty or None
+        The lasso term; ``None`` makes this a Newton method with an exact line search criterion.
+    tol : stop when the largest KKT violation (minimum-norm subgradient) is ``<= tol``
+    max_iter : most outer (Newton) iterations
+    working_set : bool Tensor of ``coef``'s shape, optional
+        A guess of the coefficients that will be active (e.g. a strong-rule screen along a path);
+        the first Hessian block covers it, saving a pass when the guess is right.
+    callback : called as ``callback(iteration, objective, kkt_violation)`` after each iteration
+
+    Returns
+    -------
+    SolverResult
+        ``objective`` is the full penalised objective; ``grad_max`` the final KKT violation.
+
+    Examples
+    --------
+    >>> result = prox_newton(objective, objective.zeros(), l1=L1Penalty(strength))  # doctest: +SKIP
+    """
+    passes_before = objective.n_passes
+    shape = objective.coef_shape
+    lam = _l1_strengths(objective, l1)
+    free = lam == 0
+    coef = coef0.clone()
+    guess = (coef.reshape(-1) != 0).cpu().numpy() | free
+    if working_set is not None:
+        guess |= working_set.reshape(-1).cpu().numpy().astype(bool)
+    index = np.flatnonzero(guess)
+    f_smooth, grad, hess = objective.value_grad_hess(coef, _to_index(index, coef))
+    f = f_smooth + _l1_value(l1, coef)
+    kkt = _kkt(l1, coef, grad)
+    history = [{"objective": f, "grad_max": kkt}]
+    eps = torch.finfo(coef.dtype).eps
+    message = f"reached max_iter={max_iter}"
+    n_iter = 0
+    at_rounding_floor = False
+    while kkt > tol and n_iter < max_iter:
+        w = coef.reshape(-1).cpu().numpy().astype(np.float64)
+        g = grad.reshape(-1).cpu().numpy().astype(np.float64)
+        active = (w != 0) | free | (np.abs(g) > lam)
+        if not np.all(guess[active]):  # new variables enter: the Hessian block must cover them
+            index = np.flatnonzero(active)
+            guess = active
+            f_smooth, grad, hess = objective.value_grad_hess(coef, _to_index(index, coef))
+        H = hess.cpu().numpy().astype(np.float64)
+        inner_tol = max(0.1 * tol, min(0.1 * kkt, kkt * kkt))
+        v, model_grad = _cd_quadratic(H, g[index], w[index], lam[index], inner_tol)
+        step_flat = np.zeros_like(w)
+        step_flat[index] = v - w[index]
+        direction = torch.as_tensor(step_flat, dtype=coef.dtype, device=coef.device).reshape(shape)
+        # the model's decrease, summed elementwise: no cancellation between two large L1 sums
+        model_decrease = float(np.sum(g * step_flat + lam * (np.abs(w + step_flat) - np.abs(w))))
+        if not model_decrease < 0:
+            message = "the quadratic model allows no further decrease (rounding level reached)"
+            at_rounding_floor = kkt <= rounding_floor(f, coef.dtype)
+            break
+        # the trial's Hessian block: where the model says coefficients will be non-zero or near it
+        keep = (v != 0) | free[index] | (np.abs(model_grad) >= _GUESS_MARGIN * lam[index])
+        index = index[keep]
+        guess = np.zeros_like(guess)
+        guess[index] = True
+        step = 1.0
+        accepted = False
+        while step >= _MIN_STEP:
+            trial = coef + step * direction
+            f_s_new, grad_new, hess_new = objective.value_grad_hess(trial, _to_index(index, coef))
+            f_new = f_s_new + _l1_value(l1, trial)
+            kkt_new = _kkt(l1, trial, grad_new)
+            decreased = f_new <= f + _ARMIJO * step * model_decrease
+            flat = abs(f_new - f) <= 16 * eps * max(abs(f), 1.0) and kkt_new < kkt
+            if decreased or flat:
+                accepted = True
+                break
+            step *= 0.5
+        if not accepted:
+            message = "the line search could not decrease the objective (rounding level reached)"
+            at_rounding_floor = kkt <= rounding_floor(f, coef.dtype)
+            break
+        n_iter += 1
+        coef, f, grad, hess, kkt = trial, f_new, grad_new, hess_new, kkt_new
+        history.append({"objective": f, "grad_max": kkt})
+        if callback is not None:
+            callback(n_iter, f, kkt)
+    if at_rounding_floor:
+        message = (f"stopped at the rounding floor of F after {n_iter} proximal Newton steps: "
+                   f"KKT violation {kkt:.3g} is as small as {coef.dtype} can certify")
+    if kkt <= tol:
+        message = f"KKT violation {kkt:.3g} <= tol {tol:g} after {n_iter} proximal Newton steps"
+    return SolverResult(
+        coef=_centre_free_columns(objective, coef, free), n_iter=n_iter,
+        converged=kkt <= tol or at_rounding_floor, grad_max=kkt, objective=f,
+        n_passes=objective.n_passes - passes_before, history=history, message=message,
+    )
+
+
+def _l1_strengths(objective: Objective, l1: L1Penalty | None) -> np.ndarray:
+    """λ₁ for every entry of ``coef.ravel()`` (float64 numpy)."""
+    n_outputs, n_cols = objective.coef_shape
+    if l1 is None:
+        return np.zeros(n_outputs * n_cols)
+    return np.tile(l1.strength.detach().cpu().numpy().astype(np.float64), n_outputs)
+
+
+def _to_index(index: np.ndarray, like: Tensor) -> Tensor:
+    return torch.as_tensor(index, dtype=torch.int64, device=like.device)
+
+
+def _l1_value(l1: L1Penalty | None, coef: Tensor) -> float:
+    return 0.0 if l1 is None else float(l1.value(coef))
+
+
+def _kkt(l1: L1Penalty | None, coef: Tensor, grad: Tensor) -> float:
+    sub = grad if l1 is None else l1.min_norm_subgradient(coef, grad)
+    return float(sub.abs().max())
+
+
+def _cd_quadratic(
+    H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray, tol: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``argmin_v gᵀ(v − w) + ½(v − w)ᵀH(v − w) + Σ lamᵢ|vᵢ|`` by cyclic coordinate descent.
+
+    Returns the minimiser and the smooth model's gradient there, ``g + H(v − w)``.
+
+    Active-set strategy: one sweep over every coordinate, then sweeps over the non-zero ones
+    until they settle, then a full sweep again; done when a full sweep changes no coordinate's
+    gradient by more than ``tol`` (``Hᵢᵢ·|Δvᵢ| <= tol``). ``rho = Hw − g − Hv`` is kept up to date.
+    """
+    v = w.copy()
+    rho = -g.copy()
+    diag = H.diagonal().copy()
+    p = len(w)
+    everything = np.arange(p)
+    coords = everything
+    full = True
+    rows = H  # symmetric: row i is column i
+    for _ in range(_MAX_SWEEPS):
+        largest = 0.0
+        for i in coords.tolist():
+            hii = diag[i]
+            if hii <= 0.0:
+                continue
+            vi = v[i]
+            z = rho[i] + hii * vi
+            li = lam[i]
+            if z > li:
+                new = (z - li) / hii
+            elif z < -li:
+                new = (z + li) / hii
+            else:
+                new = 0.0
+            if new != vi:
+                delta = new - vi
+                rho -= delta * rows[i]
+                v[i] = new
+                largest = max(largest, abs(delta) * hii)
+        if largest <= tol:
+            if full:
+                break
+            coords, full = everything, True
+        elif full:
+            coords = np.flatnonzero((v != 0) | (lam == 0))
+            full = False
+    return v, -rho
+
+
+def _centre_free_columns(objective: Objective, coef: Tensor, free: np.ndarray) -> Tensor:
+    """Multinomial: shift unpenalised columns to sum to zero over classes (F is unchanged)."""
+    n_outputs, n_cols = objective.coef_shape
+    if n_outputs == 1:
+        return coef
+    l2_free = np.ones(n_cols, dtype=bool) if objective.l2 is None \
+        else (objective.l2.strength == 0).cpu().numpy()
+    cols = np.flatnonzero(free[:n_cols] & l2_free)
+    if cols.size == 0:
+        return coef
+    coef = coef.clone()
+    idx = torch.as_tensor(cols, device=coef.device)
+    coef[:, idx] -= coef[:, idx].mean(dim=0, keepdim=True)
+    return coef
