@@ -40,6 +40,10 @@ class InMemorySource:
         self.chunk_rows = chunk_rows
         self.n_features = X.shape[1]
 
+    def astype(self, dtype: torch.dtype) -> InMemorySource:
+        """The same rows with ``X`` and weights copied to ``dtype`` (labels shared)."""
+        return InMemorySource(self.X.to(dtype), self.y, self.sample_weight.to(dtype), self.chunk_rows)
+
     def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         step = self.chunk_rows or max(self.X.shape[0], 1)
         for start in range(0, self.X.shape[0], step):

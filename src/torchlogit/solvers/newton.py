@@ -15,6 +15,7 @@ scikit-learn's solvers end in too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -25,6 +26,10 @@ from torchlogit.solvers._result import SolverResult, rounding_floor
 
 _ARMIJO = 1e-4
 _MIN_STEP = 1e-10
+# with a separate low-precision Hessian, keep it once a full step shrinks max |∇F| at least 100-fold
+_REUSE_RATIO = 0.01
+# the float32 phase of mixed-precision Newton stops once max |∇F| has dropped by this factor
+_LOW_PRECISION_REDUCTION = 1e-4
 
 
 def _gauge(objective: Objective, hess: Tensor) -> Tensor | None:
@@ -64,6 +69,7 @@ def _solve(hess: Tensor, grad: Tensor) -> Tensor:
 def newton(
     objective: Objective, coef0: Tensor, *, tol: float = 1e-8, max_iter: int = 100,
     callback: Callable[[int, float, float], None] | None = None,
+    hessian_objective: Objective | None = None,
 ) -> SolverResult:
     """Minimise ``objective`` from ``coef0`` with damped Newton steps.
 
@@ -72,20 +78,77 @@ def newton(
     objective : Objective
     coef0 : Tensor, starting coefficients (shape ``objective.coef_shape``)
     tol : stop when ``max |∇F| <= tol``
-    max_iter : most Newton steps
+    max_iter : most Newton steps (both phases together, see below)
     callback : called as ``callback(iteration, F, max |∇F|)`` after each step
+    hessian_objective : the same objective over a float32 copy of the data. When given, Newton
+        runs in two phases (mixed-precision iterative refinement): first entirely in float32,
+        where passes and Hessians cost a third, until ``max |∇F|`` has dropped by
+        ``_LOW_PRECISION_REDUCTION``; then in full precision for F and ∇F with float32 Hessians,
+        recomputed only while a step shrinks ``max |∇F|`` less than ``_REUSE_RATIO``-fold.
+        The optimum is exactly the full-precision one.
 
     Returns
     -------
     SolverResult
     """
     passes_before = objective.n_passes
-    coef = coef0.clone()
-    f, grad, hess = objective.value_grad_hess(coef)
+    low_passes_before = hessian_objective.n_passes if hessian_objective is not None else 0
+    history: list[dict[str, float]] = []
+    coef, n_iter, hess = coef0.clone(), 0, None
+    if hessian_objective is not None:
+        low = hessian_objective
+        f, grad, hess = low.value_grad_hess(coef.to(low.dtype))
+        target = max(tol, _LOW_PRECISION_REDUCTION * float(grad.abs().max()))
+        phase1 = _iterate(low, coef.to(low.dtype), f, grad, hess, tol=target, max_iter=max_iter,
+                          history=history, callback=callback, hessian_at=None)
+        coef, n_iter, hess = phase1.coef.to(coef.dtype), phase1.n_iter, phase1.hess.to(coef.dtype)
+
+        def hessian_at(point: Tensor) -> Tensor:
+            return low.value_grad_hess(point.to(low.dtype))[2].to(point.dtype)
+
+        f, grad = objective.value_grad(coef)
+    else:
+        hessian_at = None
+        f, grad, hess = objective.value_grad_hess(coef)
+    result = _iterate(objective, coef, f, grad, hess, tol=tol, max_iter=max_iter - n_iter,
+                      history=history, callback=callback, hessian_at=hessian_at, first_iter=n_iter)
+    passes = objective.n_passes - passes_before
+    if hessian_objective is not None:
+        passes += hessian_objective.n_passes - low_passes_before
+    return SolverResult(
+        coef=result.coef, n_iter=n_iter + result.n_iter, converged=result.converged,
+        grad_max=result.grad_max, objective=result.objective, n_passes=passes, history=history,
+        message=result.message,
+    )
+
+
+@dataclass
+class _Phase:
+    coef: Tensor
+    hess: Tensor
+    n_iter: int
+    converged: bool
+    grad_max: float
+    objective: float
+    message: str
+
+
+def _iterate(
+    objective: Objective, coef: Tensor, f: float, grad: Tensor, hess: Tensor, *, tol: float,
+    max_iter: int, history: list[dict[str, float]],
+    callback: Callable[[int, float, float], None] | None,
+    hessian_at: Callable[[Tensor], Tensor] | None, first_iter: int = 0,
+) -> _Phase:
+    """Damped Newton steps from ``coef`` (with F, ∇F and Hessian there) until ``max |∇F| <= tol``.
+
+    ``hessian_at``, when given, supplies Hessians (lazily, see :func:`newton`); otherwise each
+    accepted full step's pass computes the next Hessian together with F and ∇F.
+    """
     grad_max = float(grad.abs().max())
-    history = [{"objective": f, "grad_max": grad_max}]
+    if not history:
+        history.append({"objective": f, "grad_max": grad_max})
     eps = torch.finfo(coef.dtype).eps
-    message = f"reached max_iter={max_iter}"
+    message = f"reached max_iter={first_iter + max_iter}"
     n_iter = 0
     at_rounding_floor = False
     while grad_max > tol and n_iter < max_iter:
@@ -95,11 +158,13 @@ def newton(
         if not slope < 0:  # not a descent direction (numerical trouble): fall back to the gradient
             direction = -grad
             slope = -float(torch.sum(grad * grad))
-        step = 1.0
-        accepted = False
+        step, accepted, hess_new = 1.0, False, None
         while step >= _MIN_STEP:
             trial = coef + step * direction
-            f_new, grad_new, hess_new = objective.value_grad_hess(trial)
+            if step == 1.0 and hessian_at is None:  # usual case: one fused pass gives the next Hessian
+                f_new, grad_new, hess_new = objective.value_grad_hess(trial)
+            else:
+                f_new, grad_new = objective.value_grad(trial)
             grad_new_max = float(grad_new.abs().max())
             decreased = f_new <= f + _ARMIJO * step * slope
             # at rounding level F cannot decrease measurably; accept if the gradient still shrinks
@@ -112,18 +177,22 @@ def newton(
             message = "the line search could not decrease the objective (rounding level reached)"
             at_rounding_floor = grad_max <= rounding_floor(f, coef.dtype)
             if at_rounding_floor:
-                message = (f"stopped at the rounding floor of F after {n_iter} Newton steps: "
-                           f"max |gradient| {grad_max:.3g} is as small as {coef.dtype} can certify")
+                message = (f"stopped at the rounding floor of F after {first_iter + n_iter} Newton "
+                           f"steps: max |gradient| {grad_max:.3g} is as small as {coef.dtype} can certify")
             break
         n_iter += 1
-        coef, f, grad, hess, grad_max = trial, f_new, grad_new, hess_new, grad_new_max
+        shrink = grad_new_max / grad_max if grad_max > 0 else 0.0
+        coef, f, grad, grad_max = trial, f_new, grad_new, grad_new_max
+        if hess_new is not None:
+            hess = hess_new
+        elif grad_max > tol:
+            lazy_ok = hessian_at is not None and step == 1.0 and shrink <= _REUSE_RATIO
+            if not lazy_ok:
+                hess = (hessian_at or (lambda c: objective.value_grad_hess(c)[2]))(coef)
         history.append({"objective": f, "grad_max": grad_max})
         if callback is not None:
-            callback(n_iter, f, grad_max)
-    converged = grad_max <= tol or at_rounding_floor
+            callback(first_iter + n_iter, f, grad_max)
     if grad_max <= tol:
-        message = f"max |gradient| {grad_max:.3g} <= tol {tol:g} after {n_iter} Newton steps"
-    return SolverResult(
-        coef=coef, n_iter=n_iter, converged=converged, grad_max=grad_max, objective=f,
-        n_passes=objective.n_passes - passes_before, history=history, message=message,
-    )
+        message = f"max |gradient| {grad_max:.3g} <= tol {tol:g} after {first_iter + n_iter} Newton steps"
+    return _Phase(coef=coef, hess=hess, n_iter=n_iter, converged=grad_max <= tol or at_rounding_floor,
+                  grad_max=grad_max, objective=f, message=message)
