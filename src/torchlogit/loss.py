@@ -66,21 +66,23 @@ def logits_loss(scores: Tensor, y: Tensor, sample_weight: Tensor) -> Tensor:
     return torch.dot(sample_weight, log_norm - scores.gather(1, y[:, None])[:, 0])
 
 
-def _with_intercept_column(X: Tensor, fit_intercept: bool) -> Tensor:
-    if not fit_intercept:
-        return X
-    return torch.cat([X, X.new_ones(X.shape[0], 1)], dim=1)
-
-
 def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
-    """``X̃ᵀ diag(h) X̃`` with X̃ = [X, 1], formed in row blocks."""
-    d = X.shape[1] + int(fit_intercept)
-    out = X.new_zeros(d, d)
+    """``X̃ᵀ diag(h) X̃`` with X̃ = [X, 1], formed in row blocks without building X̃.
+
+    The intercept's row and column are ``Xᵀh`` and ``Σh``; only the d × d part needs a matrix
+    product, done block by block so each block stays in cache.
+    """
+    d = X.shape[1]
+    gram = X.new_zeros(d, d)
     for start in range(0, X.shape[0], _GRAM_BLOCK_ROWS):
-        Xb = _with_intercept_column(X[start : start + _GRAM_BLOCK_ROWS], fit_intercept)
-        hb = h[start : start + _GRAM_BLOCK_ROWS]
-        out.addmm_(Xb.T, Xb * hb[:, None])
-    return out
+        Xb = X[start : start + _GRAM_BLOCK_ROWS]
+        gram.addmm_(Xb.T, Xb * h[start : start + _GRAM_BLOCK_ROWS, None])
+    if not fit_intercept:
+        return gram
+    Xh = X.T @ h
+    top = torch.cat([gram, Xh[:, None]], dim=1)
+    bottom = torch.cat([Xh, h.sum().reshape(1)])[None, :]
+    return torch.cat([top, bottom], dim=0)
 
 
 def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
@@ -137,16 +139,28 @@ def multinomial_sums(
     X: Tensor, y: Tensor, sample_weight: Tensor, coef: Tensor, fit_intercept: bool,
     *, need_grad: bool = True, need_hess: bool = False, hess_index: Tensor | None = None,
 ) -> ChunkSums:
-    """Weighted multinomial (softmax) log-loss sums for one chunk (``coef`` has one row per class)."""
-    scores = linear_predictor(X, coef, fit_intercept)
-    sums = ChunkSums(loss=logits_loss(scores, y, sample_weight))
+    """Weighted multinomial (softmax) log-loss sums for one chunk (``coef`` has one row per class).
+
+    Works on class-major scores (``n_classes × n_rows``): the log-sum-exp and softmax then reduce
+    across a few long contiguous rows, which vectorises; torch's row-wise softmax over 10 columns
+    was measured 4x slower.
+    """
+    weights, bias = (coef[:, :-1], coef[:, -1:]) if fit_intercept else (coef, None)
+    scores_t = weights @ X.T if bias is None else torch.addmm(bias, weights, X.T)
+    top = scores_t.max(dim=0).values
+    exp_t = torch.exp(scores_t - top)
+    norm = exp_t.sum(dim=0)
+    log_norm = top + torch.log(norm)
+    own = scores_t.gather(0, y[None, :])[0]
+    sums = ChunkSums(loss=torch.dot(sample_weight, log_norm - own))
     if not (need_grad or need_hess):
         return sums
-    proba = torch.softmax(scores, dim=1)
-    resid = proba * sample_weight[:, None]
-    resid[torch.arange(len(y), device=y.device), y] -= sample_weight
-    grad_w = resid.T @ X
-    sums.grad = torch.cat([grad_w, resid.sum(0)[:, None]], dim=1) if fit_intercept else grad_w
+    proba_t = exp_t.div_(norm)
+    resid_t = proba_t * sample_weight
+    resid_t.scatter_add_(0, y[None, :], -sample_weight[None, :])
+    grad_w = resid_t @ X
+    sums.grad = torch.cat([grad_w, resid_t.sum(1)[:, None]], dim=1) if fit_intercept else grad_w
+    proba = proba_t.T
     if need_hess:
         if hess_index is None:
             sums.hess = _multinomial_hessian(X, proba, sample_weight, fit_intercept)

@@ -4,12 +4,14 @@ For many features, where the ``d × d`` Hessian of Newton is too big. Each funct
 one pass over the data (loss and gradient together, analytic, no autograd graph); ``history`` has
 one entry per evaluation, line-search trials included.
 
-L-BFGS runs in standardised coordinates (:class:`~torchlogit.objective.StandardisedCoordinates`,
-one extra pass for the column moments): the same model and optimum, but uncentred or badly
-scaled features no longer slow it down. Stopping rule: as soon as an evaluated point has
-``max |∇F| <= tol`` (the gradient in the original coordinates), or after ``max_iter`` iterations,
-or when the line search can no longer change F (rounding level). A stall where the gradient in standardised
-coordinates is below the rounding floor (:func:`~torchlogit.solvers._result.rounding_floor`,
+L-BFGS runs in preconditioned coordinates (:func:`~torchlogit.objective.precondition`: whitened
+features for narrow problems, standardised ones otherwise; one extra pass): the same model and
+optimum, but uncentred, badly scaled or correlated features no longer slow it down.
+
+Stopping rule: as soon as an evaluated point has ``max |∇F| <= tol`` (the gradient in the
+original coordinates), or after ``max_iter`` iterations, or when the line search can no longer
+change F (rounding level). A stall where the gradient in the preconditioned coordinates is
+below the rounding floor (:func:`~torchlogit.solvers._result.rounding_floor`,
 about 1.5e-7 for float64 and F ≈ 1) counts as converged: no line search on a float64 F can
 certify more.
 """
@@ -21,7 +23,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from torchlogit.objective import Objective, StandardisedCoordinates
+from torchlogit.objective import Objective, precondition
 from torchlogit.solvers._result import SolverResult, rounding_floor
 
 _HISTORY_SIZE = 20
@@ -41,7 +43,7 @@ def lbfgs(
     called after every function evaluation.
     """
     passes_before = objective.n_passes
-    coords = StandardisedCoordinates(objective)
+    coords = precondition(objective)
     param = coords.to_standardised(coef0).clone().requires_grad_(True)
     history: list[dict[str, float]] = []
     best: dict[str, object] = {}
