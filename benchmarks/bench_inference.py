@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cov", default="nonrobust", choices=["nonrobust", "HC0", "cluster"])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="time each library this many times and keep the fastest (noisy machines)")
     args = parser.parse_args(argv)
 
     cpu = platform.processor() or platform.machine()
@@ -110,8 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     run_torchlogit(X[small], y[small], groups[small], args.cov, args.device)
     run_statsmodels(X[small], y[small], groups[small], args.cov)
 
-    ours, _, ours_fit, ours_summary = run_torchlogit(X, y, groups, args.cov, args.device)
-    ref, _, ref_fit, ref_summary = run_statsmodels(X, y, groups, args.cov)
+    ours_runs = [run_torchlogit(X, y, groups, args.cov, args.device) for _ in range(args.repeat)]
+    ref_runs = [run_statsmodels(X, y, groups, args.cov) for _ in range(args.repeat)]
+    ours, _, ours_fit, ours_summary = min(ours_runs, key=lambda r: r[2] + r[3])
+    ref, _, ref_fit, ref_summary = min(ref_runs, key=lambda r: r[2] + r[3])
+    if args.repeat > 1:
+        totals = [[round(r[2] + r[3], 2) for r in runs] for runs in (ours_runs, ref_runs)]
+        print(f"fastest of {args.repeat} runs each; totals: torchlogit {totals[0]}, statsmodels {totals[1]}")
     ours_total, ref_total = ours_fit + ours_summary, ref_fit + ref_summary
     print(f"{'':28s}{'fit':>10s}{'summary':>10s}{'total':>10s}")
     print(f"{'torchlogit':28s}{ours_fit:10.2f}{ours_summary:10.2f}{ours_total:10.2f}  s")

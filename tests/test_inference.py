@@ -166,31 +166,37 @@ def test_sparse_and_dataframe_inputs(binary):
     assert_allclose(from_tensor.bse, dense.bse, rtol=1e-12)
 
 
-def _penalised_loglik(theta, X, y, C, n_classes):
-    """Log-likelihood − ‖W‖²/(2C) over the reported parameters (const first), in autograd."""
+def _penalised_loglik(theta, X, y, C, n_classes, factor):
+    """Log-likelihood − Σ_j factor_j ‖W_j‖²/(2C) over the reported parameters (const first)."""
     Xt = torch.cat([torch.ones(len(X), 1, dtype=torch.float64), torch.as_tensor(X)], 1)
     yt = torch.as_tensor(y)
     if n_classes == 2:
         eta = Xt @ theta
-        return (yt * eta - torch.nn.functional.softplus(eta)).sum() - (theta[1:] ** 2).sum() / (2 * C)
+        loglik = (yt * eta - torch.nn.functional.softplus(eta)).sum()
+        return loglik - (factor * theta[1:] ** 2).sum() / (2 * C)
     B = theta.reshape(n_classes - 1, -1)  # equation by equation, as cov_params()
     W = torch.cat([torch.zeros(1, B.shape[1], dtype=B.dtype), B])
     W = W - W.mean(0)  # the estimator's centred rows
     logp = torch.log_softmax(Xt @ W.T, dim=1)
-    return logp[torch.arange(len(y)), yt].sum() - (W[:, 1:] ** 2).sum() / (2 * C)
+    return logp[torch.arange(len(y)), yt].sum() - (factor * W[:, 1:] ** 2).sum() / (2 * C)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_penalised_summary_refuses_unless_explicitly_allowed(n_classes):
     X, y, _ = make_classification_data(n=300, d=3, n_classes=n_classes, seed=2)
-    est = LogisticRegression(C=0.5, tol=1e-10).fit(X, y)
+    factor = np.array([1.0, 0.0, 2.5])  # per-feature strengths (penalty_factor), one unpenalised
+    est = LogisticRegression(C=0.5, tol=1e-10, penalty_factor=factor).fit(X, y)
     with pytest.raises(ValueError, match="penalty"):
         est.summary(X, y)
     res = est.summary(X, y, allow_penalized=True)
     assert res.method == "L2-penalised ML" and any("penalised" in note for note in res.notes)
     theta = torch.as_tensor(res.params.ravel("F"))
-    hess = torch.autograd.functional.hessian(lambda t: _penalised_loglik(t, X, y, 0.5, n_classes), theta)
+    hess = torch.autograd.functional.hessian(
+        lambda t: _penalised_loglik(t, X, y, 0.5, n_classes, torch.as_tensor(factor)), theta)
     assert_allclose(res.cov_params(), np.linalg.inv(-hess.numpy()), rtol=1e-8, atol=1e-12)
+    lasso = LogisticRegression(penalty="l1", C=0.5).fit(X, y)
+    with pytest.raises(ValueError, match="L1"):
+        lasso.summary(X, y, allow_penalized=True)
 
 
 def test_separation_is_detected_and_named():

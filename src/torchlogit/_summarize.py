@@ -67,14 +67,14 @@ def presentation_order(n_eq: int, n_features: int, fit_intercept: bool) -> np.nd
     return np.concatenate([np.asarray(block) + k * p for k in range(n_eq)])
 
 
-def penalty_hessian(n_classes: int, n_features: int, fit_intercept: bool, strength: float) -> np.ndarray:
-    """Hessian of ``strength/2 · ‖W‖²`` (centred K rows, intercept free) over the contrasts θ."""
-    diag = np.r_[np.ones(n_features), np.zeros(int(fit_intercept))]
+def penalty_hessian(n_classes: int, strengths: np.ndarray, fit_intercept: bool) -> np.ndarray:
+    """Hessian of ``Σ_j λ_j/2 · Σ_k W_kj²`` (centred K rows, intercept free) over the contrasts θ."""
+    diag = np.diag(np.r_[strengths, np.zeros(int(fit_intercept))])
     if n_classes == 2:
-        return strength * np.diag(diag)
+        return diag
     k = n_classes - 1
-    # Σ_k ‖W_k‖² with W centred equals Σ_{k≥1} ‖θ_k‖² − ‖Σ θ_k‖² / K
-    return strength * np.kron(np.eye(k) - np.ones((k, k)) / n_classes, np.diag(diag))
+    # Σ_k W_kj² with W centred equals Σ_{k≥1} θ_kj² − (Σ_k θ_kj)² / K
+    return np.kron(np.eye(k) - np.ones((k, k)) / n_classes, diag)
 
 
 def summarize(
@@ -88,10 +88,17 @@ def summarize(
     penalised = estimator._penalised
     if penalised and not allow_penalized:
         raise ValueError(
-            f"summary() reports maximum-likelihood inference, but this model was fitted with an L2 "
-            f"penalty (C={estimator.C!r}): its coefficients are shrunk, and Wald p-values and intervals "
-            "around them would be misleading. Refit with penalty=None, or pass allow_penalized=True for "
-            "approximate Bayesian standard errors from the penalised information."
+            f"summary() reports maximum-likelihood inference, but this model was fitted with "
+            f"penalty={estimator.penalty!r} (C={estimator.C!r}): its coefficients are shrunk, and Wald "
+            "p-values and intervals around them would be misleading. Refit with penalty=None, or (L2 "
+            "only) pass allow_penalized=True for approximate Bayesian standard errors from the "
+            "penalised information."
+        )
+    if penalised and getattr(estimator, "_l1_ratio", 0.0) > 0:
+        raise ValueError(
+            "summary() has no standard errors for an L1 or elastic-net fit (the lasso estimate is not a "
+            "smooth function of the data; zeroed coefficients have no Wald interval). Refit with "
+            "penalty=None, or penalty='l2' with allow_penalized=True."
         )
     if estimator.class_weight is not None:
         raise ValueError("summary() needs class_weight=None: class weights change the likelihood, so "
@@ -124,7 +131,9 @@ def summarize(
     if n_classes > 2:
         notes.append(f"Coefficients are log-odds against the reference class {classes[0]!r} (as MNLogit).")
     if penalised:
-        info = info + penalty_hessian(n_classes, n_features, fit_intercept, 1.0 / estimator.C)
+        factor = getattr(estimator, "penalty_factor", None)
+        factor = np.ones(n_features) if factor is None else np.asarray(factor, dtype=np.float64)
+        info = info + penalty_hessian(n_classes, factor / estimator.C, fit_intercept)
         notes.append(
             f"L2-penalised fit (C={estimator.C:g}): standard errors use the penalised information "
             "(a Laplace/Bayesian posterior approximation), not maximum-likelihood theory; llf is the "
