@@ -1,4 +1,4 @@
-"""Command-line interface: ``torchlogit demo | fit | predict``.
+"""Command-line interface: ``torchlogit demo | fit | predict | evaluate | report | export``.
 
 The only module that prints or exits. Errors become one line on stderr and exit status 1
 (argparse's usage errors exit 2); output files are written atomically.
@@ -67,15 +67,55 @@ def main_parser() -> argparse.ArgumentParser:
 
     predict = sub.add_parser("predict", help="predict labels and probabilities for a CSV file")
     predict.add_argument("model", help="model file written by `torchlogit fit`")
-    predict.add_argument("data", help="CSV file with the model's feature columns")
+    predict.add_argument("data", help="CSV or Parquet file with the model's feature columns (streamed)")
     predict.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
+    predict.add_argument("--proba", action="store_true",
+                         help="also write the probability of every class (columns proba_<class>)")
+
+    evaluate = sub.add_parser("evaluate", help="metrics of a model on labelled data (and plots)")
+    evaluate.add_argument("model", help="model file written by `torchlogit fit`")
+    evaluate.add_argument("data", help="CSV or Parquet (.parquet) file with the features and the labels")
+    evaluate.add_argument("--target", required=True, help="name of the label column")
+    evaluate.add_argument("--threshold", type=float, default=None,
+                          help="binary models: predict the second class when its probability is >= "
+                               "this, in (0, 1) (default: the most probable class)")
+    evaluate.add_argument("--json", default=None, metavar="FILE", help="also write the metrics as JSON")
+    evaluate.add_argument("--plots", default=None, metavar="DIR",
+                          help="write ROC, precision-recall, calibration, confusion-matrix, "
+                               "coefficient and decision-region figures to this folder")
+    evaluate.add_argument("--plot-format", choices=["png", "svg"], default="png")
+    evaluate.add_argument("--features", default=None, metavar="A,B",
+                          help="the two features of the decision-region figure (default: the two "
+                               "with the largest coefficients)")
+
+    report = sub.add_parser("report", help="a self-contained HTML report: data, fit, metrics, figures")
+    report.add_argument("model", help="model file written by `torchlogit fit`")
+    report.add_argument("data", help="CSV or Parquet (.parquet) file with the features and the labels")
+    report.add_argument("--target", required=True, help="name of the label column")
+    report.add_argument("--out", default="report.html", help="HTML file to write")
+    report.add_argument("--threshold", type=float, default=None, help="as for `evaluate`")
+    report.add_argument("--features", default=None, metavar="A,B", help="as for `evaluate`")
+    report.add_argument("--title", default=None, help="heading of the report")
+    report.add_argument("--ci", action="store_true",
+                        help="DATA is the data the model was fitted on: add standard errors, p-values "
+                             "and confidence intervals computed from it")
+
+    export = sub.add_parser("export", help="export a model for serving (ONNX, TorchScript, torch.export)")
+    export.add_argument("model", help="model file written by `torchlogit fit`")
+    export.add_argument("--format", choices=["onnx", "torchscript", "pt2"], default="onnx",
+                        help="onnx (onnxruntime etc.), torchscript (torch.jit.load) or pt2 "
+                             "(torch.export.load); default onnx")
+    export.add_argument("--out", required=True, help="file to write")
+    export.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                        help="input and arithmetic precision of the exported model")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv``; return the exit status."""
     args = main_parser().parse_args(argv)
-    handlers = {"demo": _demo, "fit": _fit, "predict": _predict}
+    handlers = {"demo": _demo, "fit": _fit, "predict": _predict, "evaluate": _evaluate, "report": _report,
+                "export": _export}
     try:
         with _warnings_to_stderr():
             handlers[args.command](args)
@@ -185,33 +225,193 @@ def _fit(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from torchlogit.data.tabular import read_csv
+    """Stream the rows: one block of the input at a time, written as it is predicted."""
+    from torchlogit.data.tabular import iter_feature_batches
     from torchlogit.modelfile import load_model, read_metadata
 
     estimator = load_model(args.model)
     names = read_metadata(args.model)["feature_names"]
-    table = read_csv(args.data, features=names)
-    proba = estimator.predict_proba(table.X)
-    best = proba.argmax(axis=1)
-    labels = estimator.classes_[best]
-    rows = [(_label_text(label), f"{p:.10g}") for label, p in zip(labels, proba[np.arange(len(best)), best],
-                                                                  strict=True)]
-    header = ("prediction", "probability")
-    if args.out is None:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
+    header = ["prediction", "probability"]
+    if args.proba:
+        header += [f"proba_{_label_text(c)}" for c in estimator.classes_]
+
+    def write(handle) -> int:
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
-        writer.writerows(rows)
+        count = 0
+        for X in iter_feature_batches(args.data, names):
+            if X.shape[1] != estimator.n_features_in_:
+                raise ValueError(f"{args.data!r} has {X.shape[1]} feature columns; the model expects "
+                                 f"{estimator.n_features_in_}")
+            proba = estimator.predict_proba(X)
+            best = proba.argmax(axis=1)
+            labels = [_label_text(label) for label in estimator.classes_[best]]
+            top = proba[np.arange(len(best)), best]
+            if args.proba:
+                writer.writerows([label, f"{p:.10g}", *(f"{q:.10g}" for q in row)]
+                                 for label, p, row in zip(labels, top, proba, strict=True))
+            else:
+                writer.writerows((label, f"{p:.10g}") for label, p in zip(labels, top, strict=True))
+            count += len(best)
+        return count
+
+    if args.out is None:
+        write(sys.stdout)
         return
     from torchlogit._fileio import atomic_path
 
     with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    _out(f"wrote {len(rows)} predictions to {args.out}", err=True)
+        count = write(handle)
+    _out(f"wrote {count} predictions to {args.out}", err=True)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from torchlogit.evaluation import evaluate
+
+    threshold = _threshold(args.threshold)
+    _check_output(args.json)
+    estimator, _, table = _model_and_data(args.model, args.data, args.target)
+    pair = _feature_pair(args.features, table.feature_names)
+    result = evaluate(estimator, table.X, table.y, threshold=threshold)
+    _print_evaluation(result, args.data)
+    if args.json is not None:
+        import json
+
+        from torchlogit._fileio import atomic_path
+
+        document = {"model": str(args.model), "data": str(args.data), "target": args.target,
+                    **result.to_dict()}
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(document, indent=2) + "\n")
+        _out(f"wrote {args.json}")
+    if args.plots is not None:
+        from torchlogit.plots import plot_evaluation
+
+        written = plot_evaluation(
+            estimator, table.X, table.y, args.plots, fmt=args.plot_format,
+            feature_names=table.feature_names, features=pair, threshold=threshold,
+        )
+        for path in written.values():
+            _out(f"wrote {path}")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from torchlogit.report import write_report
+
+    threshold = _threshold(args.threshold)
+    _check_output(args.out)
+    estimator, metadata, table = _model_and_data(args.model, args.data, args.target)
+    pair = _feature_pair(args.features, table.feature_names)
+    inference = None
+    if args.ci:
+        try:
+            inference = estimator.summary(table.X, table.y, allow_penalized=True)
+        except ImportError as exc:
+            raise ValueError(f"--ci: statistical inference is not available ({exc})") from None
+    info = {"model file": str(args.model), "torchlogit version": metadata.get("torchlogit_version")}
+    info.update({k.replace("_", " "): v for k, v in (metadata.get("extra") or {}).items()})
+    write_report(
+        estimator, table.X, table.y, args.out, feature_names=table.feature_names,
+        title=args.title or f"torchlogit report: {args.model}", data_name=str(args.data),
+        target=args.target, threshold=threshold, boundary_features=pair, inference=inference,
+        model_info=info,
+    )
+    _out(f"wrote {args.out}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from torchlogit.export import export_model
+    from torchlogit.modelfile import load_model, read_metadata
+
+    _check_output(args.out)
+    estimator = load_model(args.model)
+    names = read_metadata(args.model)["feature_names"]
+    try:
+        export_model(estimator, args.out, args.format, dtype=args.dtype, feature_names=names)
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    n_classes = len(estimator.classes_)
+    _out(f"wrote {args.out} ({args.format}): input 'features' ({args.dtype}, rows x "
+         f"{estimator.n_features_in_}: {', '.join(names or [])}); outputs 'probabilities' "
+         f"(rows x {n_classes}) and 'label'")
 
 
 # --------------------------------------------------------------------------- helpers
+def _model_and_data(model: str, data: str, target: str):
+    """The model, its metadata, and the data's model features and labels."""
+    from torchlogit.data.tabular import read_table
+    from torchlogit.modelfile import load_model, read_metadata
+
+    estimator = load_model(model)
+    metadata = read_metadata(model)
+    table = read_table(data, target=target, features=metadata["feature_names"])
+    if table.X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"{data!r} has {table.X.shape[1]} feature columns; the model expects "
+                         f"{estimator.n_features_in_}")
+    return estimator, metadata, table
+
+
+def _check_output(path: str | None) -> None:
+    """Fail before any work when an output file cannot be created where asked."""
+    if path is None:
+        return
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"output path {str(target)!r} is a directory")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder {str(folder)!r} does not exist")
+
+
+def _threshold(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and 0 < value < 1):
+        raise ValueError(f"--threshold must lie strictly between 0 and 1, got {value:g}")
+    return value
+
+
+def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or parts[0] == parts[1]:
+        raise ValueError(f"--features takes two different feature names separated by a comma, got {text!r}")
+    unknown = [p for p in parts if p not in names]
+    if unknown:
+        raise ValueError(f"--features: unknown feature(s) {unknown}; the model's features are {names}")
+    return names.index(parts[0]), names.index(parts[1])
+
+
+def _print_evaluation(result, data: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, markup=False)  # labels and paths are plain text
+    labels = [_label_text(c) for c in result.classes]
+    rule = ("most probable class" if result.threshold is None
+            else f"{labels[1]} when its probability >= {result.threshold:g}")
+    console.print(f"evaluate: {result.n_samples} rows of {data}, {len(labels)} classes; "
+                  f"decision rule: {rule}")
+    metrics = Table(title="Metrics (scikit-learn)", title_justify="left")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    for name, value in result.metrics.items():
+        metrics.add_row(name, "n/a" if value is None else f"{value:.6f}")
+    console.print(metrics)
+    matrix = Table(title="Confusion matrix", title_justify="left")
+    matrix.add_column("true \\ predicted")
+    for label in labels:
+        matrix.add_column(label, justify="right")
+    for label, row in zip(labels, result.confusion_matrix, strict=True):
+        matrix.add_row(label, *(f"{int(v)}" for v in row))
+    console.print(matrix)
+    if result.best_thresholds:
+        f1, j = result.best_thresholds["f1"], result.best_thresholds["youden_j"]
+        console.print(f"best threshold: F1 {f1['f1']:.4f} at {f1['threshold']:.6g}; "
+                      f"Youden's J {j['youden_j']:.4f} at {j['threshold']:.6g}")
+
+
 def _label_text(label: object) -> str:
     return str(label.item() if isinstance(label, np.generic) else label)
 

@@ -1,8 +1,14 @@
-"""Read a CSV file into numeric features and a target, with errors that name file, column and row."""
+"""Read CSV and Parquet files into numeric features and a target, with errors that name file, column and row.
+
+:func:`read_csv`, :func:`read_parquet` and :func:`read_table` read a whole file;
+:func:`iter_feature_batches` streams one block of rows at a time (bounded memory), for prediction
+on large files.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,19 +40,60 @@ def read_csv(
     FileNotFoundError, ValueError
         With a message naming the file and, where it applies, the column and the row.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
     from pyarrow import csv
 
+    path = _check_file(path)
+    try:
+        table = csv.read_csv(path)
+    except (_arrow().ArrowInvalid, UnicodeDecodeError) as exc:
+        raise ValueError(f"{str(path)!r} could not be read as CSV: {exc}") from None
+    return _to_table(table, path, target, features)
+
+
+def read_parquet(
+    path: str | os.PathLike[str], *, target: str | None = None, features: list[str] | None = None,
+) -> Table:
+    """Read a Parquet file ``path``; same parameters, checks and errors as :func:`read_csv`."""
+    import pyarrow.parquet as pq
+
+    path = _check_file(path)
+    try:
+        table = pq.read_table(path)
+    except (_arrow().ArrowException, OSError) as exc:
+        raise ValueError(f"{str(path)!r} could not be read as Parquet: {exc}") from None
+    return _to_table(table, path, target, features)
+
+
+def read_table(
+    path: str | os.PathLike[str], *, target: str | None = None, features: list[str] | None = None,
+) -> Table:
+    """:func:`read_parquet` for ``.parquet``/``.pq`` files, :func:`read_csv` for anything else."""
+    reader = read_parquet if is_parquet(path) else read_csv
+    return reader(path, target=target, features=features)
+
+
+def is_parquet(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a Parquet file (by its suffix)."""
+    return Path(path).suffix.lower() in (".parquet", ".pq")
+
+
+def _arrow():
+    import pyarrow as pa
+
+    return pa
+
+
+def _check_file(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     if path.stat().st_size == 0:
         raise ValueError(f"{str(path)!r} is empty")
-    try:
-        table = csv.read_csv(path)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise ValueError(f"{str(path)!r} could not be read as CSV: {exc}") from None
+    return path
+
+
+def _to_table(table, path: Path, target: str | None, features: list[str] | None) -> Table:
+    """Validate an Arrow table read from ``path`` and convert it to a :class:`Table`."""
     if table.num_rows == 0:
         raise ValueError(f"{str(path)!r} has a header but no data rows")
     columns = table.column_names
@@ -60,6 +107,33 @@ def read_csv(
         missing = [c for c in features if c not in columns]
         if missing:
             raise ValueError(f"{str(path)!r} lacks the model's feature columns {missing}")
+    X = _features(table, path, features)
+    y = None
+    if target is not None:
+        column = table.column(target)
+        if column.null_count:
+            row = _first_null(column)
+            raise ValueError(f"{str(path)!r}: target {target!r} has a missing value at data row {row + 1}")
+        y = column.to_numpy(zero_copy_only=False)
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            raise ValueError(f"{str(path)!r}: target {target!r} has non-finite values")
+        if y.dtype.kind not in "biuf":
+            y = y.astype(str)
+    return Table(X=X, y=y, feature_names=list(features))
+
+
+def _first_null(column) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.index(pc.is_null(column), True).as_py())
+
+
+def _features(table, path: Path, features: list[str], first_row: int = 0) -> np.ndarray:
+    """The ``features`` columns of an Arrow table or record batch as float64, checked.
+
+    ``first_row`` is the data row number of the table's first row minus one, for the messages.
+    """
+    pa = _arrow()
     X = np.empty((table.num_rows, len(features)), dtype=np.float64)
     for j, name in enumerate(features):
         column = table.column(name)
@@ -70,7 +144,7 @@ def read_csv(
                 f"{str(path)!r}: column {name!r} is not numeric ({kind}); features must be numbers"
             )
         if column.null_count:
-            row = int(pc.index(pc.is_null(column), True).as_py())
+            row = first_row + _first_null(column)
             raise ValueError(f"{str(path)!r}: column {name!r} has a missing value at data row {row + 1}")
         values = column.to_numpy(zero_copy_only=False).astype(np.float64)
         bad = ~np.isfinite(values)
@@ -78,18 +152,102 @@ def read_csv(
             row = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"{str(path)!r}: column {name!r} has a non-finite value ({values[row]}) "
-                f"at data row {row + 1}"
+                f"at data row {first_row + row + 1}"
             )
         X[:, j] = values
-    y = None
-    if target is not None:
-        column = table.column(target)
-        if column.null_count:
-            row = int(pc.index(pc.is_null(column), True).as_py())
-            raise ValueError(f"{str(path)!r}: target {target!r} has a missing value at data row {row + 1}")
-        y = column.to_numpy(zero_copy_only=False)
-        if y.dtype.kind == "f" and not np.isfinite(y).all():
-            raise ValueError(f"{str(path)!r}: target {target!r} has non-finite values")
-        if y.dtype.kind not in "biuf":
-            y = y.astype(str)
-    return Table(X=X, y=y, feature_names=list(features))
+    return X
+
+
+# Streaming: bounded memory for files of any size (``torchlogit predict``).
+STREAM_BLOCK_BYTES = 1 << 20  # CSV text parsed per batch
+STREAM_BATCH_ROWS = 65_536  # Parquet rows per batch
+
+
+def iter_feature_batches(
+    path: str | os.PathLike[str], features: list[str] | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield the ``features`` columns of a CSV or Parquet file as float64 blocks of rows, in order.
+
+    ``features=None`` reads every column, in file order.
+
+    Only one block (about ``STREAM_BLOCK_BYTES`` of CSV text or ``STREAM_BATCH_ROWS`` Parquet
+    rows) is held at a time. The checks and messages are those of :func:`read_csv`, with data row
+    numbers counted from the start of the file. CSV feature columns are parsed as float64 from the
+    first block on, so a column of integers that later holds ``1.5`` is read correctly.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As :func:`read_csv`; a bad value in a later block is found when that block is read.
+    """
+    path = _check_file(path)
+    batches = _parquet_batches(path, features) if is_parquet(path) else _csv_batches(path, features)
+    first_row = 0
+    for batch in batches:
+        if batch.num_rows:
+            yield _features(batch, path, features or batch.schema.names, first_row)
+            first_row += batch.num_rows
+    if first_row == 0:
+        raise ValueError(f"{str(path)!r} has a header but no data rows")
+
+
+def _check_columns(path: Path, columns: list[str], features: list[str]) -> None:
+    missing = [c for c in features if c not in columns]
+    if missing:
+        raise ValueError(f"{str(path)!r} lacks the model's feature columns {missing}")
+
+
+def _csv_batches(path: Path, features: list[str] | None) -> Iterator:
+    import csv as text_csv
+    import re
+
+    from pyarrow import csv
+
+    pa = _arrow()
+    if features is None:  # every column: learn the names from the header, then parse them as floats
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            features = next(text_csv.reader(handle), [])
+    try:
+        reader = csv.open_csv(
+            path, read_options=csv.ReadOptions(block_size=STREAM_BLOCK_BYTES),
+            convert_options=csv.ConvertOptions(column_types=dict.fromkeys(features, pa.float64())),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise ValueError(f"{str(path)!r} could not be read as CSV: {_first_line(exc)}") from None
+    columns = reader.schema.names
+    _check_columns(path, columns, features)
+    with reader:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                # e.g. "In CSV column #1: CSV conversion error to double: invalid value 'x'"
+                found = re.search(r"column #(\d+): CSV conversion error to double: (.*)", str(exc))
+                if found and int(found.group(1)) < len(columns):
+                    name = columns[int(found.group(1))]
+                    raise ValueError(
+                        f"{str(path)!r}: column {name!r} is not numeric ({_first_line(found.group(2))}); "
+                        "features must be numbers"
+                    ) from None
+                raise ValueError(f"{str(path)!r} could not be read as CSV: {_first_line(exc)}") from None
+            yield batch
+
+
+def _parquet_batches(path: Path, features: list[str] | None) -> Iterator:
+    import pyarrow.parquet as pq
+
+    pa = _arrow()
+    try:
+        handle = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValueError(f"{str(path)!r} could not be read as Parquet: {_first_line(exc)}") from None
+    with handle:
+        if features is not None:
+            _check_columns(path, handle.schema_arrow.names, features)
+        yield from handle.iter_batches(batch_size=STREAM_BATCH_ROWS, columns=features)
+
+
+def _first_line(exc: object) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
