@@ -165,3 +165,18 @@ def test_hessian_block_is_the_block_of_the_full_hessian(n_classes, fit_intercept
     index = torch.cat([index[1:], index[:1]])  # any order, not only sorted
     _, _, block = objective.value_grad_hess(coef, index)
     torch.testing.assert_close(block, full[index][:, index], rtol=1e-12, atol=1e-14)
+
+
+def test_multinomial_column_shift_is_resolved_exactly():
+    # 3 classes, all non-zero in one column: the loss is flat along shifting that column in every
+    # class while the L1 term is not, so the optimum needs a coordinated move that single
+    # coordinates cannot make (this data stalled a pure coordinate-descent inner solver)
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(random_state=0, n_samples=21)
+    X, y = X[:14], y[:14]
+    C = 1.69191
+    objective, l1 = _problem(X, y, None, C, 1.0)
+    res = prox_newton(objective, objective.zeros(), l1=l1, tol=1e-10)
+    assert res.converged and res.grad_max <= 1e-10
+    _assert_same_optimum(objective, l1, res.coef.numpy(), _sklearn(X, y, None, C, 1.0, solver="saga"))

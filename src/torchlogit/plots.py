@@ -349,6 +349,71 @@ def plot_decision_regions(
     return _save(fig, path)
 
 
+# --------------------------------------------------------------------------- regularisation paths
+def plot_path(
+    Cs: Sequence[float], coefs: np.ndarray, path: str | os.PathLike[str], *,
+    feature_names: Sequence[str] | None = None, class_names: Sequence[str] | None = None,
+    title: str = "Regularisation path",
+) -> Path:
+    """Every coefficient against C (log scale): how features enter as the penalty weakens.
+
+    ``coefs`` has shape ``(n_Cs, n_outputs, n_features)`` (e.g. ``torchlogit.path(...).coefs``);
+    with several outputs (multinomial) one panel is drawn per class. Up to 12 features are named
+    in the legend (the ones largest at the weakest penalty).
+    """
+    plt = _pyplot()
+    Cs = np.asarray(Cs, dtype=float)
+    coefs = np.asarray(coefs, dtype=float)
+    if coefs.ndim == 2:
+        coefs = coefs[:, None, :]
+    n_outputs, n_features = coefs.shape[1:]
+    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(n_features)]
+    fig, axes = plt.subplots(1, n_outputs, figsize=(6 + 3 * (n_outputs - 1), 4), squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        order = np.argsort(-np.abs(coefs[-1, k]))
+        for rank, j in enumerate(order):
+            ax.plot(Cs, coefs[:, k, j], lw=1.2, label=names[j] if rank < 12 else None)
+        ax.set_xscale("log")
+        ax.axhline(0.0, color="k", lw=0.5)
+        ax.set_xlabel("C (inverse penalty strength)")
+        ax.set_ylabel("coefficient")
+        if n_outputs > 1:
+            ax.set_title(f"class {class_names[k] if class_names is not None else k}", fontsize=10)
+        nonzero = (coefs[:, k] != 0).sum(axis=1)
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(Cs[:: max(1, len(Cs) // 6)], labels=[str(v) for v in nonzero[:: max(1, len(Cs) // 6)]])
+        top.set_xlabel("non-zero coefficients", fontsize=8)
+        ax.grid(alpha=0.3)
+        if n_features <= 12 or k == 0:
+            ax.legend(loc="best", fontsize=7)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_cv_curve(
+    Cs: Sequence[float], mean_scores: Sequence[float], std_scores: Sequence[float], best_C: float,
+    path: str | os.PathLike[str], *, score_name: str = "mean negative log-loss",
+    title: str = "Cross-validated choice of C",
+) -> Path:
+    """Mean cross-validation score against C (log scale), a band of ± one standard deviation over
+    the folds, and the chosen C marked."""
+    plt = _pyplot()
+    Cs = np.asarray(Cs, dtype=float)
+    mean = np.asarray(mean_scores, dtype=float)
+    std = np.asarray(std_scores, dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(Cs, mean, marker="o", ms=3, lw=1.5, label="mean over folds")
+    ax.fill_between(Cs, mean - std, mean + std, alpha=0.2, label="± 1 std over folds")
+    ax.axvline(best_C, color="tab:red", ls="--", lw=1, label=f"chosen C = {best_C:.4g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("C (inverse penalty strength)")
+    ax.set_ylabel(score_name)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
 def plot_evaluation(
     estimator, X: np.ndarray, y: np.ndarray, folder: str | os.PathLike[str], *, fmt: str = "png",
     feature_names: Sequence[str] | None = None, features: tuple[int, int] | None = None,

@@ -34,6 +34,7 @@ class SolverResult:
     n_passes : passes over the data the solver asked for.
     history : per iteration ``{"objective": F, "grad_max": max |∇F|}`` (starting point first).
     message : why the solver stopped, in words.
+    grad : gradient of the smooth objective at ``coef`` (proximal Newton; paths reuse it), or None.
     """
 
     coef: Tensor
@@ -44,3 +45,4 @@ class SolverResult:
     n_passes: int
     history: list[dict[str, float]] = field(default_factory=list)
     message: str = ""
+    grad: Tensor | None = None  # the smooth part's final gradient, where the solver keeps it

@@ -36,7 +36,10 @@ from torchlogit.solvers._result import SolverResult, rounding_floor
 
 _ARMIJO = 1e-4
 _MIN_STEP = 1e-10
-_MAX_SWEEPS = 10_000
+# Coordinate descent sweeps per model, at most: an inexact model minimiser is still a descent
+# direction (the line search takes care of the rest), and on nearly collinear features the
+# sweeps would otherwise crawl.
+_MAX_SWEEPS = 200
 # a zero coefficient whose model gradient is within this fraction of λ₁ is kept in the next
 # Hessian block: cheaper than the full working set, and rarely misses (a miss costs one pass)
 _GUESS_MARGIN = 0.8
@@ -144,7 +147,7 @@ def prox_newton(
     return SolverResult(
         coef=_centre_free_columns(objective, coef, free), n_iter=n_iter,
         converged=kkt <= tol or at_rounding_floor, grad_max=kkt, objective=f,
-        n_passes=objective.n_passes - passes_before, history=history, message=message,
+        n_passes=objective.n_passes - passes_before, history=history, message=message, grad=grad,
     )
 
 
@@ -179,6 +182,9 @@ def _cd_quadratic(
     Active-set strategy: one sweep over every coordinate, then sweeps over the non-zero ones
     until they settle, then a full sweep again; done when a full sweep changes no coordinate's
     gradient by more than ``tol`` (``Hᵢᵢ·|Δvᵢ| <= tol``). ``rho = Hw − g − Hv`` is kept up to date.
+    Coordinate descent identifies the support quickly but can crawl on correlated features, so
+    every few sweeps the model is also solved exactly on the current support and signs
+    (:func:`_solve_on_support`); that answer is taken as soon as it satisfies the KKT conditions.
     """
     v = w.copy()
     rho = -g.copy()
@@ -188,7 +194,8 @@ def _cd_quadratic(
     coords = everything
     full = True
     rows = H  # symmetric: row i is column i
-    for _ in range(_MAX_SWEEPS):
+    last_signs = tried = np.zeros(0)
+    for sweep in range(1, _MAX_SWEEPS + 1):
         largest = 0.0
         for i in coords.tolist():
             hii = diag[i]
@@ -212,10 +219,83 @@ def _cd_quadratic(
             if full:
                 break
             coords, full = everything, True
-        elif full:
+            continue
+        if full:
             coords = np.flatnonzero((v != 0) | (lam == 0))
             full = False
+        signs = np.sign(v)
+        if sweep >= 2 and np.array_equal(signs, last_signs) and not np.array_equal(signs, tried):
+            tried = signs  # support and signs settled for a sweep: try them once
+            done, v = _orthant_step(H, g, w, lam, v)
+            if done:
+                return v, g + H @ (v - w)
+            rho = -g - H @ (v - w)
+            signs = np.sign(v)
+        last_signs = signs
     return v, -rho
+
+
+def _model(H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray, v: np.ndarray) -> float:
+    step = v - w
+    return float(g @ step + 0.5 * step @ (H @ step) + lam @ np.abs(v))
+
+
+def _orthant_step(
+    H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray, v: np.ndarray,
+) -> tuple[bool, np.ndarray]:
+    """Jump to the model's minimiser within the orthant of ``v`` (feature-sign search, Lee et al. 2007).
+
+    On the support S with signs s the model is a smooth quadratic, stationary where
+    ``H_SS u_S = (Hw − g)_S − λ_S s_S`` (solved by least squares: H_SS can be singular, e.g. the
+    multinomial model's free intercept direction). Returns ``(True, u)`` when u keeps the signs and
+    satisfies the KKT conditions off S (it is then the exact minimiser); otherwise ``(False, v')``
+    with v' the furthest point towards u that keeps the signs (one coefficient lands on zero), if
+    that lowers the model, else v unchanged. When the system has no solution the model decreases
+    without bound inside the orthant along the least-squares residual, and v' follows it instead.
+    """
+    support = (v != 0) | (lam == 0)
+    S = np.flatnonzero(support)
+    if S.size == 0:
+        return False, v
+    sign = np.sign(v[S])
+    rhs = H[S] @ w - g[S] - lam[S] * sign
+    H_SS = H[np.ix_(S, S)]
+    u_S = np.linalg.lstsq(H_SS, rhs, rcond=None)[0]
+    penalised = lam[S] > 0
+    residual = rhs - H_SS @ u_S
+    if np.abs(residual).max() > 1e-9 * (np.abs(rhs).max() + 1e-300):
+        # no stationary point in this orthant: the model falls linearly along the residual (a null
+        # direction of H_SS, e.g. one column shifted in every class) until a coefficient hits zero
+        shrinking = penalised & (np.sign(residual) == -sign)
+        if not shrinking.any():
+            return False, v
+        t = np.abs(v[S][shrinking] / residual[shrinking])
+        first = int(np.argmin(t))
+        candidate = v.copy()
+        candidate[S] += float(t[first]) * residual
+        candidate[S[np.flatnonzero(shrinking)[first]]] = 0.0
+        if _model(H, g, w, lam, candidate) < _model(H, g, w, lam, v):
+            return False, candidate
+        return False, v
+    u = np.zeros_like(v)
+    u[S] = u_S
+    crossing = penalised & (np.sign(u_S) != sign)
+    if not crossing.any():
+        model_grad = g + H @ (u - w)
+        off = ~support
+        slack = 1e-12 * (np.abs(lam[off]) + np.abs(g[off])) + 1e-15
+        if not np.any(np.abs(model_grad[off]) > lam[off] + slack):
+            return True, u
+        candidate = u
+    else:
+        # the first coefficient to reach zero on the way from v to u stops the step there
+        t = v[S][crossing] / (v[S][crossing] - u_S[crossing])
+        first = int(np.argmin(t))
+        candidate = v + float(t[first]) * (u - v)
+        candidate[S[np.flatnonzero(crossing)[first]]] = 0.0
+    if _model(H, g, w, lam, candidate) < _model(H, g, w, lam, v):
+        return False, candidate
+    return False, v
 
 
 def _centre_free_columns(objective: Objective, coef: Tensor, free: np.ndarray) -> Tensor:
