@@ -122,3 +122,67 @@ def test_cv_with_accuracy_scoring_and_no_refit():
     assert cv.coef_.shape == (1, 4)
     with pytest.raises(ValueError, match="penalty must be"):
         LogisticRegressionCV(penalty=None).fit(X, y)
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def _csv(path, X, y):
+    lines = [",".join([*(f"f{j}" for j in range(X.shape[1])), "label"])]
+    lines += [",".join([*(repr(float(v)) for v in row), str(label)]) for row, label in zip(X, y, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_cli_fit_with_l1_and_elasticnet(tmp_path, capsys):
+    from torchlogit._cli import main
+    from torchlogit.modelfile import load_model
+
+    X, y, _ = make_classification_data(n=200, d=6, seed=41)
+    data = _csv(tmp_path / "d.csv", X, y)
+    model = tmp_path / "m.safetensors"
+    assert main(["fit", str(data), "--target", "label", "--out", str(model), "--quiet",
+                 "--penalty", "l1", "--C", "0.02"]) == 0
+    text = capsys.readouterr().out
+    assert "solver prox_newton" in text and "sparsity:" in text
+    loaded = load_model(model)
+    assert loaded.penalty == "l1" and (loaded.coef_ == 0).any()
+    assert main(["fit", str(data), "--target", "label", "--out", str(model), "--quiet",
+                 "--penalty", "elasticnet", "--l1-ratio", "0.5"]) == 0
+    assert load_model(model).l1_ratio == 0.5
+
+
+def test_cli_fit_with_cross_validation(tmp_path, capsys):
+    from torchlogit._cli import main
+    from torchlogit.modelfile import load_model
+
+    X, y, _ = make_classification_data(n=200, d=5, n_classes=3, seed=42)
+    data = _csv(tmp_path / "d.csv", X, y)
+    model = tmp_path / "m.safetensors"
+    assert main(["fit", str(data), "--target", "label", "--out", str(model), "--quiet",
+                 "--penalty", "l1", "--cv", "3", "--Cs", "5"]) == 0
+    text = capsys.readouterr().out
+    assert "chosen C =" in text and text.count("<- chosen") == 1
+    plot = tmp_path / "m-cv.png"
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    chosen = float(text.split("chosen C = ")[1].split()[0])
+    assert pytest.approx(chosen, rel=1e-5) == load_model(model).C
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--penalty", "l1", "--l1-ratio", "0.5"], "--l1-ratio applies to --penalty elasticnet"),
+        (["--penalty", "none", "--cv", "3"], "--cv chooses the penalty strength"),
+        (["--cv", "1"], "at least 2 folds"),
+        (["--penalty", "l1", "--solver", "lbfgs"], "prox_newton"),
+        (["--penalty", "elasticnet"], "l1_ratio"),
+    ],
+)
+def test_cli_penalty_errors_are_one_line(tmp_path, capsys, extra, message):
+    from torchlogit._cli import main
+
+    X, y, _ = make_classification_data(n=60, d=3, seed=43)
+    data = _csv(tmp_path / "d.csv", X, y)
+    assert main(["fit", str(data), "--target", "label", "--out", str(tmp_path / "m.safetensors"),
+                 "--quiet", *extra]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

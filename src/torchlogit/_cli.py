@@ -46,12 +46,22 @@ def main_parser() -> argparse.ArgumentParser:
     fit.add_argument("data", help="CSV file with a header row")
     fit.add_argument("--target", required=True, help="name of the label column")
     fit.add_argument("--out", default="model.safetensors", help="model file to write")
-    fit.add_argument("--solver", choices=["auto", "newton", "lbfgs", "sgd", "adam"], default=None,
+    fit.add_argument("--solver", choices=["auto", "newton", "lbfgs", "sgd", "adam", "prox_newton"],
+                     default=None,
                      help="default auto (exact); sgd/adam run the tutorial's loop")
     fit.add_argument("--optimizer", choices=["sgd", "adam"], default=None,
                      help="the tutorial's optimizer (same as --solver sgd|adam)")
-    fit.add_argument("--penalty", choices=["l2", "none"], default="l2")
+    fit.add_argument("--penalty", choices=["l2", "l1", "elasticnet", "none"], default="l2",
+                     help="l1/elasticnet: sparse models (proximal Newton)")
+    fit.add_argument("--l1-ratio", type=_fraction_closed, default=None,
+                     help="elastic-net mixing in [0, 1] (1 = l1), needed for --penalty elasticnet")
     fit.add_argument("--C", type=_positive_float, default=1.0, help="inverse penalty strength")
+    fit.add_argument("--cv", type=_positive_int, default=None, metavar="K",
+                     help="choose C by K-fold cross-validation (log-loss) instead of --C")
+    fit.add_argument("--Cs", type=_positive_int, default=10,
+                     help="with --cv: how many values of C to try (a log grid)")
+    fit.add_argument("--cv-plot", default=None,
+                     help="with --cv: PNG of the CV curve (default: next to --out, ending -cv.png)")
     fit.add_argument("--epochs", "--max-iter", dest="max_iter", type=_positive_int, default=None,
                      help="iterations (epochs for sgd/adam); default 100, or 1000 for sgd/adam")
     fit.add_argument("--lr", type=_positive_float, default=0.1, help="learning rate for sgd/adam")
@@ -200,14 +210,20 @@ def _fit(args: argparse.Namespace) -> None:
         if len(missing):
             raise ValueError(f"the training split has no rows of class {missing[0]!r}; "
                              "lower --test-size or add data")
-    estimator = LogisticRegression(
-        penalty=None if args.penalty == "none" else "l2", C=args.C, solver=solver, tol=args.tol,
-        max_iter=max_iter, learning_rate=args.lr, batch_size=args.batch_size, device=args.device,
-        dtype=args.dtype, random_state=args.seed,
-    )
-    with _progress(args.quiet, max_iter, "fitting") as advance:
-        estimator.fit(X_train, y_train,
-                      callback=lambda it, f, g: advance(f"objective {f:.8g}, max |gradient| {g:.1e}"))
+    penalty = None if args.penalty == "none" else args.penalty
+    if args.l1_ratio is not None and penalty != "elasticnet":
+        raise ValueError("--l1-ratio applies to --penalty elasticnet only")
+    if args.cv is not None:
+        estimator = _cross_validate(args, penalty, solver, max_iter, X_train, y_train)
+    else:
+        estimator = LogisticRegression(
+            penalty=penalty, l1_ratio=args.l1_ratio, C=args.C, solver=solver, tol=args.tol,
+            max_iter=max_iter, learning_rate=args.lr, batch_size=args.batch_size, device=args.device,
+            dtype=args.dtype, random_state=args.seed,
+        )
+        with _progress(args.quiet, max_iter, "fitting") as advance:
+            estimator.fit(X_train, y_train,
+                          callback=lambda it, f, g: advance(f"objective {f:.8g}, max |gradient| {g:.1e}"))
     status = "converged" if estimator.converged_ else "NOT converged"
     _out(f"fit: {len(labels)} classes, {X_train.shape[0]} training rows, {X_train.shape[1]} features; "
          f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
@@ -219,9 +235,41 @@ def _fit(args: argparse.Namespace) -> None:
         accuracy["test_accuracy"] = float(estimator.score(X_test, y_test))
         line += f", test {accuracy['test_accuracy']:.4f} ({len(y_test)} held-out rows)"
     _out(line)
+    if penalty in ("l1", "elasticnet"):
+        kept = int(np.count_nonzero(estimator.coef_.any(axis=0)))
+        _out(f"sparsity: {kept} of {X_train.shape[1]} features have a non-zero coefficient")
     save_model(estimator, args.out, feature_names=table.feature_names,
                extra={"source": str(args.data), "target": args.target, **accuracy})
     _out(f"wrote {args.out}")
+
+
+def _cross_validate(args: argparse.Namespace, penalty: str | None, solver: str, max_iter: int,
+                    X: np.ndarray, y: np.ndarray):
+    """``fit --cv K``: choose C on K folds, print the CV curve, plot it; the refitted model."""
+    from pathlib import Path
+
+    from torchlogit.cv import LogisticRegressionCV
+    from torchlogit.plots import plot_cv_curve
+
+    if args.cv < 2:
+        raise ValueError(f"--cv needs at least 2 folds, got {args.cv}")
+    if penalty is None:
+        raise ValueError("--cv chooses the penalty strength: use --penalty l2, l1 or elasticnet")
+    if solver not in ("auto", "prox_newton", "newton"):
+        raise ValueError(f"--cv fits with the exact solvers; drop --solver/--optimizer {solver}")
+    cv = LogisticRegressionCV(penalty=penalty, l1_ratio=args.l1_ratio, Cs=args.Cs, cv=args.cv,
+                              tol=args.tol, max_iter=max_iter, device=args.device, dtype=args.dtype)
+    cv.fit(X, y)
+    _out(f"cv: {args.cv}-fold, {len(cv.Cs_)} values of C, score = mean held-out log-likelihood "
+         f"(negative log-loss); chosen C = {cv.C_:.6g}")
+    _out(f"  {'C':>12}  {'mean score':>12}  {'std':>10}")
+    for C, mean, std in zip(cv.Cs_, cv.mean_scores_, cv.std_scores_, strict=True):
+        _out(f"  {C:12.6g}  {mean:12.6f}  {std:10.6f}{'  <- chosen' if C == cv.C_ else ''}")
+    out = Path(args.out)
+    plot = args.cv_plot or str(out.with_name(f"{out.stem}-cv.png"))
+    plot_cv_curve(cv.Cs_, cv.mean_scores_, cv.std_scores_, cv.C_, plot)
+    _out(f"wrote {plot}")
+    return cv.best_estimator_
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -479,6 +527,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not ((value > 0 and math.isfinite(value)) or value == math.inf):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _fraction_closed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
     return value
 
 

@@ -50,6 +50,7 @@ class LogisticRegressionCV(LogisticRegression):
     scores_ : array of shape (n_folds, n_Cs), the held-out score of every fold and C
     mean_scores_, std_scores_ : arrays of shape (n_Cs,)
     coef_, intercept_, classes_, n_iter_ : as for LogisticRegression (from the refit)
+    best_estimator_ : the refitted :class:`~torchlogit.LogisticRegression` (``refit=True`` only)
     """
 
     def __init__(
@@ -147,6 +148,7 @@ class LogisticRegressionCV(LogisticRegression):
         if self.refit:
             final = self._single(self.C_).fit(X, y, sample_weight=sample_weight)
             coef = np.hstack([final.coef_, final.intercept_[:, None]]) if self.fit_intercept else final.coef_
+            self.best_estimator_ = final
             self.n_iter_ = final.n_iter_
             self.solver_, self.converged_ = final.solver_, final.converged_
             self.objective_, self.grad_max_ = final.objective_, final.grad_max_
