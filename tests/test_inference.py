@@ -109,6 +109,26 @@ def test_multinomial_matches_statsmodels_mnlogit(multinomial, cov_type):
     assert_allclose(me.conf_int(), me_ref.conf_int(), rtol=RTOL, atol=1e-12)  # (d, 2, K)
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_chunked_pass_equals_one_block(n_classes):
+    from torchlogit._inference_sums import inference_sums
+
+    X, y, sw = make_classification_data(n=300, d=3, n_classes=n_classes, seed=9, weights=True)
+    coef = np.random.default_rng(1).normal(size=(1 if n_classes == 2 else n_classes, 4))
+    groups = np.arange(300) % 7
+    for meat in (None, "hc", "cluster"):
+        kwargs = dict(fit_intercept=True, n_classes=n_classes, meat=meat, groups=groups,
+                      device=torch.device("cpu"))
+        X32 = X.astype(np.float32)  # converted to float64 chunk by chunk
+        whole = inference_sums(X32.astype(np.float64), y, sw, coef, **kwargs)
+        parts = inference_sums(X32, y, sw, coef, block_rows=64, **kwargs)
+        assert_allclose(parts.information, whole.information, rtol=1e-12)
+        assert_allclose(parts.ame_jacobian, whole.ame_jacobian, rtol=1e-12, atol=1e-15)
+        assert_allclose(parts.loglik, whole.loglik, rtol=1e-12)
+        if meat:
+            assert_allclose(parts.meat, whole.meat, rtol=1e-12)
+
+
 def test_frequency_weights_equal_repeated_rows():
     X, y, _ = make_classification_data(n=200, d=3, n_classes=3, seed=8)
     counts = np.random.default_rng(0).integers(1, 4, size=len(y))
