@@ -226,7 +226,7 @@ def test_complete_separation_gives_finite_estimates():
 
 
 def test_rejects_more_than_two_classes():
-    with pytest.raises(ValueError, match="Only binary classification is supported.*3 classes"):
+    with pytest.raises(ValueError, match=r"Only binary classification is supported.*3 classes"):
         FirthLogisticRegression().fit(np.eye(6), [0, 1, 2, 0, 1, 2])
 
 
