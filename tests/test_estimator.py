@@ -165,3 +165,11 @@ def test_cuda_matches_cpu(solver, n_classes):
     np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-7, atol=1e-9)
     gpu32 = LogisticRegression(solver=solver, device="cuda", dtype="float32", tol=1e-4).fit(X, y)
     np.testing.assert_allclose(gpu32.coef_, cpu.coef_, rtol=1e-3, atol=1e-4)
+
+
+def test_unpenalised_fit_on_a_dataframe_raises_no_feature_name_warning():
+    pd = pytest.importorskip("pandas")
+    X, y, _ = make_classification_data(n=200, seed=14)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LogisticRegression(penalty=None).fit(pd.DataFrame(X, columns=list("abcd")), y)

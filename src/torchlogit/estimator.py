@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -257,20 +258,71 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 "weight; at least 2 classes are needed"
             )
 
-        n_outputs = 1 if n_classes == 2 else n_classes
-        n_features = X.shape[1]
         source = self._make_source(X, y_index, weights.astype(np_dtype), dtype, device)
+        self._fit_objective(source, n_classes, float(weights.sum()), callback)
+        if not self._penalised:
+            self._warn_if_separated(X, y_index, weights, n_classes)
+        return self
+
+    def fit_source(
+        self, source: DataSource, classes: Any, *,
+        callback: Callable[[int, float, float], None] | None = None, checkpoint: Any = None,
+    ) -> LogisticRegression:
+        """Fit to the rows of a :class:`~torchlogit.data.DataSource`, whose ``y`` index ``classes``.
+
+        For data that does not fit in memory or is spread over processes: every pass streams the
+        source's chunks (:mod:`torchlogit.data.streaming`), and under torch.distributed each
+        rank's source holds its own shard and the sums are all-reduced, so every rank ends with
+        the same coefficients. The solvers are those of :meth:`fit` and reach the same optimum on
+        the same rows. Sample weights come with the chunks; ``class_weight`` must be None (put it
+        into the weights). :func:`torchlogit.streaming_fit.fit_streamed` wraps this for files.
+
+        Parameters
+        ----------
+        source : yields ``(X, y, sample_weight)`` chunks of the estimator's ``dtype``/``device``
+        classes : the labels, sorted; ``y == k`` means ``classes[k]``
+        callback : as for :meth:`fit`
+        checkpoint : :class:`~torchlogit.checkpoint.Checkpoint` or None; the fit starts from its
+            saved coefficients, if any, and saves them after every iteration
+        """
+        self._check_params()
+        if self.class_weight is not None:
+            raise ValueError("fit_source does not apply class_weight; multiply it into the source's "
+                             "sample weights")
+        self.classes_ = np.asarray(classes)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least 2 classes, got {self.classes_.tolist()}")
+        self.n_features_in_ = source.n_features
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self._fit_objective(source, len(self.classes_), None, callback, checkpoint)
+        return self
+
+    def _fit_objective(
+        self, source: DataSource, n_classes: int, weight_sum: float | None,
+        callback: Callable[[int, float, float], None] | None, checkpoint: Any = None,
+    ) -> None:
+        """Build the objective over ``source`` (``weight_sum`` None: from a pass), run the solver, store."""
+        dtype = resolve_dtype(self.dtype)
+        device = resolve_device(self.device)
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        n_outputs = 1 if n_classes == 2 else n_classes
+        n_features = source.n_features
+        objective = Objective(
+            source, n_outputs=n_outputs, fit_intercept=self.fit_intercept, l2=None,
+            dtype=dtype, device=device,
+        )
         strength, l1 = None, None
         factor = self._penalty_factor(n_features, dtype, device)
         if self._penalised:
-            alpha = 1.0 / (self.C * float(weights.sum()))
+            alpha = 1.0 / (self.C * (objective.weight_sum if weight_sum is None else weight_sum))
             strength, l1 = elastic_net(alpha, self._l1_ratio, n_features, self.fit_intercept, factor,
                                        dtype=dtype, device=device)
-        objective = Objective(
-            source, n_outputs=n_outputs, fit_intercept=self.fit_intercept, l2=strength,
-            dtype=dtype, device=device,
-        )
+            objective.l2 = strength
         coef0 = self._starting_point(objective)
+        if checkpoint is not None:
+            coef0 = checkpoint.restore(coef0)
+            callback = checkpoint.wrap(objective, callback)
         n_params = objective.coef_shape[0] * objective.coef_shape[1]
         solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None)
         hessian_objective = None
@@ -297,10 +349,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         self.n_passes_ = result.n_passes
         self.history_ = result.history
         if not result.converged:
-            warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=2)
-        if not self._penalised:
-            self._warn_if_separated(X, y_index, weights, n_classes)
-        return self
+            warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=3)
 
     def _make_source(
         self, X: Any, y_index: np.ndarray, weights: np.ndarray, dtype: torch.dtype,
@@ -363,7 +412,9 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         )
 
     def _warn_if_separated(self, X: Any, y_index: np.ndarray, weights: np.ndarray, n_classes: int) -> None:
-        scores = self.decision_function(X)
+        # X is already validated (a plain array): score it directly, not through
+        # decision_function, which would warn about missing feature names
+        scores = safe_sparse_dot(X, self.coef_.T) + self.intercept_
         if np.abs(scores).max() < _SEPARATION_SCORE and self.converged_:
             return
         dense = X.toarray() if sp.issparse(X) else np.asarray(X)
