@@ -42,8 +42,9 @@ def main_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="seed of the model's initial weights")
     demo.add_argument("--quiet", action="store_true", help="no progress bar or periodic printing")
 
-    fit = sub.add_parser("fit", help="fit a model to a CSV file and save it")
-    fit.add_argument("data", help="CSV file with a header row")
+    fit = sub.add_parser("fit", help="fit a model to CSV or Parquet data and save it")
+    fit.add_argument("data", nargs="+", help="a CSV file with a header row (read into memory), or "
+                                             "Parquet/CSV files, folders or glob patterns (streamed)")
     fit.add_argument("--target", required=True, help="name of the label column")
     fit.add_argument("--out", default="model.safetensors", help="model file to write")
     fit.add_argument("--solver", choices=["auto", "newton", "lbfgs", "sgd", "adam", "prox_newton"],
@@ -68,17 +69,30 @@ def main_parser() -> argparse.ArgumentParser:
     fit.add_argument("--batch-size", type=_positive_int, default=None,
                      help="mini-batch size for sgd/adam (default: full batch)")
     fit.add_argument("--tol", type=_positive_float, default=1e-8, help="stop at max |gradient| <= tol")
-    fit.add_argument("--test-size", type=_fraction, default=0.33,
-                     help="fraction held out for the test accuracy (0 to train on everything)")
+    fit.add_argument("--test-size", type=_fraction, default=None,
+                     help="fraction held out for the test accuracy (default 0.33; 0 to train on "
+                          "everything); in-memory fits only")
     fit.add_argument("--seed", type=int, default=42, help="seed of the train/test split")
     fit.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     fit.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    stream = fit.add_argument_group("streaming and distributed fits (Parquet, several files, torchrun)")
+    stream.add_argument("--chunk-rows", type=_positive_int, default=None,
+                        help="rows per chunk read from disk (default 65536): memory is bounded by this")
+    stream.add_argument("--features", default=None, metavar="A,B,...",
+                        help="feature columns (default: every column but the target and weight)")
+    stream.add_argument("--weight", default=None, help="column of sample weights")
+    stream.add_argument("--checkpoint", default=None, metavar="DIR",
+                        help="save the solver state here after every iteration; the same command "
+                             "run again resumes from it")
+    stream.add_argument("--dist-timeout", type=_positive_float, default=600.0, metavar="SECONDS",
+                        help="under torchrun: how long a rank waits for the others before failing")
 
     predict = sub.add_parser("predict", help="predict labels and probabilities for a CSV file")
     predict.add_argument("model", help="model file written by `torchlogit fit`")
     predict.add_argument("data", help="CSV or Parquet file with the model's feature columns (streamed)")
-    predict.add_argument("--out", default=None, help="CSV file to write (default: standard output)")
+    predict.add_argument("--out", default=None, help="CSV or Parquet (.parquet) file to write (default: CSV "
+                                                     "on standard output)")
     predict.add_argument("--proba", action="store_true",
                          help="also write the probability of every class (columns proba_<class>)")
 
@@ -197,30 +211,40 @@ def _fit(args: argparse.Namespace) -> None:
     solver = args.optimizer or args.solver or "auto"
     stochastic = solver in ("sgd", "adam")
     max_iter = args.max_iter or (1000 if stochastic else 100)
-    table = read_csv(args.data, target=args.target)
+    penalty = None if args.penalty == "none" else args.penalty
+    if args.l1_ratio is not None and penalty != "elasticnet":
+        raise ValueError("--l1-ratio applies to --penalty elasticnet only")
+
+    def make_estimator() -> LogisticRegression:
+        return LogisticRegression(
+            penalty=penalty, l1_ratio=args.l1_ratio, C=args.C, solver=solver, tol=args.tol,
+            max_iter=max_iter, learning_rate=args.lr, batch_size=args.batch_size, device=args.device,
+            dtype=args.dtype, random_state=args.seed,
+        )
+
+    from torchlogit import _cli_stream
+
+    if _cli_stream.wants_streaming(args):  # Parquet, several files, streaming options or torchrun
+        _cli_stream.fit(args, make_estimator())
+        return
+    data, test_size = args.data[0], 0.33 if args.test_size is None else args.test_size
+    table = read_csv(data, target=args.target)
     labels = np.unique(table.y)
     if len(labels) < 2:
         raise ValueError(f"target {args.target!r} has a single class ({labels[0]!r}); need at least 2")
     X_train, X_test, y_train, y_test = table.X, None, table.y, None
-    if args.test_size > 0:
+    if test_size > 0:
         X_train, X_test, y_train, y_test = train_test_split(
-            table.X, table.y, test_size=args.test_size, random_state=args.seed,
+            table.X, table.y, test_size=test_size, random_state=args.seed,
         )
         missing = np.setdiff1d(labels, y_train)
         if len(missing):
             raise ValueError(f"the training split has no rows of class {missing[0]!r}; "
                              "lower --test-size or add data")
-    penalty = None if args.penalty == "none" else args.penalty
-    if args.l1_ratio is not None and penalty != "elasticnet":
-        raise ValueError("--l1-ratio applies to --penalty elasticnet only")
     if args.cv is not None:
         estimator = _cross_validate(args, penalty, solver, max_iter, X_train, y_train)
     else:
-        estimator = LogisticRegression(
-            penalty=penalty, l1_ratio=args.l1_ratio, C=args.C, solver=solver, tol=args.tol,
-            max_iter=max_iter, learning_rate=args.lr, batch_size=args.batch_size, device=args.device,
-            dtype=args.dtype, random_state=args.seed,
-        )
+        estimator = make_estimator()
         with _progress(args.quiet, max_iter, "fitting") as advance:
             estimator.fit(X_train, y_train,
                           callback=lambda it, f, g: advance(f"objective {f:.8g}, max |gradient| {g:.1e}"))
@@ -239,7 +263,7 @@ def _fit(args: argparse.Namespace) -> None:
         kept = int(np.count_nonzero(estimator.coef_.any(axis=0)))
         _out(f"sparsity: {kept} of {X_train.shape[1]} features have a non-zero coefficient")
     save_model(estimator, args.out, feature_names=table.feature_names,
-               extra={"source": str(args.data), "target": args.target, **accuracy})
+               extra={"source": str(data), "target": args.target, **accuracy})
     _out(f"wrote {args.out}")
 
 
@@ -274,6 +298,11 @@ def _cross_validate(args: argparse.Namespace, penalty: str | None, solver: str, 
 
 def _predict(args: argparse.Namespace) -> None:
     """Stream the rows: one block of the input at a time, written as it is predicted."""
+    from torchlogit import _cli_stream
+
+    if _cli_stream.predict_wanted(args):  # Parquet output, or a folder / pattern of input files
+        _cli_stream.predict(args)
+        return
     from torchlogit.data.tabular import iter_feature_batches
     from torchlogit.modelfile import load_model, read_metadata
 

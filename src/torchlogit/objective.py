@@ -51,10 +51,16 @@ class Objective:
         self.device = torch.device(device)
         self.n_passes = 0
         self.coef_shape = (n_outputs, source.n_features + int(fit_intercept))
+        self.last_coef: Tensor | None = None  # where F was last evaluated (checkpoints read it)
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # rows, weight sum
-        for _, _, w in source.chunks():
-            totals[0] += w.shape[0]
-            totals[1] += w.sum(dtype=torch.float64)
+        row_totals = getattr(source, "row_totals", None)
+        if row_totals is not None:  # a streamed source counts without a full pass (footers, one column)
+            rows, weight_sum = row_totals()
+            totals += torch.tensor([float(rows), weight_sum], dtype=torch.float64, device=self.device)
+        else:
+            for _, _, w in source.chunks():
+                totals[0] += w.shape[0]
+                totals[1] += w.sum(dtype=torch.float64)
         totals = all_reduce_sum(totals)
         self.n_rows = int(totals[0].item())
         self.weight_sum = float(totals[1].item())
@@ -69,6 +75,7 @@ class Objective:
         self, coef: Tensor, need_grad: bool, need_hess: bool, hess_index: Tensor | None = None,
     ) -> ChunkSums:
         self.n_passes += 1
+        self.last_coef = coef
         total: ChunkSums | None = None
         for X, y, w in self.source.chunks():
             part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=need_grad, need_hess=need_hess,

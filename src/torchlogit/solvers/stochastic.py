@@ -6,16 +6,23 @@ mini-batch ``B`` estimates the objective without bias,
 (full batch, as in the tutorial) a step is plain gradient descent on F. After every epoch the
 exact F and ``max |∇F|`` are computed (one extra pass); the run stops when that is ``<= tol``
 or after ``max_iter`` epochs.
+
+Under torch.distributed the model is wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`:
+each rank draws mini-batches from its own shard, and DDP averages the gradients across ranks in
+every backward pass, so all ranks take the same steps (``join()`` covers shards with unequal
+numbers of mini-batches).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Literal
 
 import torch
 from torch import Tensor
 
+from torchlogit.distributed import is_distributed
 from torchlogit.loss import logits_loss
 from torchlogit.model import LogisticModel
 from torchlogit.objective import Objective
@@ -37,6 +44,16 @@ def _make_optimizer(name: str, params, learning_rate: float) -> torch.optim.Opti
     if name == "adam":
         return torch.optim.Adam(params, lr=learning_rate)
     raise ValueError(f"optimizer must be 'sgd' or 'adam', got {name!r}")
+
+
+def _data_parallel(model: LogisticModel) -> torch.nn.Module:
+    """``model`` wrapped in DistributedDataParallel under torch.distributed, else ``model`` itself."""
+    if not is_distributed():
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    device_ids = [model.linear.weight.device.index] if model.linear.weight.is_cuda else None
+    return DistributedDataParallel(model, device_ids=device_ids)
 
 
 def stochastic(
@@ -69,21 +86,23 @@ def stochastic(
     grad_max = float(grad.abs().max())
     history = [{"objective": f, "grad_max": grad_max}]
     mean_weight = objective.weight_sum / objective.n_rows
+    net = _data_parallel(model)
     epoch = 0
     while grad_max > tol and epoch < max_iter:
         epoch += 1
-        for X, y, w in objective.source.chunks():
-            order = torch.randperm(len(y), generator=generator, device="cpu").to(X.device)
-            step = batch_size or len(y)
-            for start in range(0, len(y), step):
-                idx = order[start : start + step]
-                opt.zero_grad(set_to_none=True)
-                data_term = logits_loss(model(X[idx]), y[idx], w[idx]) / (len(idx) * mean_weight)
-                loss = data_term
-                if objective.l2 is not None:
-                    loss = loss + objective.l2.value(_live_coef(model))
-                loss.backward()
-                opt.step()
+        with net.join(divide_by_initial_world_size=False) if net is not model else contextlib.nullcontext():
+            for X, y, w in objective.source.chunks():
+                order = torch.randperm(len(y), generator=generator, device="cpu").to(X.device)
+                step = batch_size or len(y)
+                for start in range(0, len(y), step):
+                    idx = order[start : start + step]
+                    opt.zero_grad(set_to_none=True)
+                    data_term = logits_loss(net(X[idx]), y[idx], w[idx]) / (len(idx) * mean_weight)
+                    loss = data_term
+                    if objective.l2 is not None:
+                        loss = loss + objective.l2.value(_live_coef(model))
+                    loss.backward()
+                    opt.step()
         f, grad = objective.value_grad(model.coef_matrix())
         grad_max = float(grad.abs().max())
         history.append({"objective": f, "grad_max": grad_max})

@@ -1,0 +1,383 @@
+"""What the streamed file sources share: columns by name, labels, checks, shards, prefetching.
+
+The formats live in :mod:`torchlogit.data.parquet` and :mod:`torchlogit.data.csv_stream`; the
+public entry point is :mod:`torchlogit.data.streaming`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from torchlogit import distributed
+
+DEFAULT_CHUNK_ROWS = 65_536
+# a target with more distinct values than this is not a set of class labels
+MAX_CLASSES = 10_000
+# chunks decoded ahead of the one being summed
+_PREFETCH_DEPTH = 2
+
+Location = Callable[[int], str]  # data row index within a batch -> "row group 3, row 1,234" etc.
+
+
+class _FileSource:
+    """What Parquet and CSV sources share: labels, checks, conversion, shards, prefetching."""
+
+    format_name = ""
+
+    def __init__(
+        self, files: Sequence[str | os.PathLike[str]], *, target: str | None = None,
+        features: Sequence[str] | None = None, weight: str | None = None, classes: Any = None,
+        chunk_rows: int = DEFAULT_CHUNK_ROWS, dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu", rank: int | None = None, world_size: int | None = None,
+    ):
+        if not isinstance(chunk_rows, int) or chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        if dtype not in (torch.float64, torch.float32):
+            raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}")
+        self.files = [Path(f) for f in files]
+        if not self.files:
+            raise FileNotFoundError("no input files given")
+        for path in self.files:
+            _check_file(path)
+        self.target = target
+        self.weight = weight
+        self.chunk_rows = chunk_rows
+        self.dtype = dtype
+        self.device = torch.device(device)
+        self._rank, self._world_size = rank, world_size
+        self._np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        columns = self._columns()  # every file's columns checked; the first file's names
+        for name in (target, weight):
+            if name is not None and name not in columns:
+                raise ValueError(f"{_name(self.files[0])} has no column {name!r}; columns are {columns}")
+        if weight is not None and weight == target:
+            raise ValueError(f"the weight column {weight!r} is also the target")
+        if features is None:
+            features = [c for c in columns if c not in (target, weight)]
+            if not features:
+                raise ValueError(f"{_name(self.files[0])} has no feature columns besides {target!r}")
+        else:
+            features = list(features)
+            clash = [c for c in features if c in (target, weight)]
+            if clash:
+                raise ValueError(f"{clash[0]!r} is the target or weight column; it cannot be a feature")
+        self.feature_names: list[str] = list(features)
+        self.n_features = len(self.feature_names)
+        self._check_feature_columns()
+        self._label_type = self._target_type()
+        self._classes: np.ndarray | None = None
+        self._value_set = None
+        self._totals: tuple[int, float] | None = None
+        self.on_chunk: Callable[[int], None] | None = None  # called with each chunk's rows (progress)
+        if classes is not None:
+            self._set_classes(np.unique(np.asarray(classes)))
+
+    # ----------------------------------------------------------- format specifics
+    def _columns(self) -> list[str]:
+        raise NotImplementedError
+
+    def _check_feature_columns(self) -> None:
+        raise NotImplementedError
+
+    def _target_type(self):
+        raise NotImplementedError
+
+    def _batches(self, columns: list[str], shard: tuple[int, int]) -> Iterator[tuple[Any, Path, Location]]:
+        """Yield ``(record batch, file, location)`` for this shard: at most ``chunk_rows`` rows each."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ sharding
+    def shard(self) -> tuple[int, int]:
+        """``(rank, world_size)`` of the rows this process reads."""
+        world = self._world_size if self._world_size is not None else distributed.world_size()
+        rank = self._rank if self._rank is not None else distributed.rank()
+        if not 0 <= rank < world:
+            raise ValueError(f"rank {rank} is outside 0..{world - 1}")
+        return rank, world
+
+    # -------------------------------------------------------------------- labels
+    @property
+    def classes(self) -> np.ndarray:
+        """The class labels (sorted); found by :meth:`discover_classes` on first use."""
+        if self._classes is None:
+            self.discover_classes()
+        return self._classes
+
+    def discover_classes(self) -> np.ndarray:
+        """One pass over the target column (all ranks together): the sorted distinct labels.
+
+        Also counts the rows and the weight sum of this shard (:meth:`row_totals`).
+        """
+        if self.target is None:
+            raise ValueError("no target column was given, so there are no classes to find")
+        _, pc = _arrow()
+        columns = [self.target] + ([self.weight] if self.weight else [])
+        seen: set = set()
+        rows, weight_sum = 0, 0.0
+        for batch, path, where in self._batches(columns, self.shard()):
+            labels = self._checked_labels(batch.column(self.target), path, where)
+            seen.update(pc.unique(labels).to_pylist())
+            if len(seen) > MAX_CLASSES:
+                raise ValueError(f"{_name(path)}: target {self.target!r} has more than {MAX_CLASSES} "
+                                 "distinct values; it looks continuous, not like class labels")
+            rows += batch.num_rows
+            if self.weight:
+                weight_sum += float(self._weights(batch, path, where).sum(dtype=np.float64))
+        union = set().union(*distributed.all_gather_objects(seen))
+        self._totals = (rows, weight_sum if self.weight else float(rows))
+        self._set_classes(self._parse_labels(sorted(union, key=repr)))
+        return self._classes
+
+    def _set_classes(self, classes: np.ndarray) -> None:
+        pa, _ = _arrow()
+        if classes.ndim != 1:
+            raise ValueError("classes must be a one-dimensional list of labels")
+        kind = classes.dtype.kind
+        arrow_type = {"b": pa.bool_(), "i": pa.int64(), "u": pa.int64(),
+                      "f": pa.float64()}.get(kind, pa.string())
+        if kind == "f" and not np.isfinite(classes).all():
+            raise ValueError(f"target {self.target!r} has non-finite values")
+        self._classes = classes if kind in "biuf" else classes.astype(str)
+        self._value_set = pa.array(self._classes.tolist(), type=arrow_type)
+
+    def _parse_labels(self, values: list) -> np.ndarray:
+        """Distinct labels as numpy, typed as the in-memory readers type them."""
+        return np.unique(np.asarray(values)) if values else np.asarray(values)
+
+    def _checked_labels(self, column, path: Path, where: Location):
+        if column.null_count:
+            raise ValueError(f"{_name(path)}: target {self.target!r} has a missing value at "
+                             f"{where(_first_null(column))}")
+        return column
+
+    def _label_index(self, column, path: Path, where: Location) -> np.ndarray:
+        pa, pc = _arrow()
+        column = self._checked_labels(column, path, where)
+        try:
+            typed = column.cast(self._value_set.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            typed = None
+        index = pc.index_in(typed, value_set=self._value_set) if typed is not None else None
+        if index is None or index.null_count:
+            row = _first_unknown(column, self._value_set)
+            raise ValueError(
+                f"{_name(path)}: label {column[row].as_py()!r} of target {self.target!r} at {where(row)} "
+                f"is not one of the classes {self._classes.tolist()}"
+            )
+        return index.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def row_totals(self) -> tuple[int, float]:
+        """Rows and weight sum of this process's shard (the :class:`Objective` all-reduces them)."""
+        if self._totals is None:
+            self._totals = self._count()
+        return self._totals
+
+    def _count(self) -> tuple[int, float]:
+        columns = [self.weight] if self.weight else [self.target or self.feature_names[0]]
+        rows, weight_sum = 0, 0.0
+        for batch, path, where in self._batches(columns, self.shard()):
+            rows += batch.num_rows
+            if self.weight:
+                weight_sum += float(self._weights(batch, path, where).sum(dtype=np.float64))
+        return rows, weight_sum if self.weight else float(rows)
+
+    # -------------------------------------------------------------------- chunks
+    def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """Re-read this shard's rows: ``(X, y, sample_weight)`` chunks of at most ``chunk_rows`` rows.
+
+        ``X`` is a column-major view (features contiguous), which the loss sums read fastest.
+        """
+        if self.target is not None and self._classes is None:
+            self.discover_classes()
+        columns = list(dict.fromkeys([*self.feature_names, *(c for c in (self.target, self.weight) if c)]))
+        shard = self.shard()
+        empty = True
+        for chunk in _prefetched(lambda: (self._convert(*item) for item in self._batches(columns, shard))):
+            empty = False
+            if self.on_chunk is not None:
+                self.on_chunk(chunk[1].shape[0])
+            yield chunk
+        if empty:  # a rank without rows still takes part in every pass (and every all_reduce)
+            yield (torch.zeros(0, self.n_features, dtype=self.dtype, device=self.device),
+                   torch.zeros(0, dtype=torch.int64, device=self.device),
+                   torch.zeros(0, dtype=self.dtype, device=self.device))
+
+    def feature_blocks(self) -> Iterator[np.ndarray]:
+        """The feature columns only, as ``(rows, n_features)`` arrays (for prediction)."""
+        shard = self.shard()
+        for batch, path, where in self._batches(list(self.feature_names), shard):
+            yield self._features(batch, path, where).T
+
+    def _convert(self, batch, path: Path, where: Location) -> tuple[Tensor, Tensor, Tensor]:
+        n = batch.num_rows
+        X = torch.from_numpy(self._features(batch, path, where)).T
+        if self.target is not None:
+            y = torch.from_numpy(self._label_index(batch.column(self.target), path, where))
+        else:
+            y = torch.zeros(n, dtype=torch.int64)
+        w = (torch.from_numpy(self._weights(batch, path, where)) if self.weight
+             else torch.ones(n, dtype=self.dtype))
+        if self.device.type != "cpu":
+            X, y, w = X.to(self.device), y.to(self.device), w.to(self.device)
+        return X, y, w
+
+    def _features(self, batch, path: Path, where: Location) -> np.ndarray:
+        """The feature columns as a ``(n_features, rows)`` array, checked."""
+        out = np.empty((self.n_features, batch.num_rows), dtype=self._np_dtype)
+        for j, name in enumerate(self.feature_names):
+            column = batch.column(name)
+            if column.null_count:
+                raise ValueError(f"{_name(path)}: column {name!r} has a missing value at "
+                                 f"{where(_first_null(column))}")
+            out[j] = column.to_numpy(zero_copy_only=False)
+        finite = np.isfinite(out)
+        if not finite.all():
+            j, row = np.unravel_index(int(np.argmin(finite)), finite.shape)
+            raise ValueError(f"{_name(path)}: column {self.feature_names[j]!r} has a non-finite value "
+                             f"({out[j, row]}) at {where(int(row))}")
+        return out
+
+    def _weights(self, batch, path: Path, where: Location) -> np.ndarray:
+        column = batch.column(self.weight)
+        if column.null_count:
+            raise ValueError(f"{_name(path)}: weight column {self.weight!r} has a missing value at "
+                             f"{where(_first_null(column))}")
+        values = column.to_numpy(zero_copy_only=False).astype(self._np_dtype)
+        bad = ~(np.isfinite(values) & (values >= 0))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{_name(path)}: weight column {self.weight!r} has the value {values[row]} "
+                             f"at {where(row)}; weights must be finite and non-negative")
+        return values
+
+
+
+# --------------------------------------------------------------------------- helpers
+def _arrow():
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pa, pc
+
+
+def _name(path: Path) -> str:
+    return repr(str(path))
+
+
+def _first_line(exc: object) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{_name(path)} is empty")
+
+
+def _is_numeric(pa, kind) -> bool:
+    return (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+            or pa.types.is_null(kind))
+
+
+def _first_null(column) -> int:
+    _, pc = _arrow()
+    return int(pc.index(pc.is_null(column), True).as_py())
+
+
+def _first_unknown(column, value_set) -> int:
+    """The first row of ``column`` whose value is not in ``value_set`` (after casting if possible)."""
+    pa, pc = _arrow()
+    for row, value in enumerate(column.to_pylist()):
+        try:
+            typed = pa.array([value]).cast(value_set.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return row
+        if pc.index_in(typed, value_set=value_set).null_count:
+            return row
+    return 0
+
+
+def _first_non_number(path: Path, column: int, nulls: Sequence[str]) -> int | None:
+    """Data row index of the first value in ``column`` that is neither a number nor a null marker."""
+    import csv as text_csv
+
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = text_csv.reader(handle)
+        next(reader, None)
+        for row, values in enumerate(reader):
+            if column < len(values) and values[column] not in nulls:
+                try:
+                    float(values[column])
+                except ValueError:
+                    return row
+    return None
+
+
+def _parquet_location(group: int, first_row: int) -> Location:
+    return lambda row: f"row group {group}, row {first_row + row + 1} of the file"
+
+
+def _csv_location(first_row: int) -> Location:
+    return lambda row: f"data row {first_row + row + 1}"
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+_DONE = object()
+
+
+def _prefetched(make: Callable[[], Iterator], depth: int = _PREFETCH_DEPTH) -> Iterator:
+    """Run ``make()`` in a background thread, ``depth`` items ahead of the consumer.
+
+    pyarrow's decoding and numpy's conversions release the GIL, so reading the next chunk overlaps
+    with summing the current one. Errors are re-raised in the consumer; abandoning the iterator
+    stops the thread.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in make():
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            put(_Failure(exc))
+
+    thread = threading.Thread(target=work, name="torchlogit-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()

@@ -1,0 +1,138 @@
+"""Parquet files streamed one row group at a time: :class:`ParquetSource`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from torchlogit.data._filesource import (
+    _arrow,
+    _FileSource,
+    _first_line,
+    _is_numeric,
+    _name,
+    _parquet_location,
+)
+
+
+class ParquetSource(_FileSource):
+    """Parquet files, read one row group at a time in batches of at most ``chunk_rows`` rows.
+
+    Parameters as :func:`open_source`. Every file's schema is checked when the source is made
+    (footers only): each must hold the feature, target and weight columns, with numeric features
+    and one kind of target (numbers, text or booleans) throughout.
+    """
+
+    format_name = "Parquet"
+
+    def _columns(self) -> list[str]:
+        pa, _ = _arrow()
+        import pyarrow.parquet as pq
+
+        self._schemas = []
+        self._units: list[tuple[int, int, int, int]] = []  # (file, row group, rows, first row in file)
+        for index, path in enumerate(self.files):
+            try:
+                meta = pq.read_metadata(path)
+                schema = pq.read_schema(path)
+            except (pa.ArrowException, OSError) as exc:
+                raise ValueError(f"{_name(path)} could not be read as Parquet (truncated or not a "
+                                 f"Parquet file): {_first_line(exc)}") from None
+            self._schemas.append(schema)
+            first = 0
+            for group in range(meta.num_row_groups):
+                rows = meta.row_group(group).num_rows
+                self._units.append((index, group, rows, first))
+                first += rows
+        return list(self._schemas[0].names)
+
+    def _check_feature_columns(self) -> None:
+        pa, _ = _arrow()
+        for name in [*self.feature_names, *([self.weight] if self.weight else [])]:
+            first = None
+            for path, schema in zip(self.files, self._schemas, strict=True):
+                if name not in schema.names:
+                    raise ValueError(f"{_name(path)} has no column {name!r} (it is in "
+                                     f"{_name(self.files[0])})")
+                kind = schema.field(name).type
+                if not _is_numeric(pa, kind):
+                    where = "" if first is None else f", but {first[1]} in {_name(first[0])}"
+                    raise ValueError(f"{_name(path)}: column {name!r} is not numeric ({kind}{where}); "
+                                     "features and weights must be numbers")
+                first = first or (path, kind)
+
+    def _target_type(self):
+        if self.target is None:
+            return None
+        pa, _ = _arrow()
+        kinds = []
+        for path, schema in zip(self.files, self._schemas, strict=True):
+            if self.target not in schema.names:
+                raise ValueError(f"{_name(path)} has no target column {self.target!r}")
+            kind = schema.field(self.target).type
+            if pa.types.is_dictionary(kind):
+                kind = kind.value_type
+            family = ("number" if pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                      else "text" if pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                      else "boolean" if pa.types.is_boolean(kind) else None)
+            if family is None:
+                raise ValueError(f"{_name(path)}: target {self.target!r} has type {kind}; labels must be "
+                                 "numbers, text or booleans")
+            if kinds and family != kinds[0][1]:
+                raise ValueError(f"{_name(path)}: target {self.target!r} holds {family} values, but "
+                                 f"{kinds[0][1]} values in {_name(kinds[0][0])}")
+            kinds.append((path, family))
+        return kinds[0][1]
+
+    def _parse_labels(self, values: list) -> np.ndarray:
+        if self._label_type == "text":
+            return np.unique(np.asarray(values, dtype=str))
+        return super()._parse_labels(values)
+
+    def shard_units(self) -> list[tuple[int, int, int, int]]:
+        """This rank's row groups ``(file index, row group, rows, first row in file)``."""
+        return self._shard_units(*self.shard())
+
+    def _shard_units(self, rank: int, world: int) -> list[tuple[int, int, int, int]]:
+        if world == 1:
+            return list(self._units)
+        total = sum(u[2] for u in self._units)
+        mine, start = [], 0
+        for unit in self._units:  # a contiguous run of row groups holding about total/world rows
+            middle = start + unit[2] / 2
+            if min(world - 1, int(middle * world // max(total, 1))) == rank:
+                mine.append(unit)
+            start += unit[2]
+        return mine
+
+    def _count(self) -> tuple[int, float]:
+        if self.weight:
+            return super()._count()
+        rows = sum(unit[2] for unit in self.shard_units())  # from the footers: no data read
+        return rows, float(rows)
+
+    def _batches(self, columns: list[str], shard: tuple[int, int]):
+        pa, _ = _arrow()
+        import pyarrow.parquet as pq
+
+        units = self._shard_units(*shard)
+        handle, current = None, None
+        try:
+            for index, group, _, first in units:
+                path = self.files[index]
+                if index != current:
+                    if handle is not None:
+                        handle.close()
+                    handle, current = pq.ParquetFile(path), index
+                done = 0
+                try:
+                    for batch in handle.iter_batches(batch_size=self.chunk_rows, row_groups=[group],
+                                                     columns=columns, use_threads=True):
+                        start = first + done
+                        done += batch.num_rows
+                        yield batch, path, _parquet_location(group, start)
+                except (pa.ArrowException, OSError) as exc:
+                    raise ValueError(f"{_name(path)}: row group {group} could not be read (truncated or "
+                                     f"corrupt file?): {_first_line(exc)}") from None
+        finally:
+            if handle is not None:
+                handle.close()

@@ -1,0 +1,55 @@
+"""One rank of the 2-process test in test_distributed.py, launched with torchrun's environment.
+
+``python dist_worker.py DATA OUT``: joins the group, fits with the CLI (rank 0 writes the model),
+with the Python API on CSV, and with SGD (DistributedDataParallel), saving each rank's
+coefficients; then starts one more CLI fit in which rank 1 dies at iteration 2, and rank 0
+records its exit status, error line and how long it took to fail.
+"""
+
+import contextlib
+import io
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from torchlogit import LogisticRegression, distributed
+from torchlogit._cli import main
+from torchlogit.streaming_fit import fit_files
+
+
+def run(data: Path, out: Path) -> None:
+    assert distributed.init_from_env()  # the CLI below finds the group and leaves it to us
+    rank = distributed.rank()
+    assert main(["fit", str(data / "pq"), "--target", "y", "--weight", "w", "--tol", "1e-10", "--quiet",
+                 "--out", str(out / "cli.safetensors"), "--chunk-rows", "40"]) == 0
+    csv = fit_files(LogisticRegression(tol=1e-10), [data / "a.csv", data / "b.csv"], target="y", weight="w",
+                    chunk_rows=41)
+    np.save(out / f"csv-{rank}.npy", np.hstack([csv.coef_, csv.intercept_[:, None]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3 epochs do not converge, and need not
+        sgd = fit_files(LogisticRegression(solver="sgd", max_iter=3, batch_size=16, random_state=0),
+                        data / "pq", target="y", weight="w", chunk_rows=40)
+    np.save(out / f"sgd-{rank}.npy", np.hstack([sgd.coef_, sgd.intercept_[:, None]]))
+    if rank == 1:  # a rank that dies mid-fit
+        def die(iteration, f, grad_max):
+            if iteration == 2:
+                sys.stdout.flush()
+                os._exit(3)
+
+        fit_files(LogisticRegression(tol=1e-12), data / "pq", target="y", weight="w", chunk_rows=40,
+                  callback=die)
+    started, stderr = time.perf_counter(), io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = main(["fit", str(data / "pq"), "--target", "y", "--weight", "w", "--tol", "1e-12", "--quiet",
+                     "--chunk-rows", "40", "--out", str(out / "never.safetensors")])
+    report = {"code": code, "stderr": stderr.getvalue(), "seconds": time.perf_counter() - started}
+    (out / "dead.json").write_text(json.dumps(report))
+
+
+if __name__ == "__main__":
+    run(Path(sys.argv[1]), Path(sys.argv[2]))

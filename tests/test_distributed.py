@@ -1,0 +1,80 @@
+"""Two gloo ranks on loopback, launched as torchrun would: the 1-process answer; no hang on a dead rank."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streaming_data import make_table, write_csv_file, write_parquet_files
+
+from torchlogit import LogisticRegression
+from torchlogit.modelfile import load_model
+from torchlogit.streaming_fit import fit_files
+
+WORKER = Path(__file__).with_name("dist_worker.py")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dist")
+    table, *_ = make_table(n=401, n_classes=3, seed=5)
+    write_parquet_files(folder / "pq", table, splits=(0.5,), row_group_size=50)
+    write_csv_file(folder / "a.csv", table.slice(0, 150))
+    write_csv_file(folder / "b.csv", table.slice(150))
+    return folder
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _launch(command, world=2, timeout=180):
+    """Start ``world`` processes with torchrun's environment variables; wait for all."""
+    port, procs = _free_port(), []
+    for rank in range(world):
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
+               "RANK": str(rank), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join([str(WORKER.parent), os.environ.get("PYTHONPATH", "")])}
+        procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    outputs = [proc.communicate(timeout=timeout) for proc in procs]
+    return [(proc.returncode, *output) for proc, output in zip(procs, outputs, strict=True)]
+
+
+def test_two_gloo_ranks_give_the_one_process_coefficients_and_fail_cleanly(data, tmp_path):
+    ranks = _launch([sys.executable, str(WORKER), str(data), str(tmp_path)])
+    (code0, out0, err0), (code1, out1, err1) = ranks
+    assert code1 == 3, err1  # rank 1 died on purpose in the last fit
+    assert code0 == 0, err0
+    assert "2 ranks" in out0 and "wrote" in out0
+    assert out1 == ""  # rank 0 alone prints and writes
+
+    single = fit_files(LogisticRegression(tol=1e-10), data / "pq", target="y", weight="w", chunk_rows=40)
+    cli = load_model(tmp_path / "cli.safetensors")
+    np.testing.assert_allclose(cli.coef_, single.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(cli.intercept_, single.intercept_, rtol=0, atol=1e-10)
+    csv = [np.load(tmp_path / f"csv-{r}.npy") for r in (0, 1)]
+    np.testing.assert_array_equal(csv[0], csv[1])  # every rank takes the identical steps
+    np.testing.assert_allclose(csv[0][:, :-1], single.coef_, rtol=0, atol=1e-10)
+    sgd = [np.load(tmp_path / f"sgd-{r}.npy") for r in (0, 1)]
+    np.testing.assert_array_equal(sgd[0], sgd[1])  # DDP averages the gradients: the ranks stay in step
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = fit_files(LogisticRegression(solver="sgd", max_iter=3, batch_size=16), data / "pq",
+                        target="y", weight="w", chunk_rows=40)
+    assert np.abs(sgd[0][:, :-1] - one.coef_).max() < 0.5  # the same objective, other mini-batches
+
+    dead = json.loads((tmp_path / "dead.json").read_text())
+    assert dead["code"] == 1
+    assert dead["stderr"].startswith("torchlogit: error: rank 0 of 2: all_reduce failed; another rank has "
+                                     "probably died")
+    assert dead["stderr"].count("\n") == 1
+    assert dead["seconds"] < 60  # at once, not after the 600 s timeout: the dead rank's sockets closed
+    assert not (tmp_path / "never.safetensors").exists()

@@ -1,0 +1,239 @@
+"""Streamed Parquet/CSV sources: the exact in-memory optimum, bounded chunks, shards, clear errors."""
+
+import threading
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from streaming_data import make_table, write_csv_file, write_parquet_files
+
+from torchlogit import LogisticRegression
+from torchlogit._cli import main
+from torchlogit.data.streaming import CSVSource, ParquetSource, expand_paths, open_source
+from torchlogit.modelfile import load_model
+from torchlogit.streaming_fit import fit_files
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=["binary", "multinomial"])
+def dataset(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"data{request.param}")
+    table, X, labels, sw = make_table(n_classes=request.param, seed=request.param)
+    parquet = write_parquet_files(folder / "pq", table, splits=(0.3, 0.7))
+    csv = [write_csv_file(folder / "a.csv", table.slice(0, 200)),
+           write_csv_file(folder / "b.csv", table.slice(200))]
+    return {"parquet": parquet, "csv": csv, "X": X, "labels": labels, "sw": sw, "folder": folder}
+
+
+def _reference(dataset, **params):
+    return LogisticRegression(tol=1e-10, **params).fit(dataset["X"], dataset["labels"],
+                                                       sample_weight=dataset["sw"])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+@pytest.mark.parametrize("chunk_rows", [37, 10_000])
+def test_streamed_newton_fit_equals_in_memory_fit(dataset, fmt, chunk_rows):
+    reference = _reference(dataset)
+    streamed = fit_files(LogisticRegression(tol=1e-10), dataset[fmt], target="y", weight="w",
+                         chunk_rows=chunk_rows)
+    np.testing.assert_array_equal(streamed.classes_, reference.classes_)
+    np.testing.assert_allclose(streamed.coef_, reference.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(streamed.intercept_, reference.intercept_, rtol=0, atol=1e-10)
+    assert streamed.n_passes_ == reference.n_passes_  # one pass over the files per evaluation
+
+
+def test_streamed_lbfgs_and_unweighted_fits_reach_the_optimum(dataset):
+    reference = LogisticRegression(tol=1e-10, C=0.5).fit(dataset["X"], dataset["labels"])
+    folder = dataset["folder"] / "pq"
+    features = ["f0", "f1", "f2", "f3"]
+    lbfgs = fit_files(LogisticRegression(tol=1e-9, C=0.5, solver="lbfgs"), folder, target="y",
+                      features=features, chunk_rows=50)
+    np.testing.assert_allclose(lbfgs.coef_, reference.coef_, rtol=0, atol=1e-6)
+    newton = fit_files(LogisticRegression(tol=1e-10, C=0.5), str(folder / "*.parquet"), target="y",
+                       features=features, chunk_rows=61)
+    np.testing.assert_allclose(newton.coef_, reference.coef_, rtol=0, atol=1e-10)
+
+
+def test_chunks_are_bounded_and_cover_every_row_once(dataset):
+    source = open_source(dataset["parquet"], target="y", weight="w", chunk_rows=37)
+    sizes = [len(y) for _, y, _ in source.chunks()]
+    assert max(sizes) <= 37 and sum(sizes) == len(dataset["labels"])
+    assert source.row_totals() == (len(dataset["labels"]), pytest.approx(dataset["sw"].sum()))
+    X = torch.cat([X for X, _, _ in source.chunks()])
+    np.testing.assert_array_equal(X.numpy(), dataset["X"])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+@pytest.mark.parametrize("world", [2, 3])
+def test_shards_split_the_rows_between_ranks(dataset, fmt, world):
+    seen = []
+    for rank in range(world):
+        source = open_source(dataset[fmt], target="y", weight="w", chunk_rows=29, rank=rank,
+                             world_size=world)
+        rows = torch.cat([X for X, _, _ in source.chunks()])
+        assert 0 < len(rows) < len(dataset["labels"])
+        seen.append(rows.numpy())
+    together = np.concatenate(seen)
+    assert len(together) == len(dataset["X"])
+    np.testing.assert_array_equal(np.unique(together, axis=0), np.unique(dataset["X"], axis=0))
+
+
+def test_a_rank_without_rows_yields_one_empty_chunk(tmp_path):
+    table, *_ = make_table(n=40)
+    path = tmp_path / "one.parquet"
+    pq.write_table(table, path)  # a single row group
+    shapes = [[tuple(X.shape) for X, _, _ in ParquetSource([path], target="y", weight="w", rank=rank,
+                                                             world_size=2, classes=["ant", "bee"]).chunks()]
+              for rank in (0, 1)]
+    assert sorted(shapes) == [[(0, 4)], [(40, 4)]]
+
+
+@pytest.mark.parametrize(("values", "kind"), [
+    ([0, 1, 1, 0], "i"), ([2.5, -1.0, 2.5, 2.5], "f"), ([True, False, True, True], "b"),
+    (["no", "yes", "no", "no"], "U"),
+])
+def test_labels_are_typed_as_in_memory(tmp_path, values, kind):
+    table = pa.table({"a": [0.1, 0.2, 0.3, 0.4], "y": values})
+    pq.write_table(table, tmp_path / "t.parquet")
+    write_csv_file(tmp_path / "t.csv", table)
+    for name in ("t.parquet", "t.csv"):
+        source = open_source(tmp_path / name, target="y")
+        assert source.classes.dtype.kind == kind
+        np.testing.assert_array_equal(source.classes, np.unique(values))
+        y = torch.cat([y for _, y, _ in source.chunks()]).numpy()
+        np.testing.assert_array_equal(source.classes[y], values)
+
+
+def test_abandoned_pass_stops_its_reader_thread(dataset):
+    before = threading.active_count()
+    chunks = open_source(dataset["parquet"], target="y", chunk_rows=10).chunks()
+    next(chunks)
+    chunks.close()
+    assert threading.active_count() == before
+
+
+# ------------------------------------------------------------------------------------------ errors
+def _bad(tmp_path, make):
+    table, *_ = make_table(n=300)
+    return make(tmp_path, table)
+
+
+def test_truncated_parquet_names_the_file(tmp_path):
+    table, *_ = make_table(n=300)
+    good = write_parquet_files(tmp_path, table)[0]
+    cut = tmp_path / "cut.parquet"
+    cut.write_bytes(good.read_bytes()[:-40])
+    with pytest.raises(ValueError, match=r"cut\.parquet' could not be read as Parquet \(truncated"):
+        open_source([good, cut], target="y")
+
+
+def test_column_that_turns_to_text_in_a_later_file(tmp_path):
+    table, *_ = make_table(n=300)
+    first = write_parquet_files(tmp_path / "ok", table.slice(0, 100), splits=())[0]
+    text = pa.array([str(v) for v in table.column("f2").slice(100).to_pylist()])
+    pq.write_table(table.slice(100).set_column(2, "f2", text), tmp_path / "later.parquet")
+    with pytest.raises(ValueError, match=r"later\.parquet': column 'f2' is not numeric "
+                                         r"\(string, but double in .*part-0"):
+        open_source([first, tmp_path / "later.parquet"], target="y")
+    write_csv_file(tmp_path / "a.csv", table.slice(0, 100))
+    write_csv_file(tmp_path / "b.csv", table.slice(100))
+    lines = (tmp_path / "b.csv").read_text().splitlines()
+    cells = lines[58].split(",")
+    lines[58] = ",".join([cells[0], "oops", *cells[2:]])  # data row 58, column f1
+    (tmp_path / "b.csv").write_text("\n".join(lines) + "\n")
+    source = open_source([tmp_path / "a.csv", tmp_path / "b.csv"], target="y")
+    with pytest.raises(ValueError, match=r"b\.csv': column 'f1' is not numeric at data row 58"):
+        list(source.chunks())
+
+
+def test_wrong_schema_names_file_and_column(tmp_path):
+    table, *_ = make_table(n=300)
+    first = write_parquet_files(tmp_path, table.slice(0, 100), splits=())[0]
+    pq.write_table(table.slice(100).drop_columns(["f3"]), tmp_path / "narrow.parquet")
+    with pytest.raises(ValueError, match=r"narrow\.parquet' has no column 'f3'"):
+        open_source([first, tmp_path / "narrow.parquet"], target="y")
+    with pytest.raises(ValueError, match=r"has no column 'label'"):
+        open_source(first, target="label")
+    numbers = table.slice(100).set_column(4, "y", pa.array(np.arange(200)))
+    pq.write_table(numbers, tmp_path / "numbers.parquet")
+    with pytest.raises(ValueError, match=r"numbers\.parquet': target 'y' holds number values, but text"):
+        open_source([first, tmp_path / "numbers.parquet"], target="y")
+
+
+def test_bad_values_name_file_column_and_row_group(tmp_path):
+    table, *_ = make_table(n=300)
+    values = table.column("f1").to_numpy().copy()
+    values[200] = np.inf
+    pq.write_table(table.set_column(1, "f1", pa.array(values)), tmp_path / "inf.parquet", row_group_size=64)
+    source = open_source(tmp_path / "inf.parquet", target="y", chunk_rows=50)
+    with pytest.raises(ValueError, match=r"inf\.parquet': column 'f1' has a non-finite value \(inf\) at "
+                                         r"row group 3, row 201 of the file"):
+        fit_files(LogisticRegression(), tmp_path / "inf.parquet", target="y")
+    labels = table.column("y").to_pylist()
+    labels[10] = None
+    write_csv_file(tmp_path / "gap.csv", table.set_column(4, "y", pa.array(labels)))
+    with pytest.raises(ValueError, match=r"gap\.csv': target 'y' has a missing value at data row 11"):
+        open_source(tmp_path / "gap.csv", target="y").discover_classes()
+    source = open_source(tmp_path / "inf.parquet", target="y", classes=["ant"], features=["f0"])
+    with pytest.raises(ValueError, match=r"label 'bee' of target 'y' at row group 0, row \d+ of the file"):
+        list(source.chunks())
+    weights = table.column("w").to_numpy().copy()
+    weights[5] = -1
+    pq.write_table(table.set_column(5, "w", pa.array(weights)), tmp_path / "neg.parquet")
+    with pytest.raises(ValueError, match=r"weight column 'w' has the value -1.0 at row group 0, row 6"):
+        open_source(tmp_path / "neg.parquet", target="y", weight="w").discover_classes()
+
+
+def test_paths_folders_and_patterns(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        expand_paths([tmp_path / "missing.parquet"])
+    with pytest.raises(FileNotFoundError, match="no file matches"):
+        expand_paths(str(tmp_path / "*.parquet"))
+    with pytest.raises(FileNotFoundError, match=r"holds no \.parquet or \.csv files"):
+        expand_paths(tmp_path)
+    table, *_ = make_table(n=100)
+    write_parquet_files(tmp_path / "p", table)
+    write_csv_file(tmp_path / "p" / "x.csv", table)
+    with pytest.raises(ValueError, match="mix Parquet and CSV"):
+        open_source(tmp_path / "p", target="y")
+    assert isinstance(open_source(tmp_path / "p" / "x.csv", target="y"), CSVSource)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match="is empty"):
+        open_source(tmp_path / "empty.csv", target="y")
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def test_cli_fit_and_predict_parquet(dataset, tmp_path, capsys):
+    model = tmp_path / "m.safetensors"
+    files = [str(p) for p in dataset["parquet"]]
+    assert main(["fit", *files, "--target", "y", "--weight", "w", "--chunk-rows", "100", "--out", str(model),
+                 "--quiet", "--tol", "1e-10"]) == 0
+    out = capsys.readouterr().out
+    assert "rows (3 files)" in out and "solver newton" in out and "converged" in out and "passes:" in out
+    est = load_model(model)
+    reference = _reference(dataset)
+    np.testing.assert_allclose(est.coef_, reference.coef_, atol=1e-10)
+    preds = tmp_path / "p.parquet"
+    assert main(["predict", str(model), str(dataset["folder"] / "pq"), "--out", str(preds), "--proba"]) == 0
+    table = pq.read_table(preds)
+    proba = reference.predict_proba(dataset["X"])
+    assert table.column("prediction").to_pylist() == list(reference.predict(dataset["X"]))
+    np.testing.assert_allclose(table.column("probability").to_numpy(), proba.max(axis=1), atol=1e-12)
+    last = table.column(f"proba_{reference.classes_[-1]}").to_numpy()
+    np.testing.assert_allclose(last, proba[:, -1], atol=1e-12)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors", "p.parquet"]  # no temporary files
+
+
+def test_cli_streaming_errors_are_one_line(dataset, tmp_path, capsys):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    assert main(["fit", str(bad), "--target", "y"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.parquet' could not be read as Parquet" in err
+    files = [str(p) for p in dataset["parquet"]]
+    assert main(["fit", *files, "--target", "y", "--test-size", "0.2"]) == 1
+    assert "--test-size is not available when streaming" in capsys.readouterr().err
+    preds = tmp_path / "p.parquet"
+    assert main(["predict", str(tmp_path / "none.safetensors"), files[0], "--out", str(preds)]) == 1
+    assert not (tmp_path / "p.parquet").exists()
