@@ -10,6 +10,7 @@ import torch
 from streaming_data import make_table, write_csv_file, write_parquet_files
 
 from torchlogit import LogisticRegression
+from torchlogit import estimator as estimator_module
 from torchlogit._cli import main
 from torchlogit.data.streaming import CSVSource, ParquetSource, expand_paths, open_source
 from torchlogit.modelfile import load_model
@@ -26,8 +27,8 @@ def dataset(request, tmp_path_factory):
     return {"parquet": parquet, "csv": csv, "X": X, "labels": labels, "sw": sw, "folder": folder}
 
 
-def _reference(dataset, **params):
-    return LogisticRegression(tol=1e-10, **params).fit(dataset["X"], dataset["labels"],
+def _reference(dataset, tol=1e-10, **params):
+    return LogisticRegression(tol=tol, **params).fit(dataset["X"], dataset["labels"],
                                                        sample_weight=dataset["sw"])
 
 
@@ -41,6 +42,15 @@ def test_streamed_newton_fit_equals_in_memory_fit(dataset, fmt, chunk_rows):
     np.testing.assert_allclose(streamed.coef_, reference.coef_, rtol=0, atol=1e-10)
     np.testing.assert_allclose(streamed.intercept_, reference.intercept_, rtol=0, atol=1e-10)
     assert streamed.n_passes_ == reference.n_passes_  # one pass over the files per evaluation
+
+
+def test_mixed_precision_newton_reads_float32_chunks_and_reaches_the_float64_optimum(dataset, monkeypatch):
+    monkeypatch.setattr(estimator_module, "FLOAT32_HESSIAN_MIN_VALUES", 100)  # as for large data
+    reference = _reference(dataset, tol=1e-12)  # 1e-10 leaves coefficients 1e-9 apart on this problem
+    streamed = fit_files(LogisticRegression(tol=1e-12), dataset["parquet"], target="y", weight="w",
+                         chunk_rows=37, checkpoint=dataset["folder"] / f"ck-{len(reference.classes_)}")
+    np.testing.assert_allclose(streamed.coef_, reference.coef_, rtol=0, atol=1e-10)
+    assert streamed.n_passes_ == reference.n_passes_
 
 
 def test_streamed_lbfgs_and_unweighted_fits_reach_the_optimum(dataset):

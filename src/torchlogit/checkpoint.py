@@ -114,14 +114,20 @@ class Checkpoint:
                       metadata={_META_KEY: json.dumps(header)})
 
     def wrap(
-        self, objective, callback: Callable[[int, float, float], None] | None,
+        self, callback: Callable[[int, float, float], None] | None, objective, low_precision=None,
     ) -> Callable[[int, float, float], None]:
         """A solver callback that saves the point just evaluated when it is the best so far,
-        then calls ``callback``; iterations count on from the resumed checkpoint."""
+        then calls ``callback``; iterations count on from the resumed checkpoint.
+
+        ``low_precision`` is mixed-precision Newton's float32 objective: its points are the
+        iterates until the full-precision ``objective`` is first evaluated.
+        """
         start = self._iteration
 
         def on_iteration(iteration: int, f: float, grad_max: float) -> None:
             coef = objective.last_coef
+            if coef is None and low_precision is not None:
+                coef = low_precision.last_coef
             if coef is not None and f <= self._best:
                 self._best = f
                 self.save(coef, iteration=start + iteration, objective=f, grad_max=grad_max)

@@ -60,9 +60,11 @@ _SEPARATION_SCORE = 15.0
 FLOAT32_HESSIAN_MIN_VALUES = 1 << 22
 
 
-def _use_float32_hessian(source: DataSource, dtype: torch.dtype) -> bool:
-    return (dtype == torch.float64 and isinstance(source, InMemorySource)
-            and source.X.numel() >= FLOAT32_HESSIAN_MIN_VALUES)
+def _use_float32_hessian(objective: Objective) -> bool:
+    """In memory the float32 copy is made once; a streamed source (``astype``) re-reads its files
+    as float32 chunks instead, so the float32 passes need no copy at all."""
+    return (objective.dtype == torch.float64 and callable(getattr(objective.source, "astype", None))
+            and objective.n_rows * objective.source.n_features >= FLOAT32_HESSIAN_MIN_VALUES)
 
 
 def select_solver(solver: str, n_params: int, nonsmooth: bool = False) -> str:
@@ -320,18 +322,18 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                                        dtype=dtype, device=device)
             objective.l2 = strength
         coef0 = self._starting_point(objective)
-        if checkpoint is not None:
-            coef0 = checkpoint.restore(coef0)
-            callback = checkpoint.wrap(objective, callback)
         n_params = objective.coef_shape[0] * objective.coef_shape[1]
         solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None)
         hessian_objective = None
-        if solver == "newton" and _use_float32_hessian(source, dtype):
+        if solver == "newton" and _use_float32_hessian(objective):
             hessian_objective = Objective(
                 source.astype(torch.float32), n_outputs=n_outputs, fit_intercept=self.fit_intercept,
                 l2=None if strength is None else L2Penalty(strength.strength.float()),
                 dtype=torch.float32, device=device,
             )
+        if checkpoint is not None:
+            coef0 = checkpoint.restore(coef0)
+            callback = checkpoint.wrap(callback, objective, hessian_objective)
         with single_thread_if_small(objective.n_rows * n_params):
             result = self._run_solver(solver, objective, coef0, callback, l1=l1,
                                       hessian_objective=hessian_objective)

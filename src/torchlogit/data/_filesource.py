@@ -6,6 +6,7 @@ public entry point is :mod:`torchlogit.data.streaming`.
 
 from __future__ import annotations
 
+import copy
 import os
 import queue
 import threading
@@ -80,6 +81,14 @@ class _FileSource:
         self.on_chunk: Callable[[int], None] | None = None  # called with each chunk's rows (progress)
         if classes is not None:
             self._set_classes(np.unique(np.asarray(classes)))
+
+    def astype(self, dtype: torch.dtype) -> _FileSource:
+        """The same files, shard and labels, yielding chunks of ``dtype`` (nothing is copied:
+        each pass re-reads the files); mixed-precision Newton takes its Hessians from float32 ones."""
+        other = copy.copy(self)
+        other.dtype = dtype
+        other._np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        return other
 
     # ----------------------------------------------------------- format specifics
     def _columns(self) -> list[str]:
