@@ -161,3 +161,61 @@ def test_separation_warning_is_printed_for_unpenalised_fit(tmp_path, capsys):
     assert main(["fit", str(data), "--target", "label", "--penalty", "none", "--quiet",
                  "--out", str(tmp_path / "m.safetensors")]) == 0
     assert "warning: The maximum-likelihood estimate does not exist" in capsys.readouterr().err
+
+
+def test_fit_summary_matches_statsmodels_and_writes_json(tmp_path, capsys):
+    import json
+
+    import statsmodels.api as sm
+
+    X, y, _ = make_classification_data(n=300, d=2, seed=3)
+    groups = np.arange(300) % 15
+    data = tmp_path / "s.csv"
+    with open(data, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["age", "dose", "clinic", "label"])
+        for row, g, label in zip(X, groups, y, strict=True):
+            writer.writerow([*row, f"c{g}", label])
+    model = tmp_path / "m.safetensors"
+    code = main(["fit", str(data), "--target", "label", "--penalty", "none", "--summary",
+                 "--cov", "cluster:clinic", "--test-size", "0", "--out", str(model), "--quiet"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "Logit Regression Results" in text and "age" in text and "clinic" not in text.split("coef")[1]
+    saved = json.loads((tmp_path / "m.safetensors.summary.json").read_text())
+    reference = sm.Logit(y, sm.add_constant(X)).fit(disp=0, cov_type="cluster",
+                                                     cov_kwds={"groups": groups})
+    rows = {row["term"]: row for row in saved["coefficients"]}
+    assert list(rows) == ["const", "age", "dose"]
+    np.testing.assert_allclose([rows[t]["std_err"] for t in rows], reference.bse, rtol=1e-6)
+    np.testing.assert_allclose(saved["llf"], reference.llf, rtol=1e-9)
+    est = load_model(model)
+    np.testing.assert_allclose(est.coef_[0], reference.params[1:], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--summary"], "needs --penalty none"),
+        (["--firth"], "go with --summary"),
+        (["--summary", "--penalty", "none", "--cov", "sandwich"], "--cov must be"),
+        (["--summary", "--firth", "--cov", "HC1"], "does not apply to --firth"),
+    ],
+)
+def test_fit_summary_option_errors(tmp_path, data_csv, capsys, extra, message):
+    assert main(["fit", str(data_csv), "--target", "label", "--quiet",
+                 "--out", str(tmp_path / "m.safetensors"), *extra]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_fit_firth_summary_on_separated_data(tmp_path, capsys):
+    from torchlogit.datasets import make_demo_data
+
+    X, y = make_demo_data(n_samples=100)
+    data = _write_csv(tmp_path / "sep.csv", X, y)
+    assert main(["fit", str(data), "--target", "label", "--firth", "--summary", "--test-size", "0",
+                 "--quiet", "--out", str(tmp_path / "m.safetensors")]) == 0
+    assert "Firth Logistic Regression Results" in capsys.readouterr().out
+    est = load_model(tmp_path / "m.safetensors")
+    assert np.all(np.isfinite(est.coef_)) and est.solver_ == "firth"

@@ -76,6 +76,16 @@ def main_parser() -> argparse.ArgumentParser:
     fit.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     fit.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     fit.add_argument("--quiet", action="store_true", help="no progress bar")
+    infer = fit.add_argument_group("statistical inference (as statsmodels' Logit.summary)")
+    infer.add_argument("--summary", action="store_true",
+                       help="print standard errors, z, p-values, intervals and fit statistics, and "
+                            "write them as JSON beside the model (MODEL.summary.json); needs "
+                            "--penalty none (or --firth)")
+    infer.add_argument("--cov", default="nonrobust", metavar="TYPE",
+                       help="covariance: nonrobust (default), robust (HC0), HC1, or cluster:COLUMN")
+    infer.add_argument("--firth", action="store_true",
+                       help="Firth's bias-reduced fit (finite estimates under separation; binary)")
+    infer.add_argument("--alpha", type=_fraction, default=0.05, help="1 - confidence level")
     stream = fit.add_argument_group("streaming and distributed fits (Parquet, several files, torchrun)")
     stream.add_argument("--chunk-rows", type=_positive_int, default=None,
                         help="rows per chunk read from disk (default 65536): memory is bounded by this")
@@ -85,6 +95,8 @@ def main_parser() -> argparse.ArgumentParser:
     stream.add_argument("--checkpoint", default=None, metavar="DIR",
                         help="save the solver state here after every iteration; the same command "
                              "run again resumes from it")
+    stream.add_argument("--checkpoint-every", type=_positive_int, default=None, metavar="N",
+                        help="sgd/adam: also save the state every N mini-batches")
     stream.add_argument("--dist-timeout", type=_positive_float, default=600.0, metavar="SECONDS",
                         help="under torchrun: how long a rank waits for the others before failing")
 
@@ -228,7 +240,13 @@ def _fit(args: argparse.Namespace) -> None:
         _cli_stream.fit(args, make_estimator())
         return
     data, test_size = args.data[0], 0.33 if args.test_size is None else args.test_size
-    table = read_csv(data, target=args.target)
+    cluster = _check_inference_options(args, penalty)
+    if cluster is None:
+        table = read_csv(data, target=args.target)
+    else:  # the cluster column labels groups; it is not a feature
+        features = [c for c in _csv_header(data) if c not in (args.target, cluster)]
+        table = read_csv(data, target=args.target, features=features)
+        groups = read_csv(data, target=cluster, features=features).y
     labels = np.unique(table.y)
     if len(labels) < 2:
         raise ValueError(f"target {args.target!r} has a single class ({labels[0]!r}); need at least 2")
@@ -241,7 +259,15 @@ def _fit(args: argparse.Namespace) -> None:
         if len(missing):
             raise ValueError(f"the training split has no rows of class {missing[0]!r}; "
                              "lower --test-size or add data")
-    if args.cv is not None:
+    if args.summary and test_size > 0:
+        rows = np.arange(len(table.y))
+        train_rows = train_test_split(rows, test_size=test_size, random_state=args.seed)[0]
+        groups = groups[train_rows] if cluster is not None else None
+    elif args.summary and cluster is None:
+        groups = None
+    if args.firth:
+        estimator = _fit_firth(args, X_train, y_train)
+    elif args.cv is not None:
         estimator = _cross_validate(args, penalty, solver, max_iter, X_train, y_train)
     else:
         estimator = make_estimator()
@@ -249,10 +275,11 @@ def _fit(args: argparse.Namespace) -> None:
             estimator.fit(X_train, y_train,
                           callback=lambda it, f, g: advance(f"objective {f:.8g}, max |gradient| {g:.1e}"))
     status = "converged" if estimator.converged_ else "NOT converged"
+    gradient = ("" if math.isnan(estimator.grad_max_)
+                else f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), ")
     _out(f"fit: {len(labels)} classes, {X_train.shape[0]} training rows, {X_train.shape[1]} features; "
          f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
-         f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), "
-         f"objective {estimator.objective_:.10g}")
+         f"{gradient}objective {estimator.objective_:.10g}")
     accuracy = {"train_accuracy": float(estimator.score(X_train, y_train))}
     line = f"accuracy: train {accuracy['train_accuracy']:.4f}"
     if X_test is not None:
@@ -262,9 +289,77 @@ def _fit(args: argparse.Namespace) -> None:
     if penalty in ("l1", "elasticnet"):
         kept = int(np.count_nonzero(estimator.coef_.any(axis=0)))
         _out(f"sparsity: {kept} of {X_train.shape[1]} features have a non-zero coefficient")
+    results = None
+    if args.summary:
+        results = _summarize(args, estimator, X_train, y_train, groups, table.feature_names)
     save_model(estimator, args.out, feature_names=table.feature_names,
                extra={"source": str(data), "target": args.target, **accuracy})
     _out(f"wrote {args.out}")
+    if results is not None:
+        from torchlogit._fileio import atomic_path
+
+        summary_path = f"{args.out}.summary.json"
+        with atomic_path(summary_path) as tmp:
+            tmp.write_text(results.to_json(alpha=args.alpha) + "\n", encoding="utf-8")
+        _out(f"wrote {summary_path}")
+
+
+def _check_inference_options(args: argparse.Namespace, penalty: str | None) -> str | None:
+    """Validate --summary/--cov/--firth before any work; return the cluster column, if any."""
+    if not args.summary:
+        if args.firth or args.cov != "nonrobust":
+            raise ValueError("--firth and --cov go with --summary")
+        return None
+    if args.cv is not None:
+        raise ValueError("--summary reports an unpenalised fit; it cannot follow --cv")
+    if args.firth and args.cov != "nonrobust":
+        raise ValueError("--cov does not apply to --firth (its intervals are profile penalised-likelihood)")
+    if not args.firth and penalty is not None:
+        raise ValueError("--summary needs --penalty none (p-values of a penalised fit would mislead) "
+                         "or --firth")
+    if args.cov.startswith("cluster:"):
+        column = args.cov.removeprefix("cluster:")
+        if not column:
+            raise ValueError("--cov cluster:COLUMN needs the name of the cluster column")
+        return column
+    if args.cov not in ("nonrobust", "robust", "HC0", "HC1"):
+        raise ValueError(f"--cov must be nonrobust, robust, HC0, HC1 or cluster:COLUMN, got {args.cov!r}")
+    return None
+
+
+def _csv_header(path: str) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _fit_firth(args: argparse.Namespace, X: np.ndarray, y: np.ndarray):
+    """Firth's fit, stored in a LogisticRegression shell so the model file format stays one."""
+    from torchlogit.estimator import LogisticRegression
+    from torchlogit.firth import FirthLogisticRegression
+
+    firth = FirthLogisticRegression(device=args.device).fit(X, y)
+    shell = LogisticRegression(penalty=None)
+    for name in ("coef_", "intercept_", "classes_", "n_features_in_"):
+        setattr(shell, name, getattr(firth, name))
+    shell.solver_, shell.n_iter_ = "firth", np.array([firth.n_iter_], dtype=np.int32)
+    shell.converged_, shell.objective_, shell.grad_max_ = firth.converged_, -firth.loglik_, float("nan")
+    shell.firth_ = firth
+    return shell
+
+
+def _summarize(args: argparse.Namespace, estimator, X: np.ndarray, y: np.ndarray, groups, names):
+    """Print the statsmodels-style table; return the results for the JSON file."""
+    from rich.console import Console
+
+    labels = {"xname": list(names), "yname": args.target, "alpha": args.alpha}
+    if args.firth:
+        results = estimator.firth_.summary(X, y, **labels)
+    else:
+        cov = {"robust": "HC0"}.get(args.cov, args.cov)
+        cov = "cluster" if cov.startswith("cluster:") else cov
+        results = estimator.summary(X, y, cov_type=cov, groups=groups, **labels)
+    Console(width=100).print(results)
+    return results
 
 
 def _cross_validate(args: argparse.Namespace, penalty: str | None, solver: str, max_iter: int,

@@ -38,6 +38,12 @@ def feature_names(estimator: Any, n_features: int) -> list[str]:
     return [str(n) for n in names] if names is not None else [f"x{j + 1}" for j in range(n_features)]
 
 
+def _check_names(names: list[str], n_features: int) -> list[str]:
+    if len(names) != n_features:
+        raise ValueError(f"xname has {len(names)} names for {n_features} features")
+    return [str(n) for n in names]
+
+
 def class_indices(classes: np.ndarray, y: Any) -> np.ndarray:
     """Labels → indices into ``classes`` (sorted, as ``np.unique``); unknown labels are an error."""
     y = column_or_1d(np.asarray(tensor_to_numpy(y)), warn=False)
@@ -80,6 +86,7 @@ def penalty_hessian(n_classes: int, strengths: np.ndarray, fit_intercept: bool) 
 def summarize(
     estimator: Any, X: Any, y: Any, sample_weight: Any = None, *, cov_type: str = "nonrobust",
     groups: Any = None, alpha: float = 0.05, allow_penalized: bool = False,
+    xname: list[str] | None = None, yname: str | None = None,
 ) -> LogitResults:
     """Inference for a fitted ``LogisticRegression`` on the data it was fitted on."""
     check_is_fitted(estimator)
@@ -103,7 +110,7 @@ def summarize(
     if estimator.class_weight is not None:
         raise ValueError("summary() needs class_weight=None: class weights change the likelihood, so "
                          "frequency-weight inference would be wrong; pass weights as sample_weight instead")
-    dep_variable = str(getattr(y, "name", None) or "y")
+    dep_variable = yname or str(getattr(y, "name", None) or "y")
     X = validate_data(estimator, tensor_to_numpy(X), accept_sparse="csr",
                       dtype=[np.float64, np.float32], reset=False)
     classes = estimator.classes_
@@ -150,7 +157,7 @@ def summarize(
     n_eq = 1 if n_classes == 2 else n_classes - 1
     flat = coef[0] if n_classes == 2 else (coef[1:] - coef[0]).ravel()
     order = presentation_order(n_eq, n_features, fit_intercept)
-    names = feature_names(estimator, n_features)
+    names = feature_names(estimator, n_features) if xname is None else _check_names(xname, n_features)
     separation = None
     if not penalised and (sums.max_abs_score >= _SEPARATION_SCORE or not estimator.converged_):
         separation = _separation(X, y_index, weights, classes, fit_intercept, names)

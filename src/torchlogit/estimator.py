@@ -473,6 +473,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     def summary(
         self, X: Any, y: Any, sample_weight: Any = None, *, cov_type: str = "nonrobust",
         groups: Any = None, alpha: float = 0.05, allow_penalized: bool = False,
+        xname: list[str] | None = None, yname: str | None = None,
     ):
         """Standard errors, tests, intervals and fit statistics, as statsmodels' ``Logit``/``MNLogit``.
 
@@ -487,6 +488,8 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         cov_type : {'nonrobust', 'HC0' (alias 'robust'), 'HC1', 'cluster'}
         groups : array of shape (n_samples,), cluster labels for ``cov_type='cluster'``
         alpha : confidence intervals at level ``1 - alpha``
+        xname, yname : names for the features and the target in the table (as statsmodels'
+            ``summary(xname=, yname=)``); by default ``feature_names_in_`` or x1..xd, and y
         allow_penalized : with an L2 penalty, summary() refuses (ValueError) unless this is True;
             then standard errors come from the penalised information (a Bayesian/Laplace
             approximation, flagged in the table), not maximum-likelihood theory.
@@ -499,4 +502,4 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         from torchlogit._summarize import summarize
 
         return summarize(self, X, y, sample_weight, cov_type=cov_type, groups=groups, alpha=alpha,
-                         allow_penalized=allow_penalized)
+                         allow_penalized=allow_penalized, xname=xname, yname=yname)

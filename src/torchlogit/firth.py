@@ -326,10 +326,12 @@ class FirthLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstima
         return np.column_stack([1 - p, p])
 
     def summary(self, X: Any, y: Any, sample_weight: Any = None, *, alpha: float = 0.05,
-                pl: bool = True) -> LogitResults:
+                pl: bool = True, xname: list[str] | None = None, yname: str | None = None,
+                ) -> LogitResults:
         """Inference as logistf's ``summary``: profile-likelihood intervals and PLR p-values.
 
-        Pass the fitting data. ``pl=False`` gives Wald intervals and p-values instead.
+        Pass the fitting data. ``pl=False`` gives Wald intervals and p-values instead;
+        ``xname``/``yname`` name the features and target in the table.
         Returns a :class:`~torchlogit.inference.LogitResults` (``llf`` = penalised log-likelihood).
         """
         from torchlogit._inference_sums import inference_sums
@@ -337,8 +339,11 @@ class FirthLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstima
 
         check_is_fitted(self)
         alpha = _check_alpha(alpha)
-        dep_variable = str(getattr(y, "name", None) or "y")
+        dep_variable = yname or str(getattr(y, "name", None) or "y")
         X = validate_data(self, tensor_to_numpy(X), dtype=np.float64, reset=False)
+        names = feature_names(self, X.shape[1]) if xname is None else [str(n) for n in xname]
+        if len(names) != X.shape[1]:
+            raise ValueError(f"xname has {len(names)} names for {X.shape[1]} features")
         y_index = class_indices(self.classes_, y)
         weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64,
                                        ensure_non_negative=True)
@@ -381,10 +386,10 @@ class FirthLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstima
         return LogitResults(
             model="Logit", method="Firth (penalised ML)", params_flat=coef[order],
             cov=cov[np.ix_(order, order)],
-            exog_names=(["const"] if self.fit_intercept else []) + feature_names(self, d),
+            exog_names=(["const"] if self.fit_intercept else []) + names,
             classes=self.classes_, dep_variable=dep_variable, cov_type="nonrobust", n_groups=None,
             nobs=sums.weight_sum, df_model=d, llf=pen_max, llnull=pen_null, converged=self.converged_,
-            alpha=alpha, margins=(sums.ame, sums.ame_jacobian[:, order], feature_names(self, d)), notes=notes,
+            alpha=alpha, margins=(sums.ame, sums.ame_jacobian[:, order], names), notes=notes,
             pvalues_flat=None if pvalues is None else pvalues[order], conf_int_flat=conf_int,
             test_label="chi2" if pl else "z", statistics_flat=None if chi2 is None else chi2[order],
         )
