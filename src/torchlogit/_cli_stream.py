@@ -26,7 +26,8 @@ def wants_streaming(args: argparse.Namespace) -> bool:
     data = args.data
     return (len(data) > 1 or not Path(data[0]).is_file() or is_parquet(data[0])
             or args.chunk_rows is not None or args.checkpoint is not None or args.weight is not None
-            or args.features is not None or distributed.env_world_size() > 1)
+            or args.features is not None or args.checkpoint_every is not None
+            or distributed.env_world_size() > 1)
 
 
 def fit(args: argparse.Namespace, estimator) -> None:
@@ -58,7 +59,8 @@ def fit(args: argparse.Namespace, estimator) -> None:
             raise ValueError(f"target {args.target!r} has a single class ({classes[0]!r}); need at least 2")
         started = time.perf_counter()
         with _pass_progress(args.quiet or rank != 0, source) as on_iteration:
-            fit_streamed(estimator, source, checkpoint=args.checkpoint, callback=on_iteration)
+            fit_streamed(estimator, source, checkpoint=args.checkpoint,
+                         checkpoint_every=args.checkpoint_every or 0, callback=on_iteration)
         seconds = time.perf_counter() - started
         if estimator.checkpoint_resumed_from_ is not None:
             say(f"resumed from the checkpoint in {args.checkpoint} (iteration "

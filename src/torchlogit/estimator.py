@@ -333,10 +333,11 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             )
         if checkpoint is not None:
             coef0 = checkpoint.restore(coef0)
-            callback = checkpoint.wrap(callback, objective, hessian_objective)
+            if solver not in ("sgd", "adam"):  # those save their own state (checkpoint.stochastic_hooks)
+                callback = checkpoint.wrap(callback, objective, hessian_objective)
         with single_thread_if_small(objective.n_rows * n_params):
             result = self._run_solver(solver, objective, coef0, callback, l1=l1,
-                                      hessian_objective=hessian_objective)
+                                      hessian_objective=hessian_objective, checkpoint=checkpoint)
 
         coef = result.coef.detach().cpu().numpy().astype(np_dtype, copy=False)
         if self.fit_intercept:
@@ -379,7 +380,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
     def _run_solver(
         self, solver: str, objective: Objective, coef0: torch.Tensor,
         user_callback: Callable[[int, float, float], None] | None, l1: L1Penalty | None = None,
-        hessian_objective: Objective | None = None,
+        hessian_objective: Objective | None = None, checkpoint: Any = None,
     ) -> SolverResult:
         def callback(iteration: int, f: float, grad_max: float) -> None:
             if self.verbose:
@@ -399,6 +400,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         return stochastic(
             objective, coef0, optimizer=solver, learning_rate=self.learning_rate,
             batch_size=self.batch_size, generator=torch.Generator().manual_seed(int(seed)), **common,
+            **(checkpoint.stochastic_hooks() if checkpoint is not None else {}),
         )
 
     def _convergence_message(self, solver: str, result: SolverResult) -> str:

@@ -35,7 +35,7 @@ from torchlogit.estimator import LogisticRegression
 
 def fit_streamed(
     estimator: LogisticRegression, source, *, checkpoint: str | os.PathLike[str] | Checkpoint | None = None,
-    callback: Callable[[int, float, float], None] | None = None,
+    checkpoint_every: int = 0, callback: Callable[[int, float, float], None] | None = None,
 ) -> LogisticRegression:
     """Fit ``estimator`` to a streamed ``source`` (its ``classes`` found in a first pass if needed).
 
@@ -44,7 +44,8 @@ def fit_streamed(
     estimator : LogisticRegression, its ``dtype`` and ``device`` those of the source's chunks
     source : a :mod:`torchlogit.data.streaming` source with a target column
     checkpoint : folder (or :class:`~torchlogit.checkpoint.Checkpoint`): resume from the
-        coefficients saved there by the same fit, and save them after every iteration
+        state saved there by the same fit, and save it after every iteration
+    checkpoint_every : SGD/Adam: also save every this many mini-batches
     callback : ``callback(iteration, objective, max_abs_gradient)`` after every iteration
 
     Returns
@@ -55,7 +56,7 @@ def fit_streamed(
         raise ValueError("the source has no target column: name one to fit")
     classes = source.classes
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
-        checkpoint = Checkpoint(checkpoint, config=describe_fit(estimator, source))
+        checkpoint = Checkpoint(checkpoint, config=describe_fit(estimator, source), every=checkpoint_every)
     estimator.fit_source(source, classes, callback=callback, checkpoint=checkpoint)
     estimator.checkpoint_resumed_from_ = None if checkpoint is None else checkpoint.resumed_from
     return estimator
@@ -65,7 +66,7 @@ def fit_files(
     estimator: LogisticRegression, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
     target: str, features: Sequence[str] | None = None, weight: str | None = None, classes: Any = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS, checkpoint: str | os.PathLike[str] | None = None,
-    callback: Callable[[int, float, float], None] | None = None,
+    checkpoint_every: int = 0, callback: Callable[[int, float, float], None] | None = None,
 ) -> LogisticRegression:
     """Open ``paths`` as a streamed source (see :func:`~torchlogit.data.streaming.open_source`) and
     fit ``estimator`` to it with :func:`fit_streamed`.
@@ -77,12 +78,15 @@ def fit_files(
     distributed.init_from_env(device)
     source = open_source(paths, target=target, features=features, weight=weight, classes=classes,
                          chunk_rows=chunk_rows, dtype=resolve_dtype(estimator.dtype), device=device)
-    return fit_streamed(estimator, source, checkpoint=checkpoint, callback=callback)
+    return fit_streamed(estimator, source, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                        callback=callback)
 
 
 def describe_fit(estimator: LogisticRegression, source) -> dict[str, Any]:
     """What makes two fits the same one (a checkpoint is resumed only by the same fit)."""
     files = [{"name": str(p), "bytes": p.stat().st_size} for p in source.files]
+    if estimator.solver in ("sgd", "adam"):  # the mini-batches depend on the chunks and the shards
+        files.append({"chunk_rows": source.chunk_rows, "world_size": source.shard()[1]})
     return {
         "files": files, "target": source.target, "features": list(source.feature_names),
         "weight": source.weight, "classes": [str(c) for c in source.classes],

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -62,11 +62,19 @@ def stochastic(
     max_iter: int = 100, generator: torch.Generator | None = None,
     model: LogisticModel | None = None,
     callback: Callable[[int, float, float], None] | None = None,
+    state: dict[str, Any] | None = None, on_state: Callable[[dict[str, Any]], None] | None = None,
+    state_every: int = 0,
 ) -> SolverResult:
     """Minimise ``objective`` with mini-batch SGD or Adam; ``max_iter`` counts epochs.
 
     ``model``, when given, is trained in place (its parameters are the coefficients), which is
     what the tutorial-style :func:`torchlogit.training.train` relies on.
+
+    Each chunk's rows are shuffled by a generator seeded from ``generator`` (drawn once), the
+    epoch and the chunk's index, so a run can be resumed exactly: ``on_state(snapshot)`` is called
+    every ``state_every`` mini-batches (when > 0) and after every epoch, with the model's and the
+    optimizer's state, the epoch and the mini-batch within it; ``state=snapshot`` resumes there
+    and retraces the uninterrupted run step for step (:mod:`torchlogit.checkpoint` stores it).
     """
     if learning_rate <= 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
@@ -82,19 +90,38 @@ def stochastic(
         )
     model.load_coef_matrix(coef0)
     opt = _make_optimizer(optimizer, model.parameters(), learning_rate)
-    f, grad = objective.value_grad(model.coef_matrix())
-    grad_max = float(grad.abs().max())
-    history = [{"objective": f, "grad_max": grad_max}]
+    if state is None:
+        seed = int(torch.randint(0, 1 << 62, (1,), generator=generator))
+        f, grad = objective.value_grad(model.coef_matrix())
+        grad_max = float(grad.abs().max())
+        history = [{"objective": f, "grad_max": grad_max}]
+        epoch, skip = 0, 0
+    else:  # resume: the epoch's first ``skip`` mini-batches were done before the snapshot
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        seed, f, grad_max = state["seed"], state["objective"], state["grad_max"]
+        history, epoch, skip = list(state["history"]), state["epoch"], state["batch"]
+        if skip:
+            epoch -= 1  # the loop re-enters the unfinished epoch
     mean_weight = objective.weight_sum / objective.n_rows
     net = _data_parallel(model)
-    epoch = 0
+
+    def snapshot(batch: int) -> dict[str, Any]:
+        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "seed": seed, "epoch": epoch,
+                "batch": batch, "objective": f, "grad_max": grad_max, "history": history}
+
     while grad_max > tol and epoch < max_iter:
         epoch += 1
+        batch = 0
         with net.join(divide_by_initial_world_size=False) if net is not model else contextlib.nullcontext():
-            for X, y, w in objective.source.chunks():
-                order = torch.randperm(len(y), generator=generator, device="cpu").to(X.device)
+            for index, (X, y, w) in enumerate(objective.source.chunks()):
+                shuffle = torch.Generator().manual_seed(seed + 1_000_003 * epoch + index)
+                order = torch.randperm(len(y), generator=shuffle, device="cpu").to(X.device)
                 step = batch_size or len(y)
                 for start in range(0, len(y), step):
+                    batch += 1
+                    if batch <= skip:
+                        continue
                     idx = order[start : start + step]
                     opt.zero_grad(set_to_none=True)
                     data_term = logits_loss(net(X[idx]), y[idx], w[idx]) / (len(idx) * mean_weight)
@@ -103,9 +130,14 @@ def stochastic(
                         loss = loss + objective.l2.value(_live_coef(model))
                     loss.backward()
                     opt.step()
+                    if on_state is not None and state_every and batch % state_every == 0:
+                        on_state(snapshot(batch))
+        skip = 0
         f, grad = objective.value_grad(model.coef_matrix())
         grad_max = float(grad.abs().max())
         history.append({"objective": f, "grad_max": grad_max})
+        if on_state is not None:
+            on_state(snapshot(0))
         if callback is not None:
             callback(epoch, f, grad_max)
     converged = grad_max <= tol
