@@ -88,19 +88,24 @@ def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
 def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
     """The ``columns`` block of ``X̃ᵀ diag(h) X̃`` (X̃ = [X, 1]; index ``X.shape[1]`` is the intercept).
 
-    What an active-set solver needs: ``len(columns)²`` work per row instead of ``d²``; the
-    columns are gathered one row block at a time, and the intercept's row is ``X_Sᵀh``, ``Σh``.
+    What an active-set solver needs: ``len(columns)²`` work per row instead of ``d²``. The columns
+    are gathered a row block at a time, blocks of ~4M values (measured: 2.5x faster than 4096-row
+    blocks for 300 of 500 columns, whose products are too thin); the intercept's row is ``X_Sᵀh``.
     """
     d = X.shape[1]
     is_feature = columns < d
     features = columns[is_feature]
     m = features.numel()
+    rows = min(max(_GRAM_BLOCK_ROWS, (1 << 22) // max(m, 1)), 1 << 16)
+    every = m == d and bool((features == torch.arange(d, device=features.device)).all())
     gram = X.new_zeros(m + 1, m + 1)  # features, then the intercept
-    for start in range(0, X.shape[0], _GRAM_BLOCK_ROWS):
-        Xb = X[start : start + _GRAM_BLOCK_ROWS].index_select(1, features)
-        Xh = Xb * h[start : start + _GRAM_BLOCK_ROWS, None]
-        gram[:m, :m].addmm_(Xb.T, Xh)
-        gram[m, :m] += Xh.sum(0)
+    for start in range(0, X.shape[0], rows):
+        Xb = X[start : start + rows]
+        if not every:
+            Xb = Xb.index_select(1, features)
+        hb = h[start : start + rows]
+        gram[:m, :m].addmm_(Xb.T, Xb * hb[:, None])
+        gram[m, :m].addmv_(Xb.T, hb)
     gram[:m, m] = gram[m, :m]
     gram[m, m] = h.sum()
     # back to the order of ``columns``: features keep their order, the intercept goes where it was

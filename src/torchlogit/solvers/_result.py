@@ -35,6 +35,7 @@ class SolverResult:
     history : per iteration ``{"objective": F, "grad_max": max |∇F|}`` (starting point first).
     message : why the solver stopped, in words.
     grad : gradient of the smooth objective at ``coef`` (proximal Newton; paths reuse it), or None.
+    hessian : proximal Newton's last ``(index, Hessian block)``, which a path's next fit starts from.
     """
 
     coef: Tensor
@@ -46,3 +47,4 @@ class SolverResult:
     history: list[dict[str, float]] = field(default_factory=list)
     message: str = ""
     grad: Tensor | None = None  # the smooth part's final gradient, where the solver keeps it
+    hessian: tuple | None = None  # (flat index, Hessian block) to warm-start a later solve with

@@ -13,6 +13,10 @@ iteration
 3. backtracks along the step until the full objective decreases enough (Armijo, with the model
    decrease of Lee, Sun & Saunders). The trial point's evaluation is the next iteration's pass.
 
+The Hessian only shapes the step, so when its block is costly (big data) it is reused while
+steps still cut the KKT violation tenfold (Newton's local phase): most passes then cost F and ∇F
+only. The stopping rule is on the exact gradient, so the optimum is the same.
+
 Stopping rule (what ``tol`` means): the minimum-norm subgradient, i.e. the KKT violation
 ``|∂F/∂W_i + λ₁ᵢ sign(W_i)|`` for non-zero and ``max(|∂F/∂W_i| − λ₁ᵢ, 0)`` for zero coefficients,
 is at most ``tol`` everywhere. Without an L1 term this is ``max |∇F|``, as for Newton.
@@ -24,9 +28,11 @@ all classes; coordinate descent copes with the singular Hessian, and the result 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
+import scipy.linalg
 import torch
 from torch import Tensor
 
@@ -43,12 +49,16 @@ _MAX_SWEEPS = 200
 # a zero coefficient whose model gradient is within this fraction of λ₁ is kept in the next
 # Hessian block: cheaper than the full working set, and rarely misses (a miss costs one pass)
 _GUESS_MARGIN = 0.8
+# a step that cuts the KKT violation at least this much keeps its Hessian for the next step
+_REUSE_RATIO = 0.1
+_COSTLY_HESSIAN = 1 << 28  # multiply-adds of a Hessian block (rows × columns²)
 
 
 def prox_newton(
     objective: Objective, coef0: Tensor, *, l1: L1Penalty | None = None, tol: float = 1e-8,
     max_iter: int = 100, working_set: Tensor | None = None,
     callback: Callable[[int, float, float], None] | None = None,
+    hessian: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SolverResult:
     """Minimise ``objective + l1`` from ``coef0`` with proximal Newton steps.
 
@@ -65,6 +75,10 @@ def prox_newton(
         A guess of the coefficients that will be active (e.g. a strong-rule screen along a path);
         the first Hessian block covers it, saving a pass when the guess is right.
     callback : called as ``callback(iteration, objective, kkt_violation)`` after each iteration
+    hessian : ``(index, H)``, optional
+        A Hessian block from an earlier solve on the same data (``SolverResult.hessian``, e.g. at
+        the previous C of a path), used as a stale Hessian for the first step when it covers the
+        working set: that saves forming one.
 
     Returns
     -------
@@ -77,14 +91,28 @@ def prox_newton(
     """
     passes_before = objective.n_passes
     shape = objective.coef_shape
+
+    def block(point: Tensor, index: np.ndarray):
+        """F, ∇F and the Hessian block over ``index`` at ``point`` (one pass), H as numpy."""
+        f_s, grad, hess = objective.value_grad_hess(point, _to_index(index, point))
+        return f_s, grad, _numpy(hess)
     lam = _l1_strengths(objective, l1)
     free = lam == 0
     coef = coef0.clone()
     guess = (coef.reshape(-1) != 0).cpu().numpy() | free
     if working_set is not None:
         guess |= working_set.reshape(-1).cpu().numpy().astype(bool)
-    index = np.flatnonzero(guess)
-    f_smooth, grad, hess = objective.value_grad_hess(coef, _to_index(index, coef))
+    if hessian is not None and np.all(np.isin(np.flatnonzero(guess), hessian[0])):
+        index, H = hessian  # an earlier solve's block (e.g. the last C of a path): no Hessian pass
+        guess = np.zeros_like(guess)
+        guess[index] = True
+        f_smooth, grad = objective.value_grad(coef)
+        fresh = False
+    else:
+        index = np.flatnonzero(guess)
+        f_smooth, grad, H = block(coef, index)  # H: the Hessian block over ``index``
+        fresh = True  # H was formed at ``coef`` (else at an earlier iterate, and reused)
+    want_hess = False  # whether trial points get a Hessian block in the same pass
     f = f_smooth + _l1_value(l1, coef)
     kkt = _kkt(l1, coef, grad)
     history = [{"objective": f, "grad_max": kkt}]
@@ -92,36 +120,42 @@ def prox_newton(
     message = f"reached max_iter={max_iter}"
     n_iter = 0
     at_rounding_floor = False
+    refresh = False
     while kkt > tol and n_iter < max_iter:
-        w = coef.reshape(-1).cpu().numpy().astype(np.float64)
-        g = grad.reshape(-1).cpu().numpy().astype(np.float64)
+        w, g = _numpy(coef).reshape(-1), _numpy(grad).reshape(-1)
         active = (w != 0) | free | (np.abs(g) > lam)
-        if not np.all(guess[active]):  # new variables enter: the Hessian block must cover them
-            index = np.flatnonzero(active)
-            guess = active
-            f_smooth, grad, hess = objective.value_grad_hess(coef, _to_index(index, coef))
-        H = hess.cpu().numpy().astype(np.float64)
+        if refresh or not np.all(guess[active]):  # new variables enter, or H is too stale
+            index, guess = np.flatnonzero(active), active
+            f_smooth, grad, H = block(coef, index)
+            fresh, refresh = True, False
         inner_tol = max(0.1 * tol, min(0.1 * kkt, kkt * kkt))
-        v, model_grad = _cd_quadratic(H, g[index], w[index], lam[index], inner_tol)
+        with _one_blas_thread():  # small matrices: a second BLAS thread only waits
+            v, model_grad = _cd_quadratic(H, g[index], w[index], lam[index], inner_tol)
         step_flat = np.zeros_like(w)
         step_flat[index] = v - w[index]
         direction = torch.as_tensor(step_flat, dtype=coef.dtype, device=coef.device).reshape(shape)
         # the model's decrease, summed elementwise: no cancellation between two large L1 sums
         model_decrease = float(np.sum(g * step_flat + lam * (np.abs(w + step_flat) - np.abs(w))))
         if not model_decrease < 0:
+            if not fresh:
+                refresh = True
+                continue
             message = "the quadratic model allows no further decrease (rounding level reached)"
             at_rounding_floor = kkt <= rounding_floor(f, coef.dtype)
             break
-        # the trial's Hessian block: where the model says coefficients will be non-zero or near it
+        # the next Hessian block: where the model says coefficients will be non-zero or near it
         keep = (v != 0) | free[index] | (np.abs(model_grad) >= _GUESS_MARGIN * lam[index])
-        index = index[keep]
+        index, H = index[keep], H[np.ix_(keep, keep)]
         guess = np.zeros_like(guess)
         guess[index] = True
         step = 1.0
         accepted = False
         while step >= _MIN_STEP:
             trial = coef + step * direction
-            f_s_new, grad_new, hess_new = objective.value_grad_hess(trial, _to_index(index, coef))
+            if want_hess:
+                f_s_new, grad_new, hess_new = block(trial, index)
+            else:
+                (f_s_new, grad_new), hess_new = objective.value_grad(trial), None
             f_new = f_s_new + _l1_value(l1, trial)
             kkt_new = _kkt(l1, trial, grad_new)
             decreased = f_new <= f + _ARMIJO * step * model_decrease
@@ -131,11 +165,22 @@ def prox_newton(
                 break
             step *= 0.5
         if not accepted:
+            if not fresh:  # a stale Hessian may be to blame: retry with a fresh one
+                refresh = True
+                continue
             message = "the line search could not decrease the objective (rounding level reached)"
             at_rounding_floor = kkt <= rounding_floor(f, coef.dtype)
             break
         n_iter += 1
-        coef, f, grad, hess, kkt = trial, f_new, grad_new, hess_new, kkt_new
+        # a step that cut the KKT violation 1/_REUSE_RATIO-fold is in Newton's fast local phase,
+        # where the last (costly) Hessian block still serves: the next trial needs only F and ∇F
+        fast = kkt_new <= _REUSE_RATIO * kkt and _costly(objective, index.size)
+        if hess_new is not None:
+            H, fresh = hess_new, True
+        else:
+            fresh, refresh = False, not fast
+        want_hess = not fast
+        coef, f, grad, kkt = trial, f_new, grad_new, kkt_new
         history.append({"objective": f, "grad_max": kkt})
         if callback is not None:
             callback(n_iter, f, kkt)
@@ -148,6 +193,7 @@ def prox_newton(
         coef=_centre_free_columns(objective, coef, free), n_iter=n_iter,
         converged=kkt <= tol or at_rounding_floor, grad_max=kkt, objective=f,
         n_passes=objective.n_passes - passes_before, history=history, message=message, grad=grad,
+        hessian=(index, H),
     )
 
 
@@ -157,6 +203,26 @@ def _l1_strengths(objective: Objective, l1: L1Penalty | None) -> np.ndarray:
     if l1 is None:
         return np.zeros(n_outputs * n_cols)
     return np.tile(l1.strength.detach().cpu().numpy().astype(np.float64), n_outputs)
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def _numpy(t: Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float64)
+
+
+def _costly(objective: Objective, n_block: int) -> bool:
+    """Whether a Hessian block costs enough (≳ 20 ms) that reusing one beats forming it afresh."""
+    return objective.n_rows * n_block * n_block >= _COSTLY_HESSIAN
 
 
 def _to_index(index: np.ndarray, like: Tensor) -> Tensor:
@@ -235,6 +301,15 @@ def _cd_quadratic(
     return v, -rho
 
 
+def _solve_symmetric(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``A⁻¹b`` by Cholesky for a positive definite A, else a least-squares solution."""
+    try:
+        factor = scipy.linalg.cho_factor(A, check_finite=False)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, b, rcond=None)[0]
+    return scipy.linalg.cho_solve(factor, b, check_finite=False)
+
+
 def _model(H: np.ndarray, g: np.ndarray, w: np.ndarray, lam: np.ndarray, v: np.ndarray) -> float:
     step = v - w
     return float(g @ step + 0.5 * step @ (H @ step) + lam @ np.abs(v))
@@ -260,7 +335,7 @@ def _orthant_step(
     sign = np.sign(v[S])
     rhs = H[S] @ w - g[S] - lam[S] * sign
     H_SS = H[np.ix_(S, S)]
-    u_S = np.linalg.lstsq(H_SS, rhs, rcond=None)[0]
+    u_S = _solve_symmetric(H_SS, rhs)
     penalised = lam[S] > 0
     residual = rhs - H_SS @ u_S
     if np.abs(residual).max() > 1e-9 * (np.abs(rhs).max() + 1e-300):
