@@ -525,16 +525,10 @@ def _model_and_data(model: str, data: str, target: str):
 
 def _check_output(path: str | None) -> None:
     """Fail before any work when an output file cannot be created where asked."""
-    if path is None:
-        return
-    from pathlib import Path
+    if path is not None:
+        from torchlogit._fileio import check_writable
 
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"output path {str(target)!r} is a directory")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"output folder {str(folder)!r} does not exist")
+        check_writable(path)
 
 
 def _threshold(value: float | None) -> float | None:

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; on success rename it to ``path``.
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail early when ``path`` cannot become a file (a folder, or in a missing folder).
 
-    On any exception the temporary file is removed, so a failed write leaves no partial output.
+    Returns the folder the file goes in.
     """
     target = Path(path)
     if target.is_dir():
@@ -21,6 +20,17 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise FileNotFoundError(f"output folder {str(folder)!r} does not exist")
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success rename it to ``path``.
+
+    On any exception the temporary file is removed, so a failed write leaves no partial output.
+    """
+    target = Path(path)
+    folder = check_writable(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)
