@@ -13,9 +13,10 @@ iteration
 3. backtracks along the step until the full objective decreases enough (Armijo, with the model
    decrease of Lee, Sun & Saunders). The trial point's evaluation is the next iteration's pass.
 
-The Hessian only shapes the step, so when its block is costly (big data) it is reused while
-steps still cut the KKT violation tenfold (Newton's local phase): most passes then cost F and ∇F
-only. The stopping rule is on the exact gradient, so the optimum is the same.
+The Hessian only shapes the step, so when its block is costly (big data, many active columns) it
+is reused while the steps it gives converge fast enough that the passes still needed cost less
+than a new block: most passes then cost F and ∇F only. The stopping rule is on the exact
+gradient, so the optimum is the same.
 
 Stopping rule (what ``tol`` means): the minimum-norm subgradient, i.e. the KKT violation
 ``|∂F/∂W_i + λ₁ᵢ sign(W_i)|`` for non-zero and ``max(|∂F/∂W_i| − λ₁ᵢ, 0)`` for zero coefficients,
@@ -49,8 +50,7 @@ _MAX_SWEEPS = 200
 # a zero coefficient whose model gradient is within this fraction of λ₁ is kept in the next
 # Hessian block: cheaper than the full working set, and rarely misses (a miss costs one pass)
 _GUESS_MARGIN = 0.8
-# a step that cuts the KKT violation at least this much keeps its Hessian for the next step
-_REUSE_RATIO = 0.1
+_MIN_ENTRANTS = 32  # KKT violators let into a working set at once, at least
 _COSTLY_HESSIAN = 1 << 28  # multiply-adds of a Hessian block (rows × columns²)
 
 
@@ -123,7 +123,7 @@ def prox_newton(
     refresh = False
     while kkt > tol and n_iter < max_iter:
         w, g = _numpy(coef).reshape(-1), _numpy(grad).reshape(-1)
-        active = (w != 0) | free | (np.abs(g) > lam)
+        active = _working_set(w, g, lam, free)
         if refresh or not np.all(guess[active]):  # new variables enter, or H is too stale
             index, guess = np.flatnonzero(active), active
             f_smooth, grad, H = block(coef, index)
@@ -172,14 +172,15 @@ def prox_newton(
             at_rounding_floor = kkt <= rounding_floor(f, coef.dtype)
             break
         n_iter += 1
-        # a step that cut the KKT violation 1/_REUSE_RATIO-fold is in Newton's fast local phase,
-        # where the last (costly) Hessian block still serves: the next trial needs only F and ∇F
-        fast = kkt_new <= _REUSE_RATIO * kkt and _costly(objective, index.size)
+        # a costly Hessian block is kept while the steps it gives converge fast enough that the
+        # passes still needed cost less than forming a new one (cheap blocks: always fresh)
+        costly = _costly(objective, index.size)
+        keep = costly and _worth_keeping(objective, index.size, kkt, kkt_new, tol)
         if hess_new is not None:
             H, fresh = hess_new, True
         else:
-            fresh, refresh = False, not fast
-        want_hess = not fast
+            fresh, refresh = False, not keep
+        want_hess = not costly
         coef, f, grad, kkt = trial, f_new, grad_new, kkt_new
         history.append({"objective": f, "grad_max": kkt})
         if callback is not None:
@@ -223,6 +224,36 @@ def _numpy(t: Tensor) -> np.ndarray:
 def _costly(objective: Objective, n_block: int) -> bool:
     """Whether a Hessian block costs enough (≳ 20 ms) that reusing one beats forming it afresh."""
     return objective.n_rows * n_block * n_block >= _COSTLY_HESSIAN
+
+
+def _working_set(w: np.ndarray, g: np.ndarray, lam: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """The coefficients a step may move: non-zero, unpenalised, and the KKT violators at zero, at
+    most ``max(2·(non-zero), _MIN_ENTRANTS)`` of those (the worst first). Starting from zero with a
+    weak penalty, hundreds may violate while a few dozen end non-zero; letting them in gradually
+    keeps the Hessian blocks small, and the next iteration checks every violator again."""
+    keep = (w != 0) | free
+    violation = np.abs(g) - lam
+    violators = ~keep & (violation > 0)
+    cap = max(2 * int(keep.sum()), _MIN_ENTRANTS)
+    if violators.sum() > cap:
+        candidates = np.flatnonzero(violators)
+        violators = np.zeros_like(violators)
+        violators[candidates[np.argpartition(-violation[candidates], cap - 1)[:cap]]] = True
+    return keep | violators
+
+
+def _worth_keeping(objective: Objective, n_block: int, kkt: float, kkt_new: float, tol: float) -> bool:
+    """Whether to keep a Hessian block that took the KKT violation from ``kkt`` to ``kkt_new``:
+    yes if, at that rate, the remaining steps (one pass each, ~4 multiply-adds per coefficient
+    and row) cost less than a new block (``n_block²`` per row) and the two Newton steps after it."""
+    if kkt_new <= tol:
+        return True
+    ratio = kkt_new / kkt
+    if not ratio < 1:
+        return False
+    steps = np.log(tol / kkt_new) / np.log(ratio)
+    pass_work = 4.0 * objective.coef_shape[0] * objective.coef_shape[1]
+    return steps * pass_work <= n_block * n_block + 2 * pass_work
 
 
 def _to_index(index: np.ndarray, like: Tensor) -> Tensor:
