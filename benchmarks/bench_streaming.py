@@ -171,7 +171,7 @@ def phase_memory(paths: list[Path], threads: int) -> dict:
     seconds = time.perf_counter() - began
     coef = np.hstack([est.coef_, est.intercept_[:, None]])
     return {"fit_seconds": seconds, "iterations": int(est.n_iter_[0]), "coef": coef.tolist(),
-            "peak_rss_mb": _peak_rss_mb()}
+            "grad_max": est.grad_max_, "peak_rss_mb": _peak_rss_mb()}
 
 
 # --------------------------------------------------------------------------- driver
@@ -248,8 +248,8 @@ def main() -> None:
         memory = _run("memory", args, paths, 2)
         diff = np.abs(coef - np.array(memory["coef"])).max()
         print(f"in-memory float64 fit (LogisticRegression.fit, {memory['peak_rss_mb'] / 1e3:.1f} GB peak): "
-              f"{memory['fit_seconds']:.1f} s, {memory['iterations']} iterations; max |coef difference| "
-              f"vs streaming {diff:.1e} (target <= 1e-8)")
+              f"{memory['fit_seconds']:.1f} s, {memory['iterations']} iterations, max |gradient| "
+              f"{memory['grad_max']:.1e}; max |coef difference| vs streaming {diff:.1e} (target <= 1e-8)")
 
     ranks = _two_ranks(args, paths)
     rank0 = next(r for r in ranks if r["rank"] == 0)
