@@ -150,11 +150,9 @@ def main_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv``; return the exit status."""
     args = main_parser().parse_args(argv)
-    handlers = {"demo": _demo, "fit": _fit, "predict": _predict, "evaluate": _evaluate, "report": _report,
-                "export": _export}
     try:
         with _warnings_to_stderr():
-            handlers[args.command](args)
+            _handler(args.command)(args)
     except BrokenPipeError:  # e.g. `torchlogit predict ... | head`: the reader left
         with contextlib.suppress(OSError):
             sys.stdout.close()
@@ -167,6 +165,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
     return 0
+
+
+def _handler(command: str):
+    """The function running ``command`` (imported on demand: each pulls in what it needs)."""
+    if command in ("fit",):
+        from torchlogit import _cli_fit
+
+        return _cli_fit.fit
+    if command in ("evaluate", "report", "export"):
+        from torchlogit import _cli_evaluate
+
+        return getattr(_cli_evaluate, command)
+    return {"demo": _demo, "predict": _predict}[command]
 
 
 def entrypoint() -> None:
@@ -209,186 +220,6 @@ def _demo(args: argparse.Namespace) -> None:
     for path in result.figures:
         _out(f"wrote {path}")
     _out(f"done in {time.perf_counter() - started:.2f} s")
-
-
-def _fit(args: argparse.Namespace) -> None:
-    from sklearn.model_selection import train_test_split
-
-    from torchlogit.data.tabular import read_csv
-    from torchlogit.estimator import LogisticRegression
-    from torchlogit.modelfile import save_model
-
-    if args.solver and args.optimizer and args.solver != args.optimizer:
-        raise ValueError(f"--solver {args.solver} contradicts --optimizer {args.optimizer}")
-    solver = args.optimizer or args.solver or "auto"
-    stochastic = solver in ("sgd", "adam")
-    max_iter = args.max_iter or (1000 if stochastic else 100)
-    penalty = None if args.penalty == "none" else args.penalty
-    if args.l1_ratio is not None and penalty != "elasticnet":
-        raise ValueError("--l1-ratio applies to --penalty elasticnet only")
-
-    def make_estimator() -> LogisticRegression:
-        return LogisticRegression(
-            penalty=penalty, l1_ratio=args.l1_ratio, C=args.C, solver=solver, tol=args.tol,
-            max_iter=max_iter, learning_rate=args.lr, batch_size=args.batch_size, device=args.device,
-            dtype=args.dtype, random_state=args.seed,
-        )
-
-    from torchlogit import _cli_stream
-
-    if _cli_stream.wants_streaming(args):  # Parquet, several files, streaming options or torchrun
-        _cli_stream.fit(args, make_estimator())
-        return
-    data, test_size = args.data[0], 0.33 if args.test_size is None else args.test_size
-    cluster = _check_inference_options(args, penalty)
-    if cluster is None:
-        table = read_csv(data, target=args.target)
-    else:  # the cluster column labels groups; it is not a feature
-        features = [c for c in _csv_header(data) if c not in (args.target, cluster)]
-        table = read_csv(data, target=args.target, features=features)
-        groups = read_csv(data, target=cluster, features=features).y
-    labels = np.unique(table.y)
-    if len(labels) < 2:
-        raise ValueError(f"target {args.target!r} has a single class ({labels[0]!r}); need at least 2")
-    X_train, X_test, y_train, y_test = table.X, None, table.y, None
-    if test_size > 0:
-        X_train, X_test, y_train, y_test = train_test_split(
-            table.X, table.y, test_size=test_size, random_state=args.seed,
-        )
-        missing = np.setdiff1d(labels, y_train)
-        if len(missing):
-            raise ValueError(f"the training split has no rows of class {missing[0]!r}; "
-                             "lower --test-size or add data")
-    if args.summary and test_size > 0:
-        rows = np.arange(len(table.y))
-        train_rows = train_test_split(rows, test_size=test_size, random_state=args.seed)[0]
-        groups = groups[train_rows] if cluster is not None else None
-    elif args.summary and cluster is None:
-        groups = None
-    if args.firth:
-        estimator = _fit_firth(args, X_train, y_train)
-    elif args.cv is not None:
-        estimator = _cross_validate(args, penalty, solver, max_iter, X_train, y_train)
-    else:
-        estimator = make_estimator()
-        with _progress(args.quiet, max_iter, "fitting") as advance:
-            estimator.fit(X_train, y_train,
-                          callback=lambda it, f, g: advance(f"objective {f:.8g}, max |gradient| {g:.1e}"))
-    status = "converged" if estimator.converged_ else "NOT converged"
-    gradient = ("" if math.isnan(estimator.grad_max_)
-                else f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), ")
-    _out(f"fit: {len(labels)} classes, {X_train.shape[0]} training rows, {X_train.shape[1]} features; "
-         f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
-         f"{gradient}objective {estimator.objective_:.10g}")
-    accuracy = {"train_accuracy": float(estimator.score(X_train, y_train))}
-    line = f"accuracy: train {accuracy['train_accuracy']:.4f}"
-    if X_test is not None:
-        accuracy["test_accuracy"] = float(estimator.score(X_test, y_test))
-        line += f", test {accuracy['test_accuracy']:.4f} ({len(y_test)} held-out rows)"
-    _out(line)
-    if penalty in ("l1", "elasticnet"):
-        kept = int(np.count_nonzero(estimator.coef_.any(axis=0)))
-        _out(f"sparsity: {kept} of {X_train.shape[1]} features have a non-zero coefficient")
-    results = None
-    if args.summary:
-        results = _summarize(args, estimator, X_train, y_train, groups, table.feature_names)
-    save_model(estimator, args.out, feature_names=table.feature_names,
-               extra={"source": str(data), "target": args.target, **accuracy})
-    _out(f"wrote {args.out}")
-    if results is not None:
-        from torchlogit._fileio import atomic_path
-
-        summary_path = f"{args.out}.summary.json"
-        with atomic_path(summary_path) as tmp:
-            tmp.write_text(results.to_json(alpha=args.alpha) + "\n", encoding="utf-8")
-        _out(f"wrote {summary_path}")
-
-
-def _check_inference_options(args: argparse.Namespace, penalty: str | None) -> str | None:
-    """Validate --summary/--cov/--firth before any work; return the cluster column, if any."""
-    if not args.summary:
-        if args.firth or args.cov != "nonrobust":
-            raise ValueError("--firth and --cov go with --summary")
-        return None
-    if args.cv is not None:
-        raise ValueError("--summary reports an unpenalised fit; it cannot follow --cv")
-    if args.firth and args.cov != "nonrobust":
-        raise ValueError("--cov does not apply to --firth (its intervals are profile penalised-likelihood)")
-    if not args.firth and penalty is not None:
-        raise ValueError("--summary needs --penalty none (p-values of a penalised fit would mislead) "
-                         "or --firth")
-    if args.cov.startswith("cluster:"):
-        column = args.cov.removeprefix("cluster:")
-        if not column:
-            raise ValueError("--cov cluster:COLUMN needs the name of the cluster column")
-        return column
-    if args.cov not in ("nonrobust", "robust", "HC0", "HC1"):
-        raise ValueError(f"--cov must be nonrobust, robust, HC0, HC1 or cluster:COLUMN, got {args.cov!r}")
-    return None
-
-
-def _csv_header(path: str) -> list[str]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle), [])
-
-
-def _fit_firth(args: argparse.Namespace, X: np.ndarray, y: np.ndarray):
-    """Firth's fit, stored in a LogisticRegression shell so the model file format stays one."""
-    from torchlogit.estimator import LogisticRegression
-    from torchlogit.firth import FirthLogisticRegression
-
-    firth = FirthLogisticRegression(device=args.device).fit(X, y)
-    shell = LogisticRegression(penalty=None)
-    for name in ("coef_", "intercept_", "classes_", "n_features_in_"):
-        setattr(shell, name, getattr(firth, name))
-    shell.solver_, shell.n_iter_ = "firth", np.array([firth.n_iter_], dtype=np.int32)
-    shell.converged_, shell.objective_, shell.grad_max_ = firth.converged_, -firth.loglik_, float("nan")
-    shell.firth_ = firth
-    return shell
-
-
-def _summarize(args: argparse.Namespace, estimator, X: np.ndarray, y: np.ndarray, groups, names):
-    """Print the statsmodels-style table; return the results for the JSON file."""
-    from rich.console import Console
-
-    labels = {"xname": list(names), "yname": args.target, "alpha": args.alpha}
-    if args.firth:
-        results = estimator.firth_.summary(X, y, **labels)
-    else:
-        cov = {"robust": "HC0"}.get(args.cov, args.cov)
-        cov = "cluster" if cov.startswith("cluster:") else cov
-        results = estimator.summary(X, y, cov_type=cov, groups=groups, **labels)
-    Console(width=100).print(results)
-    return results
-
-
-def _cross_validate(args: argparse.Namespace, penalty: str | None, solver: str, max_iter: int,
-                    X: np.ndarray, y: np.ndarray):
-    """``fit --cv K``: choose C on K folds, print the CV curve, plot it; the refitted model."""
-    from pathlib import Path
-
-    from torchlogit.cv import LogisticRegressionCV
-    from torchlogit.plots import plot_cv_curve
-
-    if args.cv < 2:
-        raise ValueError(f"--cv needs at least 2 folds, got {args.cv}")
-    if penalty is None:
-        raise ValueError("--cv chooses the penalty strength: use --penalty l2, l1 or elasticnet")
-    if solver not in ("auto", "prox_newton", "newton"):
-        raise ValueError(f"--cv fits with the exact solvers; drop --solver/--optimizer {solver}")
-    cv = LogisticRegressionCV(penalty=penalty, l1_ratio=args.l1_ratio, Cs=args.Cs, cv=args.cv,
-                              tol=args.tol, max_iter=max_iter, device=args.device, dtype=args.dtype)
-    cv.fit(X, y)
-    _out(f"cv: {args.cv}-fold, {len(cv.Cs_)} values of C, score = mean held-out log-likelihood "
-         f"(negative log-loss); chosen C = {cv.C_:.6g}")
-    _out(f"  {'C':>12}  {'mean score':>12}  {'std':>10}")
-    for C, mean, std in zip(cv.Cs_, cv.mean_scores_, cv.std_scores_, strict=True):
-        _out(f"  {C:12.6g}  {mean:12.6f}  {std:10.6f}{'  <- chosen' if C == cv.C_ else ''}")
-    out = Path(args.out)
-    plot = args.cv_plot or str(out.with_name(f"{out.stem}-cv.png"))
-    plot_cv_curve(cv.Cs_, cv.mean_scores_, cv.std_scores_, cv.C_, plot)
-    _out(f"wrote {plot}")
-    return cv.best_estimator_
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -437,145 +268,12 @@ def _predict(args: argparse.Namespace) -> None:
     _out(f"wrote {count} predictions to {args.out}", err=True)
 
 
-def _evaluate(args: argparse.Namespace) -> None:
-    from torchlogit.evaluation import evaluate
-
-    threshold = _threshold(args.threshold)
-    _check_output(args.json)
-    estimator, _, table = _model_and_data(args.model, args.data, args.target)
-    pair = _feature_pair(args.features, table.feature_names)
-    result = evaluate(estimator, table.X, table.y, threshold=threshold)
-    _print_evaluation(result, args.data)
-    if args.json is not None:
-        import json
-
-        from torchlogit._fileio import atomic_path
-
-        document = {"model": str(args.model), "data": str(args.data), "target": args.target,
-                    **result.to_dict()}
-        with atomic_path(args.json) as tmp:
-            tmp.write_text(json.dumps(document, indent=2) + "\n")
-        _out(f"wrote {args.json}")
-    if args.plots is not None:
-        from torchlogit.plots import plot_evaluation
-
-        written = plot_evaluation(
-            estimator, table.X, table.y, args.plots, fmt=args.plot_format,
-            feature_names=table.feature_names, features=pair, threshold=threshold,
-        )
-        for path in written.values():
-            _out(f"wrote {path}")
-
-
-def _report(args: argparse.Namespace) -> None:
-    from torchlogit.report import write_report
-
-    threshold = _threshold(args.threshold)
-    _check_output(args.out)
-    estimator, metadata, table = _model_and_data(args.model, args.data, args.target)
-    pair = _feature_pair(args.features, table.feature_names)
-    inference = None
-    if args.ci:
-        try:
-            inference = estimator.summary(table.X, table.y, allow_penalized=True)
-        except ImportError as exc:
-            raise ValueError(f"--ci: statistical inference is not available ({exc})") from None
-    info = {"model file": str(args.model), "torchlogit version": metadata.get("torchlogit_version")}
-    info.update({k.replace("_", " "): v for k, v in (metadata.get("extra") or {}).items()})
-    write_report(
-        estimator, table.X, table.y, args.out, feature_names=table.feature_names,
-        title=args.title or f"torchlogit report: {args.model}", data_name=str(args.data),
-        target=args.target, threshold=threshold, boundary_features=pair, inference=inference,
-        model_info=info,
-    )
-    _out(f"wrote {args.out}")
-
-
-def _export(args: argparse.Namespace) -> None:
-    from torchlogit.export import export_model
-    from torchlogit.modelfile import load_model, read_metadata
-
-    _check_output(args.out)
-    estimator = load_model(args.model)
-    names = read_metadata(args.model)["feature_names"]
-    try:
-        export_model(estimator, args.out, args.format, dtype=args.dtype, feature_names=names)
-    except ImportError as exc:
-        raise ValueError(str(exc)) from None
-    n_classes = len(estimator.classes_)
-    _out(f"wrote {args.out} ({args.format}): input 'features' ({args.dtype}, rows x "
-         f"{estimator.n_features_in_}: {', '.join(names or [])}); outputs 'probabilities' "
-         f"(rows x {n_classes}) and 'label'")
-
-
-# --------------------------------------------------------------------------- helpers
-def _model_and_data(model: str, data: str, target: str):
-    """The model, its metadata, and the data's model features and labels."""
-    from torchlogit.data.tabular import read_table
-    from torchlogit.modelfile import load_model, read_metadata
-
-    estimator = load_model(model)
-    metadata = read_metadata(model)
-    table = read_table(data, target=target, features=metadata["feature_names"])
-    if table.X.shape[1] != estimator.n_features_in_:
-        raise ValueError(f"{data!r} has {table.X.shape[1]} feature columns; the model expects "
-                         f"{estimator.n_features_in_}")
-    return estimator, metadata, table
-
-
 def _check_output(path: str | None) -> None:
     """Fail before any work when an output file cannot be created where asked."""
     if path is not None:
         from torchlogit._fileio import check_writable
 
         check_writable(path)
-
-
-def _threshold(value: float | None) -> float | None:
-    if value is not None and not (math.isfinite(value) and 0 < value < 1):
-        raise ValueError(f"--threshold must lie strictly between 0 and 1, got {value:g}")
-    return value
-
-
-def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 2 or parts[0] == parts[1]:
-        raise ValueError(f"--features takes two different feature names separated by a comma, got {text!r}")
-    unknown = [p for p in parts if p not in names]
-    if unknown:
-        raise ValueError(f"--features: unknown feature(s) {unknown}; the model's features are {names}")
-    return names.index(parts[0]), names.index(parts[1])
-
-
-def _print_evaluation(result, data: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False, markup=False)  # labels and paths are plain text
-    labels = [_label_text(c) for c in result.classes]
-    rule = ("most probable class" if result.threshold is None
-            else f"{labels[1]} when its probability >= {result.threshold:g}")
-    console.print(f"evaluate: {result.n_samples} rows of {data}, {len(labels)} classes; "
-                  f"decision rule: {rule}")
-    metrics = Table(title="Metrics (scikit-learn)", title_justify="left")
-    metrics.add_column("metric")
-    metrics.add_column("value", justify="right")
-    for name, value in result.metrics.items():
-        metrics.add_row(name, "n/a" if value is None else f"{value:.6f}")
-    console.print(metrics)
-    matrix = Table(title="Confusion matrix", title_justify="left")
-    matrix.add_column("true \\ predicted")
-    for label in labels:
-        matrix.add_column(label, justify="right")
-    for label, row in zip(labels, result.confusion_matrix, strict=True):
-        matrix.add_row(label, *(f"{int(v)}" for v in row))
-    console.print(matrix)
-    if result.best_thresholds:
-        f1, j = result.best_thresholds["f1"], result.best_thresholds["youden_j"]
-        console.print(f"best threshold: F1 {f1['f1']:.4f} at {f1['threshold']:.6g}; "
-                      f"Youden's J {j['youden_j']:.4f} at {j['threshold']:.6g}")
 
 
 def _label_text(label: object) -> str:
