@@ -14,6 +14,7 @@ Sources that cannot hand out columns cheaply (streamed files) fall back to plain
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,7 @@ def _subset_source(source: DataSource, features: np.ndarray) -> DataSource | Non
 def working_set_prox_newton(
     objective: Objective, coef0: Tensor, *, l1: L1Penalty, tol: float = 1e-8, max_iter: int = 100,
     working_set: Tensor | None = None, grad0: Tensor | None = None, cache: ColumnCache | None = None,
+    callback: Callable[[int, float, float], None] | None = None,
 ) -> SolverResult:
     """Minimise ``objective + l1`` by proximal Newton on working sets of columns.
 
@@ -67,6 +69,7 @@ def working_set_prox_newton(
     working_set : bool Tensor of ``coef``'s shape, optional; coefficients expected to be active
     grad0 : the smooth gradient at ``coef0`` if known (ranks the likely entrants)
     cache : a :class:`ColumnCache` to reuse across calls (e.g. along a path)
+    callback : passed on to each proximal Newton run (narrow runs report the narrow objective)
 
     Returns
     -------
@@ -104,7 +107,7 @@ def working_set_prox_newton(
         narrow.l2 = None if objective.l2 is None else L2Penalty(objective.l2.strength[columns])
         narrow_passes = narrow.n_passes
         result = prox_newton(narrow, coef[:, columns], l1=L1Penalty(lam[columns]), tol=tol,
-                             max_iter=max(max_iter - n_iter, 1), hessian=cache.hessian)
+                             max_iter=max(max_iter - n_iter, 1), hessian=cache.hessian, callback=callback)
         cache.hessian = result.hessian
         n_iter += result.n_iter
         n_passes += narrow.n_passes - narrow_passes
@@ -127,7 +130,7 @@ def working_set_prox_newton(
         grad0 = grad
     # too wide, a source without columns, or no progress: the full problem directly
     result = prox_newton(objective, coef, l1=l1, tol=tol, max_iter=max(max_iter - n_iter, 1),
-                         working_set=working_set, hessian=cache.full_hessian)
+                         working_set=working_set, hessian=cache.full_hessian, callback=callback)
     cache.full_hessian = result.hessian
     result.n_iter += n_iter
     result.n_passes = n_passes + objective.n_passes - passes_before
