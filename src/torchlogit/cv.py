@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from torchlogit._threads import single_thread_if_small
-from torchlogit._validation import resolve_device, resolve_dtype, tensor_to_numpy
+from torchlogit._validation import encode_labels, resolve_device, resolve_dtype, tensor_to_numpy
 from torchlogit.estimator import PENALTIES, LogisticRegression
 from torchlogit.objective import Objective
 from torchlogit.path import _factor, c_grid, fit_path, make_source
@@ -98,7 +98,7 @@ class LogisticRegressionCV(LogisticRegression):
         X, y = validate_data(self, tensor_to_numpy(X), tensor_to_numpy(y), accept_sparse="csr",
                              dtype=[np.float64, np.float32], y_numeric=False)
         check_classification_targets(y)
-        classes, y_index = np.unique(y, return_inverse=True)
+        classes, y_index = encode_labels(y)
         if len(classes) < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, but the data "

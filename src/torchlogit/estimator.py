@@ -24,6 +24,7 @@ from torchlogit._exceptions import ConvergenceWarning, PerfectSeparationWarning
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
     dense_rows_per_chunk,
+    encode_labels,
     resolve_device,
     resolve_dtype,
     tensor_to_numpy,
@@ -238,7 +239,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
             dtype=[np.float64, np.float32], y_numeric=False,
         )
         check_classification_targets(y)
-        self.classes_, y_index = np.unique(y, return_inverse=True)
+        self.classes_, y_index = encode_labels(y)
         n_classes = len(self.classes_)
         if n_classes < 2:
             raise ValueError(

@@ -51,7 +51,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from torchlogit._exceptions import ConvergenceWarning
 from torchlogit._threads import single_thread_if_small
-from torchlogit._validation import resolve_device, tensor_to_numpy
+from torchlogit._validation import encode_labels, resolve_device, tensor_to_numpy
 from torchlogit.inference import LogitResults, _check_alpha
 
 _F64 = torch.float64
@@ -238,7 +238,7 @@ class FirthProblem:
 def _check_binary(estimator: Any, y: Any) -> np.ndarray:
     y = np.asarray(y)
     check_classification_targets(y)
-    classes, y_index = np.unique(y, return_inverse=True)
+    classes, y_index = encode_labels(y)
     if len(classes) != 2:
         raise ValueError(f"Only binary classification is supported: Firth's method (as logistf) needs "
                          f"exactly 2 classes; the data contain {len(classes)} class"

@@ -29,6 +29,7 @@ from torchlogit._exceptions import ConvergenceWarning
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
     dense_rows_per_chunk,
+    encode_labels,
     resolve_device,
     resolve_dtype,
     tensor_to_numpy,
@@ -107,7 +108,7 @@ def path(
     y = np.asarray(tensor_to_numpy(y))
     check_consistent_length(X, y)
     check_classification_targets(y)
-    classes, y_index = np.unique(y, return_inverse=True)
+    classes, y_index = encode_labels(y)
     if len(classes) < 2:
         raise ValueError(f"a path needs at least 2 classes in y, got {len(classes)}")
     weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64,
