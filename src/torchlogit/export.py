@@ -102,9 +102,9 @@ class ServingModule(nn.Module):
 def serving_module(estimator: Any, *, dtype: str = "float64") -> ServingModule:
     """The fitted estimator as a :class:`ServingModule` in eval mode (CPU, ``dtype``)."""
     torch_dtype = _torch_dtype(dtype)
-    model = estimator.to_model().to(torch_dtype).eval().requires_grad_(False)
+    model = estimator.to_model().to(torch_dtype).train(False).requires_grad_(False)  # inference mode
     values, _ = _class_values(np.asarray(estimator.classes_))
-    return ServingModule(model, values).eval()
+    return ServingModule(model, values).train(False)
 
 
 def export_onnx(

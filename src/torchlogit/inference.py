@@ -42,6 +42,7 @@ and an analytic Jacobian.
 
 from __future__ import annotations
 
+import abc
 import json
 import math
 import numbers
@@ -89,11 +90,12 @@ def _clean(x: Any) -> Any:
     return x
 
 
-class _WaldTable:
+class _WaldTable(abc.ABC):
     """Estimates, covariance and z tests of a parameter vector; shared by results and margins."""
 
+    @abc.abstractmethod
     def _shaped(self, flat: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Arrange a flat parameter vector in the subclass's table shape."""
 
     _flat: np.ndarray
     _cov: np.ndarray

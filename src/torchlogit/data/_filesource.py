@@ -6,6 +6,7 @@ public entry point is :mod:`torchlogit.data.streaming`.
 
 from __future__ import annotations
 
+import abc
 import copy
 import os
 import queue
@@ -29,7 +30,7 @@ _PREFETCH_DEPTH = 2
 Location = Callable[[int], str]  # data row index within a batch -> "row group 3, row 1,234" etc.
 
 
-class _FileSource:
+class _FileSource(abc.ABC):
     """What Parquet and CSV sources share: labels, checks, conversion, shards, prefetching."""
 
     format_name = ""
@@ -91,18 +92,21 @@ class _FileSource:
         return other
 
     # ----------------------------------------------------------- format specifics
+    @abc.abstractmethod
     def _columns(self) -> list[str]:
-        raise NotImplementedError
+        """Implemented by each file format."""
 
+    @abc.abstractmethod
     def _check_feature_columns(self) -> None:
-        raise NotImplementedError
+        """Implemented by each file format."""
 
+    @abc.abstractmethod
     def _target_type(self):
-        raise NotImplementedError
+        """Implemented by each file format."""
 
+    @abc.abstractmethod
     def _batches(self, columns: list[str], shard: tuple[int, int]) -> Iterator[tuple[Any, Path, Location]]:
         """Yield ``(record batch, file, location)`` for this shard: at most ``chunk_rows`` rows each."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ sharding
     def shard(self) -> tuple[int, int]:
