@@ -28,6 +28,9 @@ _ARMIJO = 1e-4
 _MIN_STEP = 1e-10
 # with a separate low-precision Hessian, keep it once a full step shrinks max |∇F| at least 100-fold
 _REUSE_RATIO = 0.01
+# with fused passes (F, ∇F and Hessian together), skip forming the next Hessian after a full step
+# that shrank max |∇F| at least 20-fold: Newton is then in its quadratic phase
+_FUSED_REUSE_RATIO = 0.05
 # the float32 phase of mixed-precision Newton stops once max |∇F| has dropped by this factor
 _LOW_PRECISION_REDUCTION = 1e-4
 
@@ -151,6 +154,7 @@ def _iterate(
     message = f"reached max_iter={first_iter + max_iter}"
     n_iter = 0
     at_rounding_floor = False
+    keep_hessian = False
     while grad_max > tol and n_iter < max_iter:
         gauge = _gauge(objective, hess)
         direction = newton_direction(hess if gauge is None else hess + gauge, grad)
@@ -161,7 +165,8 @@ def _iterate(
         step, accepted, hess_new = 1.0, False, None
         while step >= _MIN_STEP:
             trial = coef + step * direction
-            if step == 1.0 and hessian_at is None:  # usual case: one fused pass gives the next Hessian
+            if step == 1.0 and hessian_at is None and not keep_hessian:
+                # usual case: one fused pass gives F, ∇F and the next Hessian
                 f_new, grad_new, hess_new = objective.value_grad_hess(trial)
             else:
                 f_new, grad_new = objective.value_grad(trial)
@@ -183,12 +188,14 @@ def _iterate(
         n_iter += 1
         shrink = grad_new_max / grad_max if grad_max > 0 else 0.0
         coef, f, grad, grad_max = trial, f_new, grad_new, grad_new_max
+        reuse_ratio = _REUSE_RATIO if hessian_at is not None else _FUSED_REUSE_RATIO
+        lazy_ok = step == 1.0 and shrink <= reuse_ratio
         if hess_new is not None:
             hess = hess_new
-        elif grad_max > tol:
-            lazy_ok = hessian_at is not None and step == 1.0 and shrink <= _REUSE_RATIO
-            if not lazy_ok:
-                hess = (hessian_at or (lambda c: objective.value_grad_hess(c)[2]))(coef)
+        elif grad_max > tol and not (lazy_ok and (hessian_at is not None or keep_hessian)):
+            hess = (hessian_at or (lambda c: objective.value_grad_hess(c)[2]))(coef)
+        # in the quadratic phase a one-step-old Hessian is as good: the next pass skips forming one
+        keep_hessian = hessian_at is None and lazy_ok
         history.append({"objective": f, "grad_max": grad_max})
         if callback is not None:
             callback(first_iter + n_iter, f, grad_max)
