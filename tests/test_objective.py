@@ -61,3 +61,26 @@ def test_zero_total_weight_is_rejected():
     X, y, _ = make_classification_data(n=10)
     with pytest.raises(ValueError, match="sum to zero"):
         _objective(X, y, np.zeros(10), 1)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_sampled_hessian_of_repeated_blocks_is_the_full_hessian(monkeypatch, n_classes):
+    """Every block of rows the same: any evenly spaced sample of blocks gives the exact Hessian."""
+    import torchlogit.objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 8)
+    X, y, w = make_classification_data(n=8, n_classes=n_classes, weights=True)
+    repeats = 12
+    X, y, w = np.tile(X, (repeats, 1)), np.tile(y, repeats), np.tile(w, repeats)
+    n_out = 1 if n_classes == 2 else n_classes
+    full, sampled = _objective(X, y, w, n_out), _objective(X, y, w, n_out, chunk_rows=13)
+    sampled.sample_hessians(rows=30)  # every 3rd block of 8 rows: 4 of the 12
+    assert sampled.hessian_stride == 3
+    coef = torch.randn(full.coef_shape, dtype=torch.float64)
+    f1, g1, h1 = full.value_grad_hess(coef)
+    f2, g2, h2 = sampled.value_grad_hess(coef)
+    assert f1 == pytest.approx(f2, rel=1e-13)  # F and its gradient still use every row
+    torch.testing.assert_close(g1, g2, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(h1, h2, rtol=1e-12, atol=1e-14)
+    assert sampled._sampled_ranges(0, 13) == [(0, 8)]  # chunk rows 0-12: block 0 only
+    assert sampled._sampled_ranges(13, 13) == [(11, 13)]  # rows 13-25: rows 24-25 of block 3

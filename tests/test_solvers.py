@@ -109,3 +109,47 @@ def test_unpenalised_multinomial_is_centred_and_matches_mnlogit():
     # MNLogit's parameters are class k versus class 0
     ours = np.hstack([est.intercept_[:, None], est.coef_])
     np.testing.assert_allclose((ours[1:] - ours[0]).T, res.params, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_newton_with_sampled_hessians_reaches_the_sklearn_optimum(monkeypatch, n_classes):
+    from torchlogit import estimator as estimator_module
+    from torchlogit import objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 16)
+    monkeypatch.setattr(estimator_module, "HESSIAN_SAMPLE_ROWS", 200)  # every 4th block of 16 rows
+    X, y, w = make_classification_data(n=900, d=5, n_classes=n_classes, seed=4, weights=True)
+    ours = LogisticRegression(tol=1e-10).fit(X, y, sample_weight=w)
+    ref = SkLogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-6)
+    assert ours.grad_max_ <= 1e-10
+
+
+def test_newton_goes_back_to_full_hessians_when_the_sample_misses_a_feature(monkeypatch):
+    """A feature non-zero only in rows outside the sampled blocks: the sampled Hessian is blind to
+    it, the step disappoints, and Newton returns to all rows and still converges."""
+    from torchlogit import estimator as estimator_module
+    from torchlogit import objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 16)
+    monkeypatch.setattr(estimator_module, "HESSIAN_SAMPLE_ROWS", 200)
+    X, y, _ = make_classification_data(n=960, d=3, seed=5)
+    rare = np.zeros(len(y))
+    rare[16:32] = 1.0  # block 1 only; the sample holds blocks 0, 4, 8, ...
+    X = np.column_stack([X, rare])
+    y[16:32] = 1
+    y[16:20] = 0
+    sampled = []
+    original = objective_module.Objective.sample_hessians
+
+    def record(self, rows):
+        original(self, rows)
+        sampled.append(self)
+
+    monkeypatch.setattr(objective_module.Objective, "sample_hessians", record)
+    ours = LogisticRegression(tol=1e-10).fit(X, y)
+    ref = SkLogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-6)
+    assert ours.converged_ and ours.grad_max_ <= 1e-10
+    assert [objective.hessian_stride for objective in sampled] == [1]  # was 4, until a step disappointed
+    assert ours.n_iter_[0] <= 8  # blind to the rare feature it took 24 Newton steps

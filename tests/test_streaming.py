@@ -1,6 +1,7 @@
 """Streamed Parquet/CSV sources: the exact in-memory optimum, bounded chunks, shards, clear errors."""
 
 import threading
+import warnings
 
 import numpy as np
 import pyarrow as pa
@@ -12,6 +13,7 @@ from streaming_data import make_table, write_csv_file, write_parquet_files
 from torchlogit import LogisticRegression
 from torchlogit import estimator as estimator_module
 from torchlogit._cli import main
+from torchlogit._exceptions import ConvergenceWarning
 from torchlogit.data.streaming import CSVSource, ParquetSource, expand_paths, open_source
 from torchlogit.modelfile import load_model
 from torchlogit.streaming_fit import fit_files
@@ -51,6 +53,38 @@ def test_mixed_precision_newton_reads_float32_chunks_and_reaches_the_float64_opt
                          chunk_rows=37, checkpoint=dataset["folder"] / f"ck-{len(reference.classes_)}")
     np.testing.assert_allclose(streamed.coef_, reference.coef_, rtol=0, atol=1e-10)
     assert streamed.n_passes_ == reference.n_passes_
+
+
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "sgd"])
+def test_float32_parquet_is_read_narrow_and_fitted_in_float64(tmp_path, solver):
+    """float32 feature columns travel as float32 chunks and are widened where summed: the float64
+    fit of the same (exact) values, for every solver."""
+    table, X, labels, sw = make_table(n=400, seed=7)
+    X32 = X.astype(np.float32)
+    narrow = table
+    for j in range(X.shape[1]):
+        narrow = narrow.set_column(j, f"f{j}", pa.array(X32[:, j]))
+    paths = write_parquet_files(tmp_path, narrow)
+    source = open_source(paths, target="y", weight="w", chunk_rows=45)
+    assert next(source.chunks())[0].dtype == torch.float64
+    assert next(source.with_float32_features().chunks())[0].dtype == torch.float32
+    wide = open_source(write_parquet_files(tmp_path / "wide", table), target="y")
+    assert wide.with_float32_features() is wide  # float64 columns are not exact in float32
+    params = {"solver": solver, "tol": 1e-10} if solver != "sgd" else {
+        "solver": "sgd", "tol": 1e-4, "max_iter": 3, "random_state": 0, "learning_rate": 0.05}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # 3 SGD epochs: far from the optimum
+        streamed = fit_files(LogisticRegression(**params), paths, target="y", weight="w", chunk_rows=45)
+    if solver == "sgd":  # same mini-batches only chunk for chunk: compare with the float64 stream
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            wide64 = fit_files(LogisticRegression(**params), write_parquet_files(
+                tmp_path / "wide64", narrow.cast(table.schema)), target="y", weight="w", chunk_rows=45)
+        np.testing.assert_allclose(streamed.coef_, wide64.coef_, rtol=0, atol=1e-12)
+    else:
+        reference = LogisticRegression(**params).fit(X32.astype(np.float64), labels, sample_weight=sw)
+        np.testing.assert_allclose(streamed.coef_, reference.coef_, rtol=0, atol=1e-8)
+        assert streamed.coef_.dtype == np.float64
 
 
 def test_streamed_lbfgs_and_unweighted_fits_reach_the_optimum(dataset):
@@ -115,6 +149,18 @@ def test_labels_are_typed_as_in_memory(tmp_path, values, kind):
         np.testing.assert_array_equal(source.classes[y], values)
 
 
+@pytest.mark.parametrize(("values", "classes", "bad"), [
+    ([0, 1, 2, 1], [0, 1], "2"), ([0, 1, -1, 1], [0, 1], "-1"), ([3, 5, 4, 5], [3, 5], "4"),
+    ([0.0, 1.0, 0.5, 1.0], [0, 1], "0.5"),
+])
+def test_unknown_numeric_label_names_value_and_row(tmp_path, values, classes, bad):
+    pq.write_table(pa.table({"a": [0.1, 0.2, 0.3, 0.4], "y": values}), tmp_path / "t.parquet")
+    source = open_source(tmp_path / "t.parquet", target="y", classes=classes)
+    with pytest.raises(ValueError, match=rf"label {bad} of target 'y' at row group 0, row 3 of the file is "
+                                         rf"not one of the classes"):
+        list(source.chunks())
+
+
 def test_abandoned_pass_stops_its_reader_thread(dataset):
     before = threading.active_count()
     chunks = open_source(dataset["parquet"], target="y", chunk_rows=10).chunks()
@@ -176,10 +222,11 @@ def test_bad_values_name_file_column_and_row_group(tmp_path):
     values = table.column("f1").to_numpy().copy()
     values[200] = np.inf
     pq.write_table(table.set_column(1, "f1", pa.array(values)), tmp_path / "inf.parquet", row_group_size=64)
-    source = open_source(tmp_path / "inf.parquet", target="y", chunk_rows=50)
-    with pytest.raises(ValueError, match=r"inf\.parquet': column 'f1' has a non-finite value \(inf\) at "
-                                         r"row group 3, row 201 of the file"):
+    where = r"inf\.parquet': column 'f1' has a non-finite value \(inf\) at row group 3, row 201 of the file"
+    with pytest.raises(ValueError, match=where):
         fit_files(LogisticRegression(), tmp_path / "inf.parquet", target="y")
+    with pytest.raises(ValueError, match=where):  # chunks sliced from larger reads: same location
+        list(open_source(tmp_path / "inf.parquet", target="y", chunk_rows=5).chunks())
     labels = table.column("y").to_pylist()
     labels[10] = None
     write_csv_file(tmp_path / "gap.csv", table.set_column(4, "y", pa.array(labels)))

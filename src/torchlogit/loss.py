@@ -40,11 +40,13 @@ class ChunkSums:
 
     def __iadd__(self, other: ChunkSums) -> ChunkSums:
         self.loss = self.loss + other.loss
-        if self.grad is not None and other.grad is not None:
-            self.grad = self.grad + other.grad
-        if self.hess is not None and other.hess is not None:
-            self.hess = self.hess + other.hess
+        self.grad = _add(self.grad, other.grad)
+        self.hess = _add(self.hess, other.hess)  # a sampled Hessian may come from some chunks only
         return self
+
+
+def _add(a: Tensor | None, b: Tensor | None) -> Tensor | None:
+    return b if a is None else a if b is None else a + b
 
 
 def linear_predictor(X: Tensor, coef: Tensor, fit_intercept: bool) -> Tensor:

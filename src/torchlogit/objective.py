@@ -17,6 +17,8 @@ same solver code serves in-memory, streamed and distributed data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
@@ -50,6 +52,8 @@ class Objective:
         self.dtype = dtype
         self.device = torch.device(device)
         self.n_passes = 0
+        # Hessians from every ``hessian_stride``-th block of rows (1: all rows), see sample_hessians
+        self.hessian_stride = 1
         self.coef_shape = (n_outputs, source.n_features + int(fit_intercept))
         self.last_coef: Tensor | None = None  # where F was last evaluated (checkpoints read it)
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # rows, weight sum
@@ -67,9 +71,47 @@ class Objective:
         if not self.weight_sum > 0:
             raise ValueError("the sample weights sum to zero: there is nothing to fit")
 
+    def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """The source's chunks with ``X`` widened to the objective's dtype.
+
+        A source may store ``X`` narrower when that is exact (float32 Parquet columns: half the
+        memory traffic). The widened copy goes into one buffer reused from chunk to chunk (fresh
+        memory costs page faults), so each chunk must be used before the next is asked for.
+        """
+        wide = None
+        for X, y, w in self.source.chunks():
+            if X.dtype != self.dtype:
+                n, d = X.shape
+                if wide is None or wide.shape[0] < n or wide.shape[1] != d:
+                    wide = torch.empty(d, n, dtype=self.dtype, device=X.device).T  # X's column-major layout
+                X = wide[:n].copy_(X)
+            yield X, y, w
+
     def zeros(self) -> Tensor:
         """A starting point of the right shape, dtype and device."""
         return torch.zeros(self.coef_shape, dtype=self.dtype, device=self.device)
+
+    def sample_hessians(self, rows: int) -> None:
+        """Form Hessians from about ``rows`` rows (evenly spaced blocks) instead of all of them.
+
+        The Hessian only shapes Newton's steps; F and ∇F still use every row, so the optimum is
+        unchanged. On tens of millions of rows the weighted Gram costs as much as reading the
+        data, while a few million rows give it to a few parts in a thousand. Newton returns to
+        full Hessians if a step disappoints (a feature too rare to be sampled, say).
+        """
+        self.hessian_stride = max(1, self.n_rows // rows)
+
+    def _sampled_ranges(self, first_row: int, n: int) -> list[tuple[int, int]]:
+        """Rows ``[start, stop)`` of a chunk (first row ``first_row`` of this shard) in sampled blocks."""
+        ranges = []
+        block = _HESSIAN_BLOCK_ROWS
+        start = (first_row // block) * block
+        while start < first_row + n:
+            if (start // block) % self.hessian_stride == 0:
+                stop = min(start + block, first_row + n)
+                ranges.append((max(start, first_row) - first_row, stop - first_row))
+            start += block
+        return ranges
 
     def _sums(
         self, coef: Tensor, need_grad: bool, need_hess: bool, hess_index: Tensor | None = None,
@@ -77,9 +119,18 @@ class Objective:
         self.n_passes += 1
         self.last_coef = coef
         total: ChunkSums | None = None
-        for X, y, w in self.source.chunks():
-            part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=need_grad, need_hess=need_hess,
-                              hess_index=hess_index)
+        sampled = need_hess and self.hessian_stride > 1
+        first_row, hess_rows = 0, 0
+        for X, y, w in self.chunks():
+            part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=need_grad or sampled,
+                              need_hess=need_hess and not sampled, hess_index=hess_index)
+            if sampled:
+                for start, stop in self._sampled_ranges(first_row, X.shape[0]):
+                    block = chunk_sums(X[start:stop], y[start:stop], w[start:stop], coef, self.fit_intercept,
+                                       need_hess=True, hess_index=hess_index).hess
+                    part.hess = block if part.hess is None else part.hess + block
+                    hess_rows += stop - start
+            first_row += X.shape[0]
             if total is None:
                 total = part
             else:
@@ -88,17 +139,25 @@ class Objective:
             raise ValueError("the data source yielded no rows")
         # one all_reduce for everything: pack loss, gradient and Hessian into a flat buffer
         pieces = [total.loss.reshape(1)]
-        if need_grad:
+        if need_grad or sampled:
             pieces.append(total.grad.reshape(-1))
+        if sampled:
+            if total.hess is None:  # this shard's rows fell between the sampled blocks
+                size = int(hess_index.numel()) if hess_index is not None else coef.numel()
+                total.hess = coef.new_zeros(size, size)
+            pieces.append(torch.tensor([float(hess_rows)], dtype=coef.dtype, device=coef.device))
         if need_hess:
             pieces.append(total.hess.reshape(-1))
         flat = all_reduce_sum(torch.cat(pieces)) / self.weight_sum
-        n_grad = total.grad.numel() if need_grad else 0
+        n_grad = total.grad.numel() if need_grad or sampled else 0
         total.loss = flat[0]
-        if need_grad:
+        if need_grad or sampled:
             total.grad = flat[1 : 1 + n_grad].reshape(self.coef_shape)
         if need_hess:
-            total.hess = flat[1 + n_grad :].reshape(total.hess.shape)
+            hess = flat[1 + n_grad + int(sampled) :].reshape(total.hess.shape)
+            if sampled:  # scale the sample up to all rows
+                hess = hess * (self.n_rows / (flat[1 + n_grad] * self.weight_sum))
+            total.hess = hess
         if self.l2 is not None:
             total.loss = total.loss + self.l2.value(coef)
             if need_grad:
@@ -112,7 +171,7 @@ class Objective:
         """Weighted mean and standard deviation of every feature column (one pass)."""
         d = self.source.n_features
         sums = torch.zeros(2, d, dtype=torch.float64, device=self.device)
-        for X, _, w in self.source.chunks():
+        for X, _, w in self.chunks():
             Xw = X.to(torch.float64) * w.to(torch.float64)[:, None]
             sums[0] += Xw.sum(0)
             sums[1] += (Xw * X.to(torch.float64)).sum(0)
@@ -138,6 +197,10 @@ class Objective:
         """
         sums = self._sums(coef, True, True, hess_index)
         return float(sums.loss), sums.grad, sums.hess
+
+
+# rows per sampled block when Hessians are sampled (Objective.sample_hessians)
+_HESSIAN_BLOCK_ROWS = 16384
 
 
 class StandardisedCoordinates:
@@ -228,7 +291,7 @@ def precondition(objective: Objective) -> StandardisedCoordinates | WhitenedCoor
     if n_cols > _WHITEN_MAX_COLUMNS_PER_OUTPUT * n_outputs:
         return StandardisedCoordinates(objective)
     gram = None
-    for X, _, w in objective.source.chunks():
+    for X, _, w in objective.chunks():
         part = _weighted_gram(X.to(torch.float64), w.to(torch.float64), objective.fit_intercept)
         gram = part if gram is None else gram + part
     gram = all_reduce_sum(gram) / objective.weight_sum

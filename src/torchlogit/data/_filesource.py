@@ -7,6 +7,7 @@ public entry point is :mod:`torchlogit.data.streaming`.
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
 import os
 import queue
@@ -57,6 +58,7 @@ class _FileSource(abc.ABC):
         self.device = torch.device(device)
         self._rank, self._world_size = rank, world_size
         self._np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        self._feature_np_dtype = self._np_dtype  # of X in chunks (see with_float32_features)
         columns = self._columns()  # every file's columns checked; the first file's names
         for name in (target, weight):
             if name is not None and name not in columns:
@@ -88,8 +90,25 @@ class _FileSource(abc.ABC):
         each pass re-reads the files); mixed-precision Newton takes its Hessians from float32 ones."""
         other = copy.copy(self)
         other.dtype = dtype
-        other._np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        other._np_dtype = other._feature_np_dtype = np.float64 if dtype == torch.float64 else np.float32
         return other
+
+    def with_float32_features(self) -> _FileSource:
+        """The same source with float32 ``X`` chunks when every feature column is exact in float32.
+
+        Weights and labels keep ``dtype``; a float64 :class:`~torchlogit.objective.Objective` widens
+        each chunk where it sums it. For float32 files this halves what a pass converts and
+        writes to memory, with the same float64 values in the sums. Otherwise returns ``self``.
+        """
+        if self._feature_np_dtype == np.float32 or not self._features_exact_in_float32():
+            return self
+        other = copy.copy(self)
+        other._feature_np_dtype = np.float32
+        return other
+
+    def _features_exact_in_float32(self) -> bool:
+        """Whether every feature column's values are exact in float32 (formats that know override)."""
+        return False
 
     # ----------------------------------------------------------- format specifics
     @abc.abstractmethod
@@ -107,6 +126,10 @@ class _FileSource(abc.ABC):
     @abc.abstractmethod
     def _batches(self, columns: list[str], shard: tuple[int, int]) -> Iterator[tuple[Any, Path, Location]]:
         """Yield ``(record batch, file, location)`` for this shard: at most ``chunk_rows`` rows each."""
+
+    def _chunks_per_read(self) -> int:
+        """How many chunks one read of the file format yields (formats reading larger batches override)."""
+        return 1
 
     # ------------------------------------------------------------------ sharding
     def shard(self) -> tuple[int, int]:
@@ -160,6 +183,7 @@ class _FileSource(abc.ABC):
         if kind == "f" and not np.isfinite(classes).all():
             raise ValueError(f"target {self.target!r} has non-finite values")
         self._classes = classes if kind in "biuf" else classes.astype(str)
+        self._classes_are_positions = kind in "iu" and np.array_equal(classes, np.arange(len(classes)))
         self._value_set = pa.array(self._classes.tolist(), type=arrow_type)
 
     def _parse_labels(self, values: list) -> np.ndarray:
@@ -175,18 +199,33 @@ class _FileSource(abc.ABC):
     def _label_index(self, column, path: Path, where: Location) -> np.ndarray:
         pa, pc = _arrow()
         column = self._checked_labels(column, path, where)
+        if self._classes.dtype.kind in "iuf" and (pa.types.is_integer(column.type)
+                                                  or pa.types.is_floating(column.type)):
+            values = column.to_numpy(zero_copy_only=False)
+            positions = self._classes_are_positions and values.dtype.kind in "iu"  # labels 0..K-1
+            if positions and (len(values) == 0 or (values.min() >= 0 and values.max() < len(self._classes))):
+                return values.astype(np.int64)  # their own index (a copy: Arrow's memory is read-only)
+            # numbers: a binary search in the sorted classes (8x faster than Arrow's hash lookup)
+            index = np.searchsorted(self._classes, values)
+            np.minimum(index, len(self._classes) - 1, out=index)
+            unknown = self._classes[index] != values
+            if not unknown.any():
+                return index.astype(np.int64, copy=False)
+            self._unknown_label(column, int(np.argmax(unknown)), path, where)
         try:
             typed = column.cast(self._value_set.type)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             typed = None
         index = pc.index_in(typed, value_set=self._value_set) if typed is not None else None
         if index is None or index.null_count:
-            row = _first_unknown(column, self._value_set)
-            raise ValueError(
-                f"{_name(path)}: label {column[row].as_py()!r} of target {self.target!r} at {where(row)} "
-                f"is not one of the classes {self._classes.tolist()}"
-            )
+            self._unknown_label(column, _first_unknown(column, self._value_set), path, where)
         return index.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def _unknown_label(self, column, row: int, path: Path, where: Location) -> None:
+        raise ValueError(
+            f"{_name(path)}: label {column[row].as_py()!r} of target {self.target!r} at {where(row)} "
+            f"is not one of the classes {self._classes.tolist()}"
+        )
 
     def row_totals(self) -> tuple[int, float]:
         """Rows and weight sum of this process's shard (the :class:`Objective` all-reduces them)."""
@@ -214,7 +253,11 @@ class _FileSource(abc.ABC):
         columns = list(dict.fromkeys([*self.feature_names, *(c for c in (self.target, self.weight) if c)]))
         shard = self.shard()
         empty = True
-        for chunk in _prefetched(lambda: (self._convert(*item) for item in self._batches(columns, shard))):
+        # two stages in two threads: pyarrow decodes the next batch while the last one is converted
+        # (the decoder runs two reads ahead: measured 15% faster per pass than one chunk ahead)
+        ahead = 2 * self._chunks_per_read()
+        batches = lambda: _prefetched(lambda: self._batches(columns, shard), ahead)  # noqa: E731
+        for chunk in _prefetched(lambda: (self._convert(*item) for item in batches())):
             empty = False
             if self.on_chunk is not None:
                 self.on_chunk(chunk[1].shape[0])
@@ -245,7 +288,7 @@ class _FileSource(abc.ABC):
 
     def _features(self, batch, path: Path, where: Location) -> np.ndarray:
         """The feature columns as a ``(n_features, rows)`` array, checked."""
-        out = np.empty((self.n_features, batch.num_rows), dtype=self._np_dtype)
+        out = np.empty((self.n_features, batch.num_rows), dtype=self._feature_np_dtype)
         for j, name in enumerate(self.feature_names):
             column = batch.column(name)
             if column.null_count:
@@ -374,9 +417,10 @@ def _prefetched(make: Callable[[], Iterator], depth: int = _PREFETCH_DEPTH) -> I
 
     def work() -> None:
         try:
-            for item in make():
-                if not put(item):
-                    return
+            with contextlib.closing(make()) as produced:  # closing it stops a nested prefetcher
+                for item in produced:
+                    if not put(item):
+                        return
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, re-raised there
             put(_Failure(exc))

