@@ -2,8 +2,9 @@
 
 ``python dist_worker.py DATA OUT``: joins the group, fits with the CLI (rank 0 writes the model),
 with the Python API on CSV, and with SGD (DistributedDataParallel), saving each rank's
-coefficients; then starts one more CLI fit in which rank 1 dies at iteration 2, and rank 0
-records its exit status, error line and how long it took to fail.
+coefficients; stops that SGD fit mid-epoch and resumes it from its checkpoint; then starts one
+more CLI fit in which rank 1 dies at iteration 2, and rank 0 records its exit status, error line
+and how long it took to fail.
 """
 
 import contextlib
@@ -16,10 +17,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch.distributed
 
 from torchlogit import LogisticRegression, distributed
 from torchlogit._cli import main
-from torchlogit.streaming_fit import fit_files
+from torchlogit.data.streaming import open_source
+from torchlogit.streaming_fit import fit_files, fit_streamed
 
 
 def run(data: Path, out: Path) -> None:
@@ -35,6 +38,7 @@ def run(data: Path, out: Path) -> None:
         sgd = fit_files(LogisticRegression(solver="sgd", max_iter=3, batch_size=16, random_state=0),
                         data / "pq", target="y", weight="w", chunk_rows=40)
     np.save(out / f"sgd-{rank}.npy", np.hstack([sgd.coef_, sgd.intercept_[:, None]]))
+    np.save(out / f"sgd-resumed-{rank}.npy", _interrupted_and_resumed_sgd(data, out / "sgd-checkpoint"))
     if rank == 1:  # a rank that dies mid-fit
         def die(iteration, f, grad_max):
             if iteration == 2:
@@ -49,6 +53,41 @@ def run(data: Path, out: Path) -> None:
                      "--chunk-rows", "40", "--out", str(out / "never.safetensors")])
     report = {"code": code, "stderr": stderr.getvalue(), "seconds": time.perf_counter() - started}
     (out / "dead.json").write_text(json.dumps(report))
+
+
+def _interrupted_and_resumed_sgd(data: Path, checkpoint: Path) -> np.ndarray:
+    """The SGD fit above, stopped on every rank as its 2nd epoch starts, run again from the checkpoint.
+
+    (The ranks' shards hold different numbers of chunks and mini-batches, so the only point where
+    all of them stand still together is between passes; mid-epoch resumption is tested in one
+    process in test_checkpoint.py.)
+    """
+    def sgd():
+        return LogisticRegression(solver="sgd", max_iter=3, batch_size=16, random_state=0)
+
+    source = open_source(data / "pq", target="y", weight="w", chunk_rows=40)
+    per_pass = sum(1 for _ in source.chunks())
+    seen = []
+
+    def interrupt(rows):  # passes: F, epoch 1, F, epoch 2, ...: stop at the first chunk of epoch 2
+        seen.append(rows)
+        if len(seen) == 3 * per_pass + 1:
+            raise KeyboardInterrupt  # every rank at the same point, as when the whole job is killed
+
+    source.on_chunk = interrupt
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            fit_streamed(sgd(), source, checkpoint=checkpoint, checkpoint_every=2)
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("the SGD fit was not interrupted")
+        torch.distributed.barrier()  # rank 0 has written the checkpoint
+        resumed = fit_files(sgd(), data / "pq", target="y", weight="w", chunk_rows=40, checkpoint=checkpoint,
+                            checkpoint_every=2)
+    assert resumed.checkpoint_resumed_from_ == 1, resumed.checkpoint_resumed_from_
+    return np.hstack([resumed.coef_, resumed.intercept_[:, None]])
 
 
 if __name__ == "__main__":

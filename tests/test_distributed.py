@@ -65,6 +65,8 @@ def test_two_gloo_ranks_give_the_one_process_coefficients_and_fail_cleanly(data,
     np.testing.assert_allclose(csv[0][:, :-1], single.coef_, rtol=0, atol=1e-10)
     sgd = [np.load(tmp_path / f"sgd-{r}.npy") for r in (0, 1)]
     np.testing.assert_array_equal(sgd[0], sgd[1])  # DDP averages the gradients: the ranks stay in step
+    for r in (0, 1):  # stopped mid-epoch and resumed from the checkpoint: the same steps, bit for bit
+        np.testing.assert_array_equal(np.load(tmp_path / f"sgd-resumed-{r}.npy"), sgd[0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         one = fit_files(LogisticRegression(solver="sgd", max_iter=3, batch_size=16), data / "pq",
