@@ -22,10 +22,9 @@ from torch import Tensor
 
 from torchlogit._threads import single_thread_if_small
 from torchlogit.objective import Objective
+from torchlogit.solvers._linesearch import MIN_STEP, accept_step
 from torchlogit.solvers._result import SolverResult, rounding_floor
 
-_ARMIJO = 1e-4
-_MIN_STEP = 1e-10
 # with a separate low-precision Hessian, keep it once a full step shrinks max |∇F| at least 100-fold
 _REUSE_RATIO = 0.01
 # with fused passes (F, ∇F and Hessian together), skip forming the next Hessian after a full step
@@ -156,7 +155,6 @@ def _iterate(
     grad_max = float(grad.abs().max())
     if not history:
         history.append({"objective": f, "grad_max": grad_max})
-    eps = torch.finfo(coef.dtype).eps
     message = f"reached max_iter={first_iter + max_iter}"
     n_iter = 0
     at_rounding_floor = False
@@ -169,7 +167,7 @@ def _iterate(
             direction = -grad
             slope = -float(torch.sum(grad * grad))
         step, accepted, hess_new = 1.0, False, None
-        while step >= _MIN_STEP:
+        while step >= MIN_STEP:
             trial = coef + step * direction
             if step == 1.0 and hessian_at is None and not keep_hessian:
                 # usual case: one fused pass gives F, ∇F and the next Hessian
@@ -177,10 +175,7 @@ def _iterate(
             else:
                 f_new, grad_new = objective.value_grad(trial)
             grad_new_max = float(grad_new.abs().max())
-            decreased = f_new <= f + _ARMIJO * step * slope
-            # at rounding level F cannot decrease measurably; accept if the gradient still shrinks
-            flat = abs(f_new - f) <= 16 * eps * max(abs(f), 1.0) and grad_new_max < grad_max
-            if decreased or flat:
+            if accept_step(f, f_new, step, slope, grad_max, grad_new_max, coef.dtype):
                 accepted = True
                 break
             step *= 0.5

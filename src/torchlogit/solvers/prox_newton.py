@@ -39,10 +39,9 @@ from torch import Tensor
 
 from torchlogit.objective import Objective
 from torchlogit.penalties import L1Penalty
+from torchlogit.solvers._linesearch import MIN_STEP, accept_step
 from torchlogit.solvers._result import SolverResult, rounding_floor
 
-_ARMIJO = 1e-4
-_MIN_STEP = 1e-10
 # Coordinate descent sweeps per model, at most: an inexact model minimiser is still a descent
 # direction (the line search takes care of the rest), and on nearly collinear features the
 # sweeps would otherwise crawl.
@@ -116,7 +115,6 @@ def prox_newton(
     f = f_smooth + _l1_value(l1, coef)
     kkt = _kkt(l1, coef, grad)
     history = [{"objective": f, "grad_max": kkt}]
-    eps = torch.finfo(coef.dtype).eps
     message = f"reached max_iter={max_iter}"
     n_iter = 0
     at_rounding_floor = False
@@ -150,7 +148,7 @@ def prox_newton(
         guess[index] = True
         step = 1.0
         accepted = False
-        while step >= _MIN_STEP:
+        while step >= MIN_STEP:
             trial = coef + step * direction
             if want_hess:
                 f_s_new, grad_new, hess_new = block(trial, index)
@@ -158,9 +156,7 @@ def prox_newton(
                 (f_s_new, grad_new), hess_new = objective.value_grad(trial), None
             f_new = f_s_new + _l1_value(l1, trial)
             kkt_new = _kkt(l1, trial, grad_new)
-            decreased = f_new <= f + _ARMIJO * step * model_decrease
-            flat = abs(f_new - f) <= 16 * eps * max(abs(f), 1.0) and kkt_new < kkt
-            if decreased or flat:
+            if accept_step(f, f_new, step, model_decrease, kkt, kkt_new, coef.dtype):
                 accepted = True
                 break
             step *= 0.5
