@@ -123,6 +123,29 @@ def test_shards_split_the_rows_between_ranks(dataset, fmt, world):
     np.testing.assert_array_equal(np.unique(together, axis=0), np.unique(dataset["X"], axis=0))
 
 
+@pytest.mark.parametrize("world", [2, 3, 7])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_one_csv_file_is_split_by_lines_between_ranks(tmp_path, world, newline):
+    """Fewer CSV files than ranks: each rank parses only its own lines, in order, none twice."""
+    table, X, *_ = make_table(n=301, seed=3)
+    path = tmp_path / "one.csv"
+    write_csv_file(path, table)
+    path.write_bytes(path.read_bytes().replace(b"\n", newline.encode()))
+    parts = []
+    for rank in range(world):
+        source = open_source(path, target="y", weight="w", chunk_rows=23, rank=rank, world_size=world)
+        X_rank = torch.cat([X for X, _, _ in source.chunks()]).numpy()
+        assert abs(len(X_rank) - 301 / world) <= 301 / world / 2 + 1  # about even shares (by bytes)
+        parts.append(X_rank)
+    np.testing.assert_array_equal(np.concatenate(parts), X)
+    values = table.column("f2").to_numpy().copy()
+    values[250] = np.nan
+    write_csv_file(path, table.set_column(2, "f2", pa.array(values)))
+    with pytest.raises(ValueError, match=r"one\.csv': column 'f2' has a missing value at data row 251"):
+        for rank in range(world):  # the rank whose lines hold row 251 names it as a row of the file
+            list(open_source(path, target="y", chunk_rows=23, rank=rank, world_size=world).chunks())
+
+
 def test_a_rank_without_rows_yields_one_empty_chunk(tmp_path):
     table, *_ = make_table(n=40)
     path = tmp_path / "one.parquet"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -80,24 +82,22 @@ class CSVSource(_FileSource):
 
     def _batches(self, columns: list[str], shard: tuple[int, int]):
         rank, world = shard
-        by_file = len(self.files) >= world
-        if by_file:
+        if len(self.files) >= world:  # whole files: a run of them holding about 1/world of the bytes
             sizes = np.cumsum([p.stat().st_size for p in self.files])
             owner = np.minimum((sizes - np.diff(sizes, prepend=0) / 2) * world // sizes[-1], world - 1)
-            files = [p for p, o in zip(self.files, owner, strict=True) if o == rank]
-        else:
-            files = self.files
-        counter = 0
-        for path in files:
+            parts = [(path, None) for path, o in zip(self.files, owner, strict=True) if o == rank]
+        else:  # fewer files than ranks: each rank parses its own 1/world of every file's lines
+            parts = [(path, _LineRange(path, rank, world)) for path in self.files]
+        for path, lines in parts:
             first = 0
-            for batch in self._read(path, columns):
+            for batch in self._read(path, columns, lines):
                 for start in range(0, batch.num_rows, self.chunk_rows):
-                    if by_file or counter % world == rank:
-                        yield batch.slice(start, self.chunk_rows), path, _csv_location(first + start)
-                    counter += 1
+                    location = (_csv_location(first + start) if lines is None
+                                else lines.location(first + start))
+                    yield batch.slice(start, self.chunk_rows), path, location
                 first += batch.num_rows
 
-    def _read(self, path: Path, columns: list[str]):
+    def _read(self, path: Path, columns: list[str], lines: _LineRange | None = None):
         pa, _ = _arrow()
         from pyarrow import csv
 
@@ -105,16 +105,17 @@ class CSVSource(_FileSource):
         types = dict.fromkeys(numeric, pa.float64())
         if self.target in columns:
             types[self.target] = pa.string()
-        try:
-            reader = csv.open_csv(
-                path, read_options=csv.ReadOptions(block_size=self._block_size()),
-                convert_options=csv.ConvertOptions(column_types=types, include_columns=columns,
-                                                   null_values=list(self._NULLS),
-                                                   strings_can_be_null=False),
-            )
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise self._conversion_error(path, exc) from None
-        with reader:
+        with contextlib.ExitStack() as stack:
+            source = path if lines is None else stack.enter_context(lines.open())
+            try:
+                reader = stack.enter_context(csv.open_csv(
+                    source, read_options=csv.ReadOptions(block_size=self._block_size()),
+                    convert_options=csv.ConvertOptions(column_types=types, include_columns=columns,
+                                                       null_values=list(self._NULLS),
+                                                       strings_can_be_null=False),
+                ))
+            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+                raise self._conversion_error(path, exc) from None
             while True:
                 try:
                     batch = reader.read_next_batch()
@@ -136,3 +137,77 @@ class CSVSource(_FileSource):
             return ValueError(f"{_name(path)}: column {name!r} is not numeric{at} "
                               f"({_first_line(found.group(2))}); features and weights must be numbers")
         return ValueError(f"{_name(path)} could not be read as CSV: {_first_line(exc)}")
+
+
+class _LineRange:
+    """Rank ``part`` of ``parts``'s share of a CSV file's data lines: the header, then the lines
+    starting in that part's slice of the bytes (pyarrow parses values without line breaks, so a
+    line break always ends a row)."""
+
+    def __init__(self, path: Path, part: int, parts: int):
+        self.path = path
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            self.header = handle.readline()
+            body = handle.tell()
+
+            def boundary(k: int) -> int:  # where the first line starting at or after 1/parts·k begins
+                if k == parts:
+                    return size
+                offset = body + (size - body) * k // parts
+                if offset <= body:
+                    return body
+                handle.seek(offset - 1)
+                handle.readline()
+                return handle.tell()
+
+            self.start, self.stop = boundary(part), boundary(part + 1)
+        self.body = body
+        self._rows_before: int | None = None
+
+    def open(self) -> io.BufferedReader:
+        """The header followed by this range's lines, as a file pyarrow can read."""
+        return io.BufferedReader(_Concatenated(self.header, self.path, self.start, self.stop), 1 << 20)
+
+    def location(self, first_row: int) -> Location:
+        """Error locations as data rows of the whole file (the rows before the range counted on demand)."""
+        return lambda row: f"data row {self.rows_before() + first_row + row + 1}"
+
+    def rows_before(self) -> int:
+        if self._rows_before is None:
+            count, left = 0, self.start - self.body
+            with open(self.path, "rb") as handle:
+                handle.seek(self.body)
+                while left > 0:
+                    block = handle.read(min(left, 1 << 24))
+                    count += block.count(b"\n")
+                    left -= len(block)
+            self._rows_before = count
+        return self._rows_before
+
+
+class _Concatenated(io.RawIOBase):
+    """``head`` then the bytes ``[start, stop)`` of the file at ``path``, as one stream."""
+
+    def __init__(self, head: bytes, path: Path, start: int, stop: int):
+        self._head = head
+        self._file = open(path, "rb")  # noqa: SIM115 - closed with this stream
+        self._file.seek(start)
+        self._left = stop - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n], self._head = self._head[:n], self._head[n:]
+            return n
+        n = self._file.readinto(view[: min(len(view), self._left)]) if self._left > 0 else 0
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()

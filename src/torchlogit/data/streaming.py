@@ -17,8 +17,9 @@ values, a label that is not one of ``classes``, a truncated or corrupt file.
 
 **Sharding.** Under torch.distributed, rank ``r`` of ``W`` reads only its share: for Parquet, a
 contiguous run of row groups (over all files) holding about ``1/W`` of the rows; for CSV, whole
-files when there are at least ``W`` of them, else every ``W``-th chunk (each rank then parses
-every file but converts only its chunks). A rank with no rows yields one empty chunk.
+files when there are at least ``W`` of them, else the lines starting in its ``1/W`` of each
+file's bytes (pyarrow's CSV parser takes no line breaks inside values, so lines are rows; error
+messages still count rows from the top of the file). A rank with no rows yields one empty chunk.
 """
 
 from __future__ import annotations
