@@ -192,6 +192,17 @@ def test_abandoned_pass_stops_its_reader_thread(dataset):
     assert threading.active_count() == before
 
 
+def test_a_conversion_error_stops_the_decoder_thread_too(tmp_path):
+    x = np.random.default_rng(0).random(5000)
+    x[30] = np.inf
+    pq.write_table(pa.table({"a": x, "y": np.arange(5000) % 2}), tmp_path / "inf.parquet", row_group_size=100)
+    source = open_source(tmp_path / "inf.parquet", target="y", chunk_rows=1 << 22)  # decoder two reads ahead
+    before = threading.active_count()
+    with pytest.raises(ValueError, match="non-finite value"):
+        list(source.chunks())
+    assert threading.active_count() == before  # without waiting for the garbage collector
+
+
 # ------------------------------------------------------------------------------------------ errors
 def _bad(tmp_path, make):
     table, *_ = make_table(n=300)

@@ -80,7 +80,7 @@ class Objective:
         """
         wide = None
         for X, y, w in self.source.chunks():
-            if X.dtype != self.dtype:
+            if X.dtype == torch.float32 and self.dtype == torch.float64:
                 n, d = X.shape
                 if wide is None or wide.shape[0] < n or wide.shape[1] != d:
                     wide = torch.empty(d, n, dtype=self.dtype, device=X.device).T  # X's column-major layout

@@ -127,8 +127,8 @@ class _FileSource(abc.ABC):
     def _batches(self, columns: list[str], shard: tuple[int, int]) -> Iterator[tuple[Any, Path, Location]]:
         """Yield ``(record batch, file, location)`` for this shard: at most ``chunk_rows`` rows each."""
 
-    def _chunks_per_read(self) -> int:
-        """How many chunks one read of the file format yields (formats reading larger batches override)."""
+    def _chunks_per_read(self, n_columns: int) -> int:
+        """How many chunks one read of ``n_columns`` yields (formats reading larger batches override)."""
         return 1
 
     # ------------------------------------------------------------------ sharding
@@ -255,9 +255,15 @@ class _FileSource(abc.ABC):
         empty = True
         # two stages in two threads: pyarrow decodes the next batch while the last one is converted
         # (the decoder runs two reads ahead: measured 15% faster per pass than one chunk ahead)
-        ahead = 2 * self._chunks_per_read()
-        batches = lambda: _prefetched(lambda: self._batches(columns, shard), ahead)  # noqa: E731
-        for chunk in _prefetched(lambda: (self._convert(*item) for item in batches())):
+        ahead = 2 * self._chunks_per_read(len(columns))
+
+        def converted() -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+            # owns the decoder: closing this (also after a conversion error) stops its thread
+            with contextlib.closing(_prefetched(lambda: self._batches(columns, shard), ahead)) as batches:
+                for item in batches:
+                    yield self._convert(*item)
+
+        for chunk in _prefetched(converted):
             empty = False
             if self.on_chunk is not None:
                 self.on_chunk(chunk[1].shape[0])

@@ -119,8 +119,8 @@ class ParquetSource(_FileSource):
         # 20% less CPU than 65,536); they are sliced into chunks, so chunk sizes stay as asked
         return max(self.chunk_rows, _READ_BYTES // (8 * n_columns))
 
-    def _chunks_per_read(self) -> int:
-        return -(-self._read_rows(self.n_features + 2) // self.chunk_rows)
+    def _chunks_per_read(self, n_columns: int) -> int:
+        return -(-self._read_rows(n_columns) // self.chunk_rows)
 
     def _count(self) -> tuple[int, float]:
         if self.weight:
