@@ -328,3 +328,23 @@ def test_cli_streaming_errors_are_one_line(dataset, tmp_path, capsys):
     preds = tmp_path / "p.parquet"
     assert main(["predict", str(tmp_path / "none.safetensors"), files[0], "--out", str(preds)]) == 1
     assert not (tmp_path / "p.parquet").exists()
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_streamed_fit_on_cuda_matches_the_cpu_fit(tmp_path, monkeypatch, solver):
+    """Float32 Parquet streamed to the GPU, widened there, with mixed-precision sampled Hessians."""
+    from torchlogit import objective as objective_module
+
+    monkeypatch.setattr(estimator_module, "FLOAT32_HESSIAN_MIN_VALUES", 100)
+    monkeypatch.setattr(estimator_module, "HESSIAN_SAMPLE_ROWS", 200)
+    monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 32)
+    table, X, *_ = make_table(n=1000, seed=9)
+    narrow = table
+    for j in range(X.shape[1]):
+        narrow = narrow.set_column(j, f"f{j}", pa.array(X[:, j].astype(np.float32)))
+    paths = write_parquet_files(tmp_path, narrow, row_group_size=300)
+    fits = {device: fit_files(LogisticRegression(solver=solver, tol=1e-10, device=device), paths, target="y",
+                              weight="w", chunk_rows=97) for device in ("cpu", "cuda")}
+    np.testing.assert_allclose(fits["cuda"].coef_, fits["cpu"].coef_, rtol=0, atol=1e-8)
