@@ -83,15 +83,20 @@ def test_binary_report_has_every_section_and_escapes_text(binary_report):
     assert len(_images(page)) == 7 and "Coefficients with confidence intervals" in page
 
 
-def test_multinomial_report_from_a_model_file_notes_the_missing_history(tmp_path):
+def test_multinomial_report_from_a_model_file_shows_the_solver_history(tmp_path):
     from torchlogit.modelfile import load_model, save_model
 
     X, y, _ = make_classification_data(n=240, d=2, n_classes=3, seed=22)
-    path = save_model(LogisticRegression().fit(X, y), tmp_path / "m.safetensors")
-    out = write_report(load_model(path), X, y, tmp_path / "r.html")
+    fitted = LogisticRegression().fit(X, y)
+    loaded = load_model(save_model(fitted, tmp_path / "m.safetensors"))
+    assert loaded.history_ == fitted.history_
+    out = write_report(loaded, X, y, tmp_path / "r.html")
     page = out.read_text(encoding="utf-8")
     assert_self_contained(page)
     assert "roc auc ovr macro" in page and "class 2" in page
+    assert len(_images(page)) == 7 and "Solver progress" in page
+    del loaded.history_  # as loaded from a file of an earlier version
+    page = write_report(loaded, X, y, tmp_path / "r2.html").read_text(encoding="utf-8")
     assert len(_images(page)) == 6 and "history is not available" in page
 
 

@@ -76,6 +76,9 @@ def save_model(estimator: LogisticRegression, path: str | os.PathLike[str], *,
             "converged": bool(estimator.converged_),
             "objective": float(estimator.objective_),
             "grad_max": float(estimator.grad_max_),
+            # per iteration {objective, grad_max}: reports from the file show the convergence
+            "history": [{key: _finite_or_none(value) for key, value in step.items()}
+                        for step in getattr(estimator, "history_", None) or []],
         },
         "extra": _jsonable(extra or {}),
     }
@@ -116,7 +119,17 @@ def load_model(path: str | os.PathLike[str]) -> LogisticRegression:
     estimator.converged_ = fit["converged"]
     estimator.objective_ = fit["objective"]
     estimator.grad_max_ = fit["grad_max"]
+    history = fit.get("history")  # absent from files of earlier versions
+    if isinstance(history, list) and all(isinstance(step, dict) for step in history):
+        estimator.history_ = [{str(k): float("nan") if v is None else float(v) for k, v in step.items()}
+                              for step in history]
     return estimator
+
+
+def _finite_or_none(value: Any) -> float | None:
+    """JSON has no NaN or infinity: those become null."""
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 def _open(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

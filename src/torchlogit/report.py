@@ -251,8 +251,8 @@ def _figures(estimator: Any, X: np.ndarray, y: np.ndarray, proba: np.ndarray, re
         jobs.append(("Solver progress", "Objective and max |gradient| per iteration.",
                      lambda p: plots.plot_history(history, p)))
     else:
-        notes.append("The solver's per-iteration history is not available (model files do not store "
-                     "it), so the convergence figure is omitted.")
+        notes.append("The solver's per-iteration history is not available (model files written "
+                     "before torchlogit stored it lack it), so the convergence figure is omitted.")
     if X.shape[1] >= 2:
         pair = boundary_features or plots.strongest_pair(coef)
         caption = (f"Predicted classes over {names[pair[0]]} and {names[pair[1]]}"
