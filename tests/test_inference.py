@@ -1,6 +1,7 @@
 """summary(): agreement with statsmodels Logit/MNLogit, covariance types, marginal effects, outputs."""
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -78,6 +79,21 @@ def test_hc1_is_hc0_with_the_documented_small_sample_factor(binary):
     n, k = X.shape[0], X.shape[1] + 1
     assert_allclose(hc0, ref, rtol=RTOL, atol=1e-14)
     assert_allclose(hc1, ref * n / (n - k), rtol=RTOL, atol=1e-14)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC0"])
+def test_marginal_effects_at_the_mean_match_statsmodels(binary, multinomial, n_classes, cov_type):
+    X, y, _, est = binary if n_classes == 2 else multinomial
+    model = sm.Logit if n_classes == 2 else sm.MNLogit
+    me = est.summary(X, y, cov_type=cov_type).get_margeff(at="mean")
+    ref = _sm(model, y, sm.add_constant(X), cov_type).get_margeff(at="mean")
+    assert_allclose(me.margeff, ref.margeff, rtol=RTOL, atol=1e-12)
+    assert_allclose(me.margeff_se, ref.margeff_se, rtol=RTOL)
+    assert_allclose(me.pvalues, ref.pvalues, rtol=RTOL, atol=1e-300)
+    assert me.to_dict()["at"] == "mean" and re.search(r"At:\s+mean", str(me))
+    with pytest.raises(ValueError, match="at='overall' or 'mean'"):
+        est.summary(X, y).get_margeff(at="median")
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +292,6 @@ def test_invalid_arguments(binary):
         est.summary(X, np.where(y == 1, 7, 0))
     with pytest.raises(ValueError, match="class_weight"):
         LogisticRegression(penalty=None, class_weight="balanced").fit(X, y).summary(X, y)
-    with pytest.raises(ValueError, match="at='overall'"):
-        est.summary(X, y).get_margeff(at="mean")
+    with pytest.raises(ValueError, match="method='dydx'"):
+        est.summary(X, y).get_margeff(method="eyex")
     assert_array_equal(est.summary(X, y).classes, [0, 1])

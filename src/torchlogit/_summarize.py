@@ -175,7 +175,35 @@ def summarize(
         df_model=(rank - 1) * n_eq, llf=sums.loglik, llnull=null_loglik(sums.class_weights),
         converged=estimator.converged_, alpha=alpha,
         margins=(sums.ame.ravel(), sums.ame_jacobian[:, order], names), notes=notes, separation=separation,
+        margins_at_mean=_margins_at_mean(flat, X, weights, n_classes, fit_intercept, order, names),
     )
+
+
+def _margins_at_mean(flat: np.ndarray, X: Any, weights: np.ndarray, n_classes: int, fit_intercept: bool,
+                     order: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """dP/dx at the weighted mean of the features, and its Jacobian over the parameters (autograd).
+
+    ``flat`` is θ in the internal order (per equation: the weights, then the intercept); the
+    multinomial equations are the log-odds against class 0 (its effects included, as in statsmodels).
+    """
+    import torch
+
+    d = X.shape[1]
+    mean = np.asarray(X.T @ weights).ravel() / weights.sum()
+    x = torch.from_numpy(np.append(mean, 1.0) if fit_intercept else mean)
+
+    def effects(theta):
+        if n_classes == 2:
+            prob = torch.sigmoid(theta @ x)
+            return prob * (1 - prob) * theta[:d]
+        rows = theta.reshape(n_classes - 1, -1)
+        proba = torch.softmax(torch.cat([theta.new_zeros(1), rows @ x]), dim=0)
+        slopes = torch.cat([theta.new_zeros(1, d), rows[:, :d]])  # (K, d), class 0's slopes zero
+        return (proba[:, None] * (slopes - proba @ slopes)).ravel()
+
+    theta = torch.from_numpy(np.ascontiguousarray(flat, dtype=np.float64))
+    jac = torch.autograd.functional.jacobian(effects, theta)
+    return effects(theta).numpy(), jac.numpy()[:, order], names
 
 
 def _separation(X: Any, y_index: np.ndarray, weights: np.ndarray, classes: np.ndarray, fit_intercept: bool,

@@ -153,7 +153,7 @@ def _margin_parts(me: MarginalEffects, alpha: float):
             rows.append((name, [forg(me._flat[i], 4), forg(se[i]), forg(z[i]), _pvalue(p[i]),
                                 forg(ci[i, 0]), forg(ci[i, 1])]))
         sections.append((None if outcome is None else f"{me.dep_variable}={outcome}", rows))
-    left = [("Dep. Variable:", me.dep_variable), ("Method:", "dydx"), ("At:", "overall")]
+    left = [("Dep. Variable:", me.dep_variable), ("Method:", "dydx"), ("At:", me.at)]
     right = [("", "")] * len(left)
     return f"{me.model} Marginal Effects", left, right, sections, _columns("z", alpha, "dy/dx")
 

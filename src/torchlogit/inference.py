@@ -177,6 +177,7 @@ class LogitResults(_WaldTable):
         separation: dict | None = None, pvalues_flat: np.ndarray | None = None,
         conf_int_flat: Callable[[float], np.ndarray] | None = None, test_label: str = "z",
         statistics_flat: np.ndarray | None = None,
+        margins_at_mean: tuple[np.ndarray, np.ndarray, list[str]] | None = None,
     ):
         self.model, self.method = model, method
         self._flat = np.asarray(params_flat, dtype=np.float64)
@@ -192,7 +193,8 @@ class LogitResults(_WaldTable):
         self.llf, self.llnull = float(llf), float(llnull)
         self.converged = bool(converged)
         self.alpha = _check_alpha(alpha)
-        self._margins = margins
+        self._margins = margins  # (effects, Jacobian over params_flat, names), averaged over rows
+        self._margins_at_mean = margins_at_mean  # the same at the mean of the features
         self.notes = list(notes or [])
         self.separation = separation
         self._pvalues_flat = None if pvalues_flat is None else np.asarray(pvalues_flat, dtype=np.float64)
@@ -253,15 +255,20 @@ class LogitResults(_WaldTable):
 
     # ------------------------------------------------------------------ marginal effects
     def get_margeff(self, at: str = "overall", method: str = "dydx") -> MarginalEffects:
-        """Average marginal effects dP/dx with delta-method standard errors (statsmodels' default)."""
-        if at != "overall" or method != "dydx":
-            raise ValueError("only at='overall', method='dydx' (average marginal effects) is available")
-        if self._margins is None:
+        """Marginal effects dP/dx with delta-method standard errors, as statsmodels' ``get_margeff``.
+
+        ``at='overall'`` (default): averaged over the sample; ``at='mean'``: at the (weighted)
+        mean of the features. Only ``method='dydx'``.
+        """
+        if at not in ("overall", "mean") or method != "dydx":
+            raise ValueError("get_margeff supports at='overall' or 'mean' with method='dydx'")
+        margins = self._margins if at == "overall" else self._margins_at_mean
+        if margins is None:
             raise ValueError("marginal effects were not computed for this model")
-        ame, jac, names = self._margins
+        effects, jac, names = margins
         cov = jac @ self._cov @ jac.T
         outcome = [str(c) for c in self.classes] if self.k_eq > 1 else None
-        return MarginalEffects(ame, cov, names, outcome, self.alpha, self.model, self.dep_variable)
+        return MarginalEffects(effects, cov, names, outcome, self.alpha, self.model, self.dep_variable, at=at)
 
     # ------------------------------------------------------------------ export
     def _rows(self, alpha: float | None) -> list[dict[str, Any]]:
@@ -335,14 +342,15 @@ class LogitResults(_WaldTable):
 
 
 class MarginalEffects(_WaldTable):
-    """Average marginal effects dP(y = k)/dx_j with delta-method standard errors.
+    """Marginal effects dP(y = k)/dx_j (averaged, or at the mean) with delta-method standard errors.
 
     ``margeff``, ``margeff_se``, ``zvalues``, ``pvalues``: (d,) binomial (effect on P(y = classes[1])),
     (d, K) multinomial (one column per class, reference included), as statsmodels' margins.
     """
 
     def __init__(self, ame: np.ndarray, cov: np.ndarray, names: list[str], outcomes: list[str] | None,
-                 alpha: float, model: str, dep_variable: str):
+                 alpha: float, model: str, dep_variable: str, at: str = "overall"):
+        self.at = at  # 'overall': averaged over the rows; 'mean': at the mean of the features
         self._flat = np.asarray(ame, dtype=np.float64).ravel()  # multinomial: class-major (K, d)
         self._cov = cov
         self.names = names
@@ -398,7 +406,7 @@ class MarginalEffects(_WaldTable):
 
     def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
         alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        return {"at": "overall", "method": "dydx", "alpha": alpha, "effects": self._rows(alpha)}
+        return {"at": self.at, "method": "dydx", "alpha": alpha, "effects": self._rows(alpha)}
 
     def summary(self, alpha: float | None = None) -> SummaryTable:
         from torchlogit._summary_table import margins_renderable, margins_text
