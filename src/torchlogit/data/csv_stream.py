@@ -17,6 +17,7 @@ from torchlogit.data._filesource import (
     _first_non_number,
     _name,
 )
+from torchlogit.data.tabular import csv_reader_batches, non_numeric_column
 
 
 class CSVSource(_FileSource):
@@ -116,26 +117,16 @@ class CSVSource(_FileSource):
                 ))
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
                 raise self._conversion_error(path, exc) from None
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    return
-                except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                    raise self._conversion_error(path, exc) from None
-                yield batch
+            yield from csv_reader_batches(reader, lambda exc: self._conversion_error(path, exc))
 
     def _conversion_error(self, path: Path, exc: BaseException) -> ValueError:
-        import re
-
         headers = self._headers[self.files.index(path)]
-        found = re.search(r"column #(\d+): CSV conversion error to double: (.*)", str(exc))
-        if found and int(found.group(1)) < len(headers):
-            name = headers[int(found.group(1))]
-            row = _first_non_number(path, int(found.group(1)), self._NULLS)
+        found = non_numeric_column(exc)
+        if found and found[0] < len(headers):
+            row = _first_non_number(path, found[0], self._NULLS)
             at = "" if row is None else f" at data row {row + 1}"
-            return ValueError(f"{_name(path)}: column {name!r} is not numeric{at} "
-                              f"({_first_line(found.group(2))}); features and weights must be numbers")
+            return ValueError(f"{_name(path)}: column {headers[found[0]]!r} is not numeric{at} "
+                              f"({found[1]}); features and weights must be numbers")
         return ValueError(f"{_name(path)} could not be read as CSV: {_first_line(exc)}")
 
 

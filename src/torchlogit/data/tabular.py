@@ -8,7 +8,7 @@ on large files.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,7 +199,6 @@ def _check_columns(path: Path, columns: list[str], features: list[str]) -> None:
 
 def _csv_batches(path: Path, features: list[str] | None) -> Iterator:
     import csv as text_csv
-    import re
 
     from pyarrow import csv
 
@@ -216,6 +215,21 @@ def _csv_batches(path: Path, features: list[str] | None) -> Iterator:
         raise ValueError(f"{str(path)!r} could not be read as CSV: {_first_line(exc)}") from None
     columns = reader.schema.names
     _check_columns(path, columns, features)
+
+    def error(exc: BaseException) -> ValueError:
+        found = non_numeric_column(exc)
+        if found and found[0] < len(columns):
+            return ValueError(f"{str(path)!r}: column {columns[found[0]]!r} is not numeric ({found[1]}); "
+                              "features must be numbers")
+        return ValueError(f"{str(path)!r} could not be read as CSV: {_first_line(exc)}")
+
+    yield from csv_reader_batches(reader, error)
+
+
+def csv_reader_batches(reader, error: Callable[[BaseException], Exception]) -> Iterator:
+    """The record batches of a pyarrow streaming CSV reader (closed at the end); a parse or
+    conversion error is raised as ``error(exc)``."""
+    pa = _arrow()
     with reader:
         while True:
             try:
@@ -223,16 +237,17 @@ def _csv_batches(path: Path, features: list[str] | None) -> Iterator:
             except StopIteration:
                 return
             except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                # e.g. "In CSV column #1: CSV conversion error to double: invalid value 'x'"
-                found = re.search(r"column #(\d+): CSV conversion error to double: (.*)", str(exc))
-                if found and int(found.group(1)) < len(columns):
-                    name = columns[int(found.group(1))]
-                    raise ValueError(
-                        f"{str(path)!r}: column {name!r} is not numeric ({_first_line(found.group(2))}); "
-                        "features must be numbers"
-                    ) from None
-                raise ValueError(f"{str(path)!r} could not be read as CSV: {_first_line(exc)}") from None
+                raise error(exc) from None
             yield batch
+
+
+def non_numeric_column(exc: BaseException) -> tuple[int, str] | None:
+    """``(column index, pyarrow's first line)`` when ``exc`` is pyarrow's failure to parse a CSV
+    value as a number (e.g. "In CSV column #1: CSV conversion error to double: invalid value 'x'")."""
+    import re
+
+    found = re.search(r"column #(\d+): CSV conversion error to double: (.*)", str(exc))
+    return None if found is None else (int(found.group(1)), _first_line(found.group(2)))
 
 
 def _parquet_batches(path: Path, features: list[str] | None) -> Iterator:
