@@ -16,7 +16,7 @@ from torchlogit._cli import main
 from torchlogit._exceptions import ConvergenceWarning
 from torchlogit.data.streaming import CSVSource, ParquetSource, expand_paths, open_source
 from torchlogit.modelfile import load_model
-from torchlogit.streaming_fit import fit_files
+from torchlogit.streaming_fit import fit_files, fit_streamed
 
 
 @pytest.fixture(scope="module", params=[2, 3], ids=["binary", "multinomial"])
@@ -195,6 +195,36 @@ def test_abandoned_pass_stops_its_reader_thread(dataset):
     next(chunks)
     assert len(_prefetch_threads() - before) == 2  # the decoder and the converter
     chunks.close()
+    assert _prefetch_threads() <= before
+
+
+@pytest.mark.parametrize("where", ["source", "consumer"])
+def test_an_interrupted_fit_stops_the_reader_threads_at_once(dataset, where, monkeypatch):
+    """A KeyboardInterrupt mid-pass (in the reader's callback, or in the sums) leaves no thread
+    decoding until the garbage collector frees the traceback."""
+    from torchlogit import objective as objective_module
+
+    source = open_source(dataset["parquet"], target="y", weight="w", chunk_rows=10)
+    seen = []
+
+    def interrupt(*_):
+        seen.append(None)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    if where == "source":
+        source.on_chunk = interrupt
+    else:
+        original = objective_module.chunk_sums
+
+        def sums(*args, **kwargs):
+            interrupt()
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(objective_module, "chunk_sums", sums)
+    before = _prefetch_threads()
+    with pytest.raises(KeyboardInterrupt):
+        fit_streamed(LogisticRegression(), source)
     assert _prefetch_threads() <= before
 
 
