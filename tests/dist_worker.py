@@ -51,7 +51,8 @@ def run(data: Path, out: Path) -> None:
     with contextlib.redirect_stderr(stderr):
         code = main(["fit", str(data / "pq"), "--target", "y", "--weight", "w", "--tol", "1e-12", "--quiet",
                      "--chunk-rows", "40", "--out", str(out / "never.safetensors")])
-    report = {"code": code, "stderr": stderr.getvalue(), "seconds": time.perf_counter() - started}
+    report = {"code": code, "stderr": stderr.getvalue(), "seconds": time.perf_counter() - started,
+              "group_broken": distributed.group_broken()}
     (out / "dead.json").write_text(json.dumps(report))
 
 
@@ -94,7 +95,8 @@ if __name__ == "__main__":
     run(Path(sys.argv[1]), Path(sys.argv[2]))
     # Rank 0 survives a dead peer with its process group broken; the group's destructors at
     # interpreter exit then abort now and then ("terminate called without an active exception",
-    # seen once in about ten loaded runs). Everything is written: leave without them.
+    # seen once in about ten loaded runs). Everything is written: leave without them, as the
+    # CLI's entry point does (torchlogit._cli.entrypoint).
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

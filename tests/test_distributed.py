@@ -74,9 +74,28 @@ def test_two_gloo_ranks_give_the_one_process_coefficients_and_fail_cleanly(data,
     assert np.abs(sgd[0][:, :-1] - one.coef_).max() < 0.5  # the same objective, other mini-batches
 
     dead = json.loads((tmp_path / "dead.json").read_text())
-    assert dead["code"] == 1
+    assert dead["code"] == 1 and dead["group_broken"]  # so the CLI's entry point skips its destructors
     assert dead["stderr"].startswith("torchlogit: error: rank 0 of 2: all_reduce failed; another rank has "
                                      "probably died")
     assert dead["stderr"].count("\n") == 1
     assert dead["seconds"] < 60  # at once, not after the 600 s timeout: the dead rank's sockets closed
     assert not (tmp_path / "never.safetensors").exists()
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_cli_entry_point_leaves_a_broken_process_group_without_its_destructors(monkeypatch, broken):
+    from torchlogit import _cli, distributed
+
+    monkeypatch.setattr(_cli, "main", lambda: 1)
+    monkeypatch.setattr(distributed, "group_broken", lambda: broken)
+    exits = []
+
+    def fake_exit(code):
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(_cli.os, "_exit", fake_exit)
+    with pytest.raises(SystemExit) as stopped:
+        _cli.entrypoint()
+    assert stopped.value.code == 1
+    assert exits == ([1] if broken else [])

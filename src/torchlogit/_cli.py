@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import csv
 import logging
+import os
 import sys
 import time
 import warnings
@@ -182,7 +183,14 @@ def _handler(command: str):
 def entrypoint() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.WARNING, format=f"{_PROG}: %(message)s")
-    sys.exit(main())
+    code = main()
+    from torchlogit import distributed
+
+    if distributed.group_broken():  # a peer died: skip the broken group's destructors, which may abort
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 # --------------------------------------------------------------------------- commands

@@ -97,6 +97,19 @@ def init_from_env(
     return True
 
 
+# set once a collective has failed: the process group is then unusable (see group_broken)
+_group_broken = False
+
+
+def group_broken() -> bool:
+    """Whether a collective of this process has failed (a peer died or stalled).
+
+    Such a group's C++ destructors can abort the process at interpreter exit ("terminate called
+    without an active exception"), so the CLI then leaves with ``os._exit``.
+    """
+    return _group_broken
+
+
 def shutdown() -> None:
     """Leave the process group (if any)."""
     if dist.is_available() and dist.is_initialized():
@@ -149,8 +162,10 @@ class _collective:  # noqa: N801 - used like a function, as a context manager
         return None
 
     def __exit__(self, kind, exc, tb) -> bool:
+        global _group_broken
         if exc is None or not isinstance(exc, RuntimeError):
             return False
+        _group_broken = True
         raise DistributedError(
             f"rank {dist.get_rank()} of {dist.get_world_size()}: {self.name} failed; another rank has "
             f"probably died or stalled past the timeout ({_first_line(exc)})"
