@@ -27,7 +27,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
@@ -42,6 +41,7 @@ except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch
+from _load import cpu_ticks  # benchmarks/ is on sys.path when run as a script
 
 import torchlogit
 from torchlogit import LogisticRegression
@@ -75,22 +75,9 @@ def objective(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float, C: float) -
     return float(np.mean(np.logaddexp(0.0, z) - y * z) + np.abs(w).sum() / (C * X.shape[0]))
 
 
-def _cpu_ticks() -> tuple[float, float] | None:
-    """(all busy CPU seconds, this process's CPU seconds) from /proc; None where it is missing."""
-    try:
-        with open("/proc/stat") as fh:
-            f = [int(v) for v in fh.readline().split()[1:]]
-        with open("/proc/self/stat") as fh:
-            own = fh.read().rsplit(")", 1)[1].split()
-    except (OSError, ValueError, IndexError):
-        return None
-    tick = os.sysconf("SC_CLK_TCK")
-    return (f[0] + f[1] + f[2] + sum(f[5:8])) / tick, (int(own[11]) + int(own[12])) / tick
-
-
 def others_cores(t0: tuple[float, float] | None, seconds: float) -> float | None:
     """Cores that *other* processes kept busy since ``t0`` (a shared machine slows every row)."""
-    t1 = _cpu_ticks()
+    t1 = cpu_ticks()
     if t0 is None or t1 is None or seconds <= 0:
         return None
     return max(0.0, ((t1[0] - t0[0]) - (t1[1] - t0[1])) / seconds)
@@ -100,7 +87,7 @@ def wait_quiet(limit_s: float, threshold: float = 0.5) -> None:
     """Wait up to ``limit_s`` for other processes to use less than ``threshold`` cores."""
     deadline = time.perf_counter() + limit_s
     while time.perf_counter() < deadline:
-        t0 = _cpu_ticks()
+        t0 = cpu_ticks()
         time.sleep(1.0)
         load = others_cores(t0, 1.0)
         if load is None or load < threshold:
@@ -114,7 +101,7 @@ def timed(fit):
     wait_quiet(WAIT_QUIET_S)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ticks = _cpu_ticks()
+        ticks = cpu_ticks()
         t0 = time.perf_counter()
         out = fit()
         seconds = time.perf_counter() - t0

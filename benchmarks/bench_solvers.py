@@ -47,6 +47,7 @@ except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import torch
+from _load import cpu_ticks  # benchmarks/ is on sys.path when run as a script
 
 import torchlogit
 from torchlogit import LogisticRegression as TorchLogit
@@ -295,19 +296,12 @@ class CpuMonitor:
     """
 
     def __init__(self) -> None:
-        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         self._t0: tuple[float, float, float] | None = None
 
-    def _read(self) -> tuple[float, float, float] | None:
-        try:
-            with open("/proc/stat") as fh:
-                f = [int(v) for v in fh.readline().split()[1:]]
-            with open("/proc/self/stat") as fh:
-                own = fh.read().rsplit(")", 1)[1].split()
-        except (OSError, ValueError, IndexError):
-            return None
-        busy = f[0] + f[1] + f[2] + sum(f[5:8])  # user nice system irq softirq steal
-        return busy / self._tick, (int(own[11]) + int(own[12])) / self._tick, time.perf_counter()
+    @staticmethod
+    def _read() -> tuple[float, float, float] | None:
+        ticks = cpu_ticks()
+        return None if ticks is None else (*ticks, time.perf_counter())
 
     def start(self) -> None:
         self._t0 = self._read()
