@@ -14,6 +14,7 @@ from torchlogit import LogisticRegression
 from torchlogit import estimator as estimator_module
 from torchlogit._cli import main
 from torchlogit._exceptions import ConvergenceWarning
+from torchlogit.data import FeatureColumns
 from torchlogit.data.streaming import CSVSource, ParquetSource, expand_paths, open_source
 from torchlogit.modelfile import load_model
 from torchlogit.streaming_fit import fit_files, fit_streamed
@@ -67,7 +68,7 @@ def test_float32_parquet_is_read_narrow_and_fitted_in_float64(tmp_path, solver):
     paths = write_parquet_files(tmp_path, narrow)
     source = open_source(paths, target="y", weight="w", chunk_rows=45)
     assert next(source.chunks())[0].dtype == torch.float64
-    assert next(source.with_float32_features().chunks())[0].dtype == torch.float32
+    assert isinstance(next(source.with_float32_features().chunks())[0], FeatureColumns)
     wide = open_source(write_parquet_files(tmp_path / "wide", table), target="y")
     assert wide.with_float32_features() is wide  # float64 columns are not exact in float32
     params = {"solver": solver, "tol": 1e-10} if solver != "sgd" else {
@@ -285,6 +286,21 @@ def test_wrong_schema_names_file_and_column(tmp_path):
     pq.write_table(numbers, tmp_path / "numbers.parquet")
     with pytest.raises(ValueError, match=r"numbers\.parquet': target 'y' holds number values, but text"):
         open_source([first, tmp_path / "numbers.parquet"], target="y")
+
+
+def test_non_finite_values_are_found_until_a_pass_completes(tmp_path):
+    """Features are checked on the first complete pass; an abandoned pass leaves them unchecked."""
+    table, *_ = make_table(n=300)
+    values = table.column("f1").to_numpy().copy()
+    values[250] = -np.inf
+    pq.write_table(table.set_column(1, "f1", pa.array(values)), tmp_path / "inf.parquet", row_group_size=64)
+    source = open_source(tmp_path / "inf.parquet", target="y", chunk_rows=50)
+    for copy in (source, source.astype(torch.float32), source):
+        chunks = copy.chunks()
+        next(chunks)  # the first chunk is finite; the pass is abandoned
+        chunks.close()
+        with pytest.raises(ValueError, match=r"column 'f1' has a non-finite value \(-inf\)"):
+            list(copy.chunks())
 
 
 def test_bad_values_name_file_column_and_row_group(tmp_path):

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from torchlogit.data import DataSource
+from torchlogit.data import DataSource, FeatureColumns
 from torchlogit.distributed import all_reduce_sum
 from torchlogit.loss import ChunkSums, chunk_sums
 from torchlogit.penalties import L2Penalty
@@ -72,19 +72,19 @@ class Objective:
             raise ValueError("the sample weights sum to zero: there is nothing to fit")
 
     def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        """The source's chunks with ``X`` widened to the objective's dtype.
+        """The source's chunks with ``X`` as a tensor of the objective's dtype.
 
-        A source may store ``X`` narrower when that is exact (float32 Parquet columns: half the
-        memory traffic). The widened copy goes into one buffer reused from chunk to chunk (fresh
+        A source may hand over ``X`` as :class:`~torchlogit.data.FeatureColumns` (float32 Parquet
+        columns, as decoded); they are written into one buffer reused from chunk to chunk (fresh
         memory costs page faults), so each chunk must be used before the next is asked for.
         """
-        wide = None
+        buffer = None
         for X, y, w in self.source.chunks():
-            if X.dtype == torch.float32 and self.dtype == torch.float64:
+            if isinstance(X, FeatureColumns):
                 n, d = X.shape
-                if wide is None or wide.shape[0] < n or wide.shape[1] != d:
-                    wide = torch.empty(d, n, dtype=self.dtype, device=X.device).T  # X's column-major layout
-                X = wide[:n].copy_(X)
+                if buffer is None or buffer.shape[0] < n:
+                    buffer = torch.empty(d, n, dtype=self.dtype, device=self.device).T  # column-major
+                X = X.write_into(buffer[:n])
             yield X, y, w
 
     def zeros(self) -> Tensor:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from torchlogit import distributed
+from torchlogit.data.memory import FeatureColumns
 
 DEFAULT_CHUNK_ROWS = 65_536
 # a target with more distinct values than this is not a set of class labels
@@ -58,7 +59,7 @@ class _FileSource(abc.ABC):
         self.device = torch.device(device)
         self._rank, self._world_size = rank, world_size
         self._np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        self._feature_np_dtype = self._np_dtype  # of X in chunks (see with_float32_features)
+        self._feature_columns = False  # X as FeatureColumns (see with_float32_features)
         columns = self._columns()  # every file's columns checked; the first file's names
         for name in (target, weight):
             if name is not None and name not in columns:
@@ -80,6 +81,8 @@ class _FileSource(abc.ABC):
         self._label_type = self._target_type()
         self._classes: np.ndarray | None = None
         self._value_set = None
+        # shards whose features a complete pass found finite (shared with astype copies: same files)
+        self._finite_shards: set[tuple[int, int]] = set()
         self._totals: tuple[int, float] | None = None
         self.on_chunk: Callable[[int], None] | None = None  # called with each chunk's rows (progress)
         if classes is not None:
@@ -90,20 +93,23 @@ class _FileSource(abc.ABC):
         each pass re-reads the files); mixed-precision Newton takes its Hessians from float32 ones."""
         other = copy.copy(self)
         other.dtype = dtype
-        other._np_dtype = other._feature_np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        other._np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        other._feature_columns = False
         return other
 
     def with_float32_features(self) -> _FileSource:
-        """The same source with float32 ``X`` chunks when every feature column is exact in float32.
+        """The same source handing ``X`` over as :class:`~torchlogit.data.FeatureColumns` when every
+        feature column is exact in float32; otherwise returns ``self``.
 
-        Weights and labels keep ``dtype``; a float64 :class:`~torchlogit.objective.Objective` widens
-        each chunk where it sums it. For float32 files this halves what a pass converts and
-        writes to memory, with the same float64 values in the sums. Otherwise returns ``self``.
+        The columns are pyarrow's own decoded arrays, not copied; a float64
+        :class:`~torchlogit.objective.Objective` widens them into the buffer it sums from. For
+        float32 files this saves stacking a float32 copy of the data on every pass, with the same
+        float64 values in the sums.
         """
-        if self._feature_np_dtype == np.float32 or not self._features_exact_in_float32():
+        if self._feature_columns or not self._features_exact_in_float32():
             return self
         other = copy.copy(self)
-        other._feature_np_dtype = np.float32
+        other._feature_columns = True
         return other
 
     def _features_exact_in_float32(self) -> bool:
@@ -252,6 +258,9 @@ class _FileSource(abc.ABC):
             self.discover_classes()
         columns = list(dict.fromkeys([*self.feature_names, *(c for c in (self.target, self.weight) if c)]))
         shard = self.shard()
+        # the features were checked on this shard's first complete pass: re-checking every pass
+        # would cost a tenth of a pass for nothing (the files are the same)
+        check_finite = shard not in self._finite_shards
         empty = True
         # two stages in two threads: pyarrow decodes the next batch while the last one is converted
         # (the decoder runs two reads ahead: measured 15% faster per pass than one chunk ahead)
@@ -261,13 +270,14 @@ class _FileSource(abc.ABC):
             # owns the decoder: closing this (also after a conversion error) stops its thread
             with contextlib.closing(_prefetched(lambda: self._batches(columns, shard), ahead)) as batches:
                 for item in batches:
-                    yield self._convert(*item)
+                    yield self._convert(*item, check_finite=check_finite)
 
         for chunk in _prefetched(converted):
             empty = False
             if self.on_chunk is not None:
                 self.on_chunk(chunk[1].shape[0])
             yield chunk
+        self._finite_shards.add(shard)
         if empty:  # a rank without rows still takes part in every pass (and every all_reduce)
             yield (torch.zeros(0, self.n_features, dtype=self.dtype, device=self.device),
                    torch.zeros(0, dtype=torch.int64, device=self.device),
@@ -279,34 +289,56 @@ class _FileSource(abc.ABC):
         for batch, path, where in self._batches(list(self.feature_names), shard):
             yield self._features(batch, path, where).T
 
-    def _convert(self, batch, path: Path, where: Location) -> tuple[Tensor, Tensor, Tensor]:
+    def _convert(
+        self, batch, path: Path, where: Location, check_finite: bool,
+    ) -> tuple[Tensor | FeatureColumns, Tensor, Tensor]:
         n = batch.num_rows
-        X = torch.from_numpy(self._features(batch, path, where)).T
+        if self._feature_columns:
+            X = FeatureColumns(self._feature_arrays(batch, path, where, check_finite))
+        else:
+            X = torch.from_numpy(self._features(batch, path, where, check_finite)).T
         if self.target is not None:
             y = torch.from_numpy(self._label_index(batch.column(self.target), path, where))
         else:
             y = torch.zeros(n, dtype=torch.int64)
         w = (torch.from_numpy(self._weights(batch, path, where)) if self.weight
              else torch.ones(n, dtype=self.dtype))
-        if self.device.type != "cpu":
-            X, y, w = X.to(self.device), y.to(self.device), w.to(self.device)
+        if self.device.type != "cpu":  # FeatureColumns go to the device as the objective assembles them
+            X = X if self._feature_columns else X.to(self.device)
+            y, w = y.to(self.device), w.to(self.device)
         return X, y, w
 
-    def _features(self, batch, path: Path, where: Location) -> np.ndarray:
-        """The feature columns as a ``(n_features, rows)`` array, checked."""
-        out = np.empty((self.n_features, batch.num_rows), dtype=self._feature_np_dtype)
-        for j, name in enumerate(self.feature_names):
+    def _feature_arrays(self, batch, path: Path, where: Location, check_finite: bool) -> list[np.ndarray]:
+        """The feature columns as pyarrow decoded them (not copied where pyarrow allows), checked."""
+        arrays = []
+        for name in self.feature_names:
             column = batch.column(name)
             if column.null_count:
                 raise ValueError(f"{_name(path)}: column {name!r} has a missing value at "
                                  f"{where(_first_null(column))}")
-            out[j] = column.to_numpy(zero_copy_only=False)
-        finite = np.isfinite(out)
+            values = column.to_numpy(zero_copy_only=False)
+            if check_finite:
+                self._check_finite(values[None, :], [name], path, where)
+            arrays.append(values)
+        return arrays
+
+    def _features(self, batch, path: Path, where: Location, check_finite: bool = True) -> np.ndarray:
+        """The feature columns as a ``(n_features, rows)`` array of the source's dtype, checked."""
+        out = np.empty((self.n_features, batch.num_rows), dtype=self._np_dtype)
+        for j, values in enumerate(self._feature_arrays(batch, path, where, check_finite=False)):
+            out[j] = values
+        if check_finite:  # after the conversion: a float64 value can overflow float32
+            self._check_finite(out, self.feature_names, path, where)
+        return out
+
+    @staticmethod
+    def _check_finite(values: np.ndarray, names: list[str], path: Path, where: Location) -> None:
+        """Raise naming the first non-finite value of ``values`` (one row per column of ``names``)."""
+        finite = np.isfinite(values)
         if not finite.all():
             j, row = np.unravel_index(int(np.argmin(finite)), finite.shape)
-            raise ValueError(f"{_name(path)}: column {self.feature_names[j]!r} has a non-finite value "
-                             f"({out[j, row]}) at {where(int(row))}")
-        return out
+            raise ValueError(f"{_name(path)}: column {names[j]!r} has a non-finite value "
+                             f"({values[j, row]}) at {where(int(row))}")
 
     def _weights(self, batch, path: Path, where: Location) -> np.ndarray:
         column = batch.column(self.weight)
