@@ -90,11 +90,12 @@ class _FileSource(abc.ABC):
 
     def astype(self, dtype: torch.dtype) -> _FileSource:
         """The same files, shard and labels, yielding chunks of ``dtype`` (nothing is copied:
-        each pass re-reads the files); mixed-precision Newton takes its Hessians from float32 ones."""
+        each pass re-reads the files); mixed-precision Newton takes its Hessians from float32 ones.
+        Features handed over as :class:`~torchlogit.data.FeatureColumns` stay so (they are exact
+        in float32, and the objective assembles them in its own dtype)."""
         other = copy.copy(self)
         other.dtype = dtype
         other._np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        other._feature_columns = False
         return other
 
     def with_float32_features(self) -> _FileSource:
