@@ -14,7 +14,6 @@ from torchlogit import LogisticRegression
 from torchlogit import estimator as estimator_module
 from torchlogit._cli import main
 from torchlogit._exceptions import ConvergenceWarning
-from torchlogit.data import FeatureColumns
 from torchlogit.data.streaming import CSVSource, ParquetSource, expand_paths, open_source
 from torchlogit.modelfile import load_model
 from torchlogit.streaming_fit import fit_files, fit_streamed
@@ -57,9 +56,9 @@ def test_mixed_precision_newton_reads_float32_chunks_and_reaches_the_float64_opt
 
 
 @pytest.mark.parametrize("solver", ["newton", "lbfgs", "sgd"])
-def test_float32_parquet_is_read_narrow_and_fitted_in_float64(tmp_path, solver):
-    """float32 feature columns travel as float32 chunks and are widened where summed: the float64
-    fit of the same (exact) values, for every solver."""
+def test_float32_parquet_is_fitted_in_float64(tmp_path, solver):
+    """float32 feature columns are widened as they are read: the float64 fit of the same (exact)
+    values, for every solver."""
     table, X, labels, sw = make_table(n=400, seed=7)
     X32 = X.astype(np.float32)
     narrow = table
@@ -68,9 +67,6 @@ def test_float32_parquet_is_read_narrow_and_fitted_in_float64(tmp_path, solver):
     paths = write_parquet_files(tmp_path, narrow)
     source = open_source(paths, target="y", weight="w", chunk_rows=45)
     assert next(source.chunks())[0].dtype == torch.float64
-    assert isinstance(next(source.with_float32_features().chunks())[0], FeatureColumns)
-    wide = open_source(write_parquet_files(tmp_path / "wide", table), target="y")
-    assert wide.with_float32_features() is wide  # float64 columns are not exact in float32
     params = {"solver": solver, "tol": 1e-10} if solver != "sgd" else {
         "solver": "sgd", "tol": 1e-4, "max_iter": 3, "random_state": 0, "learning_rate": 0.05}
     with warnings.catch_warnings():
@@ -86,6 +82,21 @@ def test_float32_parquet_is_read_narrow_and_fitted_in_float64(tmp_path, solver):
         reference = LogisticRegression(**params).fit(X32.astype(np.float64), labels, sample_weight=sw)
         np.testing.assert_allclose(streamed.coef_, reference.coef_, rtol=0, atol=1e-8)
         assert streamed.coef_.dtype == np.float64
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_reusing_buffers_yields_the_same_chunks_from_a_few_buffers(dataset, dtype):
+    """A consumer using each chunk before asking for the next sees exactly the plain chunks."""
+    source = open_source(dataset["parquet"], target="y", weight="w", chunk_rows=23).astype(dtype)
+    plain = [(X.clone(), y, w) for X, y, w in source.chunks()]
+    reused, buffers = [], set()
+    for X, y, w in source.reusing_buffers().chunks():
+        reused.append((X.clone(), y, w))
+        buffers.add(X.untyped_storage().data_ptr())
+    assert len(reused) == len(plain) > 10
+    for (X, y, w), (X2, y2, w2) in zip(plain, reused, strict=True):
+        assert X2.dtype == dtype and torch.equal(X, X2) and torch.equal(y, y2) and torch.equal(w, w2)
+    assert len(buffers) == 4  # the chunk summed, two queued, one being converted
 
 
 def test_streamed_lbfgs_and_unweighted_fits_reach_the_optimum(dataset):

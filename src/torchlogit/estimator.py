@@ -302,8 +302,8 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
         self.n_features_in_ = source.n_features
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        narrow = getattr(source, "with_float32_features", None)  # exact float32 files: half the traffic
-        self._fit_objective(source if narrow is None else narrow(), len(self.classes_), None, callback,
+        reusing = getattr(source, "reusing_buffers", None)  # the objective's sums use each chunk at once
+        self._fit_objective(source if reusing is None else reusing(), len(self.classes_), None, callback,
                             checkpoint)
         return self
 

@@ -17,12 +17,10 @@ same solver code serves in-memory, streamed and distributed data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 from torch import Tensor
 
-from torchlogit.data import DataSource, FeatureColumns
+from torchlogit.data import DataSource
 from torchlogit.distributed import all_reduce_sum
 from torchlogit.loss import ChunkSums, chunk_sums
 from torchlogit.penalties import L2Penalty
@@ -71,22 +69,6 @@ class Objective:
         if not self.weight_sum > 0:
             raise ValueError("the sample weights sum to zero: there is nothing to fit")
 
-    def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        """The source's chunks with ``X`` as a tensor of the objective's dtype.
-
-        A source may hand over ``X`` as :class:`~torchlogit.data.FeatureColumns` (float32 Parquet
-        columns, as decoded); they are written into one buffer reused from chunk to chunk (fresh
-        memory costs page faults), so each chunk must be used before the next is asked for.
-        """
-        buffer = None
-        for X, y, w in self.source.chunks():
-            if isinstance(X, FeatureColumns):
-                n, d = X.shape
-                if buffer is None or buffer.shape[0] < n:
-                    buffer = torch.empty(d, n, dtype=self.dtype, device=self.device).T  # column-major
-                X = X.write_into(buffer[:n])
-            yield X, y, w
-
     def zeros(self) -> Tensor:
         """A starting point of the right shape, dtype and device."""
         return torch.zeros(self.coef_shape, dtype=self.dtype, device=self.device)
@@ -121,7 +103,7 @@ class Objective:
         total: ChunkSums | None = None
         sampled = need_hess and self.hessian_stride > 1
         first_row, hess_rows = 0, 0
-        for X, y, w in self.chunks():
+        for X, y, w in self.source.chunks():
             part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=need_grad or sampled,
                               need_hess=need_hess and not sampled, hess_index=hess_index)
             if sampled:
@@ -171,7 +153,7 @@ class Objective:
         """Weighted mean and standard deviation of every feature column (one pass)."""
         d = self.source.n_features
         sums = torch.zeros(2, d, dtype=torch.float64, device=self.device)
-        for X, _, w in self.chunks():
+        for X, _, w in self.source.chunks():
             Xw = X.to(torch.float64) * w.to(torch.float64)[:, None]
             sums[0] += Xw.sum(0)
             sums[1] += (Xw * X.to(torch.float64)).sum(0)
@@ -291,7 +273,7 @@ def precondition(objective: Objective) -> StandardisedCoordinates | WhitenedCoor
     if n_cols > _WHITEN_MAX_COLUMNS_PER_OUTPUT * n_outputs:
         return StandardisedCoordinates(objective)
     gram = None
-    for X, _, w in objective.chunks():
+    for X, _, w in objective.source.chunks():
         part = _weighted_gram(X.to(torch.float64), w.to(torch.float64), objective.fit_intercept)
         gram = part if gram is None else gram + part
     gram = all_reduce_sum(gram) / objective.weight_sum

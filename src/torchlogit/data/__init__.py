@@ -4,7 +4,7 @@ Solvers never see where rows come from; they only ask an :class:`~torchlogit.obj
 for sums over chunks. ``y`` is always a vector of class indices (``int64``).
 """
 
-from torchlogit.data.memory import DataSource, FeatureColumns, InMemorySource
+from torchlogit.data.memory import DataSource, InMemorySource
 from torchlogit.data.sparse import SparseRowsSource
 
-__all__ = ["DataSource", "FeatureColumns", "InMemorySource", "SparseRowsSource"]
+__all__ = ["DataSource", "InMemorySource", "SparseRowsSource"]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Protocol
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -21,35 +20,8 @@ class DataSource(Protocol):
     n_features: int
 
     def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        """Yield ``(X, y, sample_weight)`` chunks; ``y`` holds int64 class indices.
-
-        ``X`` is a tensor, or :class:`FeatureColumns` from a source asked for them (the
-        :class:`~torchlogit.objective.Objective` assembles those in its own buffer).
-        """
+        """Yield ``(X, y, sample_weight)`` chunks; ``y`` holds int64 class indices."""
         ...
-
-
-class FeatureColumns:
-    """A chunk's feature columns as the file reader decoded them, not yet stacked into a matrix.
-
-    Streamed float32 files hand these to the :class:`~torchlogit.objective.Objective`, which writes
-    them straight into the float64 buffer it sums from: each value is read once per pass and
-    never copied into an intermediate float32 matrix.
-    """
-
-    def __init__(self, columns: Sequence[np.ndarray]):
-        self.columns = list(columns)
-        self.shape = (len(self.columns[0]), len(self.columns))
-
-    def write_into(self, out: Tensor) -> Tensor:
-        """Fill ``out`` (``shape`` rows × columns, any dtype and device) with the values; return it."""
-        if out.device.type == "cpu":
-            rows = out.T.numpy()  # one row per feature: a column of ``out``
-            for j, values in enumerate(self.columns):
-                rows[j] = values  # numpy widens while it copies
-        else:  # one host-to-device copy of the stacked columns
-            out.copy_(torch.from_numpy(np.stack(self.columns)).T)
-        return out
 
 
 class InMemorySource:

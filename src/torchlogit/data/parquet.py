@@ -63,13 +63,6 @@ class ParquetSource(_FileSource):
                                      "features and weights must be numbers")
                 first = first or (path, kind)
 
-    def _features_exact_in_float32(self) -> bool:
-        pa, _ = _arrow()
-        narrow = (pa.float16(), pa.float32(), pa.int8(), pa.int16(), pa.uint8(), pa.uint16(), pa.bool_(),
-                  pa.null())
-        return all(schema.field(name).type in narrow
-                   for schema in self._schemas for name in self.feature_names)
-
     def _target_type(self):
         if self.target is None:
             return None
