@@ -5,8 +5,9 @@
    logistic model) in chunks of 1,000,000 rows, never all in memory: 10 files of 4 row groups
    under ``--data`` (default ``/tmp/torchlogit-bench-streaming``; reused when already there).
 2. Times pyarrow alone reading and decoding every file to numpy (the floor of any pass).
-3. Fits it streaming in a fresh process (1 process × 2 threads): peak resident memory
-   (``ru_maxrss``), wall time, passes, time per pass.
+3. Fits it streaming in a fresh process (1 process × 2 threads), the files memory-mapped
+   (``memory_map=True``; ``--no-memory-map`` for the library's default, reading them): peak
+   resident memory (``ru_maxrss``, mapped file pages included), wall time, passes, time per pass.
 4. Fits the same rows in memory as float64 (``LogisticRegression.fit``, 4.8 GB) in another fresh
    process, and compares the coefficients.
 5. Fits it streaming with 2 gloo ranks × 1 thread each (torchrun's environment on loopback),
@@ -17,7 +18,7 @@ in-memory fit to 1e-8; 2 ranks × 1 thread within 1.3× of 1 process × 2 thread
 
 Usage::
 
-    python benchmarks/bench_streaming.py                    # the full run (about 10 minutes)
+    python benchmarks/bench_streaming.py                    # the full run (about 2 minutes once written)
     python benchmarks/bench_streaming.py --rows 2000000     # quicker
 """
 
@@ -132,7 +133,7 @@ def phase_floor(paths: list[Path], chunk_rows: int, threads: int) -> dict:
     return {"seconds": times[way], "way": way, "times": times, "rows": rows, "peak_rss_mb": _peak_rss_mb()}
 
 
-def phase_stream(paths: list[Path], chunk_rows: int, threads: int) -> dict:
+def phase_stream(paths: list[Path], chunk_rows: int, threads: int, memory_map: bool) -> dict:
     """The streaming fit, as a user runs it (distributed when launched with torchrun's environment)."""
     from torchlogit import LogisticRegression, distributed
     from torchlogit.data.streaming import open_source
@@ -145,7 +146,7 @@ def phase_stream(paths: list[Path], chunk_rows: int, threads: int) -> dict:
 
         dist.barrier()
     start = time.perf_counter()
-    source = open_source(paths, target="y", chunk_rows=chunk_rows)
+    source = open_source(paths, target="y", chunk_rows=chunk_rows, memory_map=memory_map)
     _ = source.classes  # the target-only pass
     classes_at = time.perf_counter()
     est = fit_streamed(LogisticRegression(tol=TOL), source)
@@ -195,7 +196,8 @@ def phase_memory(paths: list[Path], threads: int) -> dict:
 def _child(phase: str, args: argparse.Namespace, paths: list[Path], threads: int,
            env: dict | None = None) -> subprocess.Popen:
     command = [sys.executable, __file__, "--phase", phase, "--threads", str(threads),
-               "--chunk-rows", str(args.chunk_rows), "--data", str(args.data), *map(str, paths)]
+               "--chunk-rows", str(args.chunk_rows), "--data", str(args.data),
+               *([] if args.memory_map else ["--no-memory-map"]), *map(str, paths)]
     return subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": str(threads), **(env or {})})
 
@@ -228,13 +230,15 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=65_536)
     parser.add_argument("--data", type=Path, default=Path("/tmp/torchlogit-bench-streaming"))
     parser.add_argument("--skip-memory", action="store_true", help="skip the in-memory float64 reference fit")
+    parser.add_argument("--no-memory-map", dest="memory_map", action="store_false",
+                        help="read the Parquet files instead of mapping them (the library's default)")
     parser.add_argument("--phase", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=2, help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase is not None:
         run = {"floor": lambda: phase_floor(args.paths, args.chunk_rows, args.threads),
-               "stream": lambda: phase_stream(args.paths, args.chunk_rows, args.threads),
+               "stream": lambda: phase_stream(args.paths, args.chunk_rows, args.threads, args.memory_map),
                "memory": lambda: phase_memory(args.paths, args.threads)}[args.phase]
         print(json.dumps(run()))
         return
@@ -245,7 +249,8 @@ def main() -> None:
     print(f"data: {args.rows:,} rows x {args.features} float32 features + int64 label, {len(paths)} Parquet "
           f"files, {size:.2f} GB on disk ({args.rows * args.features * 4 / 1e9:.1f} GB of float32 values), "
           f"in {args.data} (ready after {time.perf_counter() - started:.0f} s)")
-    print(f"machine: {os.cpu_count()} cores; chunks of {args.chunk_rows:,} rows; Newton, tol {TOL:g}")
+    print(f"machine: {os.cpu_count()} cores; chunks of {args.chunk_rows:,} rows; Newton, tol {TOL:g}; "
+          f"files {'memory-mapped (memory_map=True)' if args.memory_map else 'read (not mapped)'}")
 
     floor = _run("floor", args, paths, 2)
     stream = _run("stream", args, paths, 2)

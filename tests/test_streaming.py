@@ -14,6 +14,7 @@ from torchlogit import LogisticRegression
 from torchlogit import estimator as estimator_module
 from torchlogit._cli import main
 from torchlogit._exceptions import ConvergenceWarning
+from torchlogit.data import InMemorySource
 from torchlogit.data.streaming import CSVSource, ParquetSource, expand_paths, open_source
 from torchlogit.modelfile import load_model
 from torchlogit.streaming_fit import fit_files, fit_streamed
@@ -86,17 +87,50 @@ def test_float32_parquet_is_fitted_in_float64(tmp_path, solver):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_reusing_buffers_yields_the_same_chunks_from_a_few_buffers(dataset, dtype):
-    """A consumer using each chunk before asking for the next sees exactly the plain chunks."""
+    """A consumer using each chunk before asking for the next sees exactly the plain chunks (also
+    from memory-mapped files)."""
     source = open_source(dataset["parquet"], target="y", weight="w", chunk_rows=23).astype(dtype)
     plain = [(X.clone(), y, w) for X, y, w in source.chunks()]
+    mapped = open_source(dataset["parquet"], target="y", weight="w", chunk_rows=23, memory_map=True)
     reused, buffers = [], set()
-    for X, y, w in source.reusing_buffers().chunks():
+    for X, y, w in mapped.astype(dtype).reusing_buffers().chunks():
         reused.append((X.clone(), y, w))
         buffers.add(X.untyped_storage().data_ptr())
     assert len(reused) == len(plain) > 10
     for (X, y, w), (X2, y2, w2) in zip(plain, reused, strict=True):
         assert X2.dtype == dtype and torch.equal(X, X2) and torch.equal(y, y2) and torch.equal(w, w2)
     assert len(buffers) == 4  # the chunk summed, two queued, one being converted
+
+
+def test_reused_buffers_fit_the_rows_read_not_chunk_rows(tmp_path):
+    table, *_ = make_table(n=300)
+    pq.write_table(table, tmp_path / "small.parquet")
+    source = open_source(tmp_path / "small.parquet", target="y", chunk_rows=10**10)  # 150 GB if allocated
+    (X, y, _), = source.reusing_buffers().chunks()
+    assert X.shape == (300, 5) and len(y) == 300  # f0..f3 and w
+
+
+def test_float64_values_too_large_for_float32_are_caught_after_a_float64_pass(tmp_path):
+    table, *_ = make_table(n=300)
+    values = table.column("f1").to_numpy().copy()
+    values[99] = 1e39  # finite in float64, infinite in float32
+    pq.write_table(table.set_column(1, "f1", pa.array(values)), tmp_path / "big.parquet")
+    source = open_source(tmp_path / "big.parquet", target="y", chunk_rows=64)
+    assert sum(len(y) for _, y, _ in source.chunks()) == 300  # float64: all finite
+    with pytest.raises(ValueError, match=r"'f1' has a non-finite value \(inf\) at row group 0, row 100"):
+        list(source.astype(torch.float32).chunks())
+
+
+def test_a_float32_source_is_fitted_in_the_estimators_float64(dataset):
+    """A user's source yielding float32 chunks: the objective widens them (the float64 fit of the
+    same float32 values)."""
+    X32 = torch.from_numpy(dataset["X"].astype(np.float32))
+    y = torch.from_numpy(np.searchsorted(np.unique(dataset["labels"]), dataset["labels"]))
+    source = InMemorySource(X32, y, torch.ones(len(y), dtype=torch.float32), chunk_rows=50)
+    reference = LogisticRegression(tol=1e-10).fit(X32.double().numpy(), dataset["labels"])
+    for solver, atol in (("newton", 1e-10), ("lbfgs", 1e-6)):
+        fitted = LogisticRegression(solver=solver, tol=1e-10).fit_source(source, np.unique(dataset["labels"]))
+        np.testing.assert_allclose(fitted.coef_, reference.coef_, rtol=0, atol=atol)
 
 
 def test_streamed_lbfgs_and_unweighted_fits_reach_the_optimum(dataset):
@@ -362,7 +396,7 @@ def test_cli_fit_and_predict_parquet(dataset, tmp_path, capsys):
     model = tmp_path / "m.safetensors"
     files = [str(p) for p in dataset["parquet"]]
     assert main(["fit", *files, "--target", "y", "--weight", "w", "--chunk-rows", "100", "--out", str(model),
-                 "--quiet", "--tol", "1e-10"]) == 0
+                 "--quiet", "--tol", "1e-10", "--memory-map"]) == 0
     out = capsys.readouterr().out
     assert "rows (3 files)" in out and "solver newton" in out and "converged" in out and "passes:" in out
     est = load_model(model)
@@ -397,7 +431,8 @@ def test_cli_streaming_errors_are_one_line(dataset, tmp_path, capsys):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("solver", ["newton", "lbfgs"])
 def test_streamed_fit_on_cuda_matches_the_cpu_fit(tmp_path, monkeypatch, solver):
-    """Float32 Parquet streamed to the GPU, widened there, with mixed-precision sampled Hessians."""
+    """Float32 Parquet streamed to the GPU (chunks copied out of the reused buffers), with
+    mixed-precision sampled Hessians."""
     from torchlogit import objective as objective_module
 
     monkeypatch.setattr(estimator_module, "FLOAT32_HESSIAN_MIN_VALUES", 100)

@@ -26,7 +26,7 @@ def wants_streaming(args: argparse.Namespace) -> bool:
     data = args.data
     return (len(data) > 1 or not Path(data[0]).is_file() or is_parquet(data[0])
             or args.chunk_rows is not None or args.checkpoint is not None or args.weight is not None
-            or args.features is not None or args.checkpoint_every is not None
+            or args.features is not None or args.checkpoint_every is not None or args.memory_map
             or distributed.env_world_size() > 1)
 
 
@@ -53,7 +53,8 @@ def fit(args: argparse.Namespace, estimator) -> None:
         features = None if args.features is None else [f.strip() for f in args.features.split(",")]
         source = open_source(args.data, target=args.target, features=features, weight=args.weight,
                              chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
-                             dtype=resolve_dtype(estimator.dtype), device=device)
+                             dtype=resolve_dtype(estimator.dtype), device=device,
+                             memory_map=args.memory_map)
         classes = source.classes
         if len(classes) < 2:
             raise ValueError(f"target {args.target!r} has a single class ({classes[0]!r}); need at least 2")

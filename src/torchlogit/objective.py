@@ -17,6 +17,8 @@ same solver code serves in-memory, streamed and distributed data.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
@@ -69,6 +71,11 @@ class Objective:
         if not self.weight_sum > 0:
             raise ValueError("the sample weights sum to zero: there is nothing to fit")
 
+    def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """The source's chunks, ``X`` and the weights in the objective's dtype (a no-op when they are)."""
+        for X, y, w in self.source.chunks():
+            yield X.to(self.dtype), y, w.to(self.dtype)
+
     def zeros(self) -> Tensor:
         """A starting point of the right shape, dtype and device."""
         return torch.zeros(self.coef_shape, dtype=self.dtype, device=self.device)
@@ -103,7 +110,7 @@ class Objective:
         total: ChunkSums | None = None
         sampled = need_hess and self.hessian_stride > 1
         first_row, hess_rows = 0, 0
-        for X, y, w in self.source.chunks():
+        for X, y, w in self.chunks():
             part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=need_grad or sampled,
                               need_hess=need_hess and not sampled, hess_index=hess_index)
             if sampled:
@@ -153,7 +160,7 @@ class Objective:
         """Weighted mean and standard deviation of every feature column (one pass)."""
         d = self.source.n_features
         sums = torch.zeros(2, d, dtype=torch.float64, device=self.device)
-        for X, _, w in self.source.chunks():
+        for X, _, w in self.chunks():
             Xw = X.to(torch.float64) * w.to(torch.float64)[:, None]
             sums[0] += Xw.sum(0)
             sums[1] += (Xw * X.to(torch.float64)).sum(0)
@@ -273,7 +280,7 @@ def precondition(objective: Objective) -> StandardisedCoordinates | WhitenedCoor
     if n_cols > _WHITEN_MAX_COLUMNS_PER_OUTPUT * n_outputs:
         return StandardisedCoordinates(objective)
     gram = None
-    for X, _, w in objective.source.chunks():
+    for X, _, w in objective.chunks():
         part = _weighted_gram(X.to(torch.float64), w.to(torch.float64), objective.fit_intercept)
         gram = part if gram is None else gram + part
     gram = all_reduce_sum(gram) / objective.weight_sum

@@ -67,6 +67,7 @@ def fit_files(
     target: str, features: Sequence[str] | None = None, weight: str | None = None, classes: Any = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS, checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 0, callback: Callable[[int, float, float], None] | None = None,
+    memory_map: bool = False,
 ) -> LogisticRegression:
     """Open ``paths`` as a streamed source (see :func:`~torchlogit.data.streaming.open_source`) and
     fit ``estimator`` to it with :func:`fit_streamed`.
@@ -77,7 +78,8 @@ def fit_files(
     device = resolve_device(estimator.device)
     distributed.init_from_env(device)
     source = open_source(paths, target=target, features=features, weight=weight, classes=classes,
-                         chunk_rows=chunk_rows, dtype=resolve_dtype(estimator.dtype), device=device)
+                         chunk_rows=chunk_rows, dtype=resolve_dtype(estimator.dtype), device=device,
+                         memory_map=memory_map)
     return fit_streamed(estimator, source, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                         callback=callback)
 

@@ -41,6 +41,7 @@ class _FileSource(abc.ABC):
         features: Sequence[str] | None = None, weight: str | None = None, classes: Any = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS, dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu", rank: int | None = None, world_size: int | None = None,
+        memory_map: bool = False,
     ):
         if not isinstance(chunk_rows, int) or chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
@@ -54,6 +55,7 @@ class _FileSource(abc.ABC):
         self.target = target
         self.weight = weight
         self.chunk_rows = chunk_rows
+        self.memory_map = memory_map
         self.dtype = dtype
         self.device = torch.device(device)
         self._rank, self._world_size = rank, world_size
@@ -80,8 +82,9 @@ class _FileSource(abc.ABC):
         self._label_type = self._target_type()
         self._classes: np.ndarray | None = None
         self._value_set = None
-        # shards whose features a complete pass found finite (shared with astype copies: same files)
-        self._finite_shards: set[tuple[int, int]] = set()
+        # (shard, dtype) whose features a complete pass found finite (shared with astype copies:
+        # same files; by dtype, as a float64 value may overflow float32)
+        self._finite_shards: set[tuple[tuple[int, int], str]] = set()
         self._totals: tuple[int, float] | None = None
         self.on_chunk: Callable[[int], None] | None = None  # called with each chunk's rows (progress)
         if classes is not None:
@@ -252,9 +255,10 @@ class _FileSource(abc.ABC):
         shard = self.shard()
         # the features were checked on this shard's first complete pass: re-checking every pass
         # would cost a tenth of a pass for nothing (the files are the same)
-        check_finite = shard not in self._finite_shards
+        checked = (shard, np.dtype(self._np_dtype).name)
+        check_finite = checked not in self._finite_shards
         # a buffer for the chunk being converted, the two queued and the one being summed
-        buffers = _BufferRing(_PREFETCH_DEPTH + 2) if self._reuse_buffers else None
+        buffers = _BufferRing(_PREFETCH_DEPTH + 2, self.chunk_rows) if self._reuse_buffers else None
         empty = True
         # two stages in two threads: pyarrow decodes the next batch while the last one is converted
         # (the decoder runs two reads ahead: measured 15% faster per pass than one chunk ahead)
@@ -271,7 +275,7 @@ class _FileSource(abc.ABC):
             if self.on_chunk is not None:
                 self.on_chunk(chunk[1].shape[0])
             yield chunk
-        self._finite_shards.add(shard)
+        self._finite_shards.add(checked)
         if empty:  # a rank without rows still takes part in every pass (and every all_reduce)
             yield (torch.zeros(0, self.n_features, dtype=self.dtype, device=self.device),
                    torch.zeros(0, dtype=torch.int64, device=self.device),
@@ -287,7 +291,7 @@ class _FileSource(abc.ABC):
         self, batch, path: Path, where: Location, check_finite: bool, buffers: _BufferRing | None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         n = batch.num_rows
-        out = buffers.next((self.n_features, self.chunk_rows), self._np_dtype)[:, :n] if buffers else None
+        out = buffers.next(self.n_features, n, self._np_dtype) if buffers else None
         X = torch.from_numpy(self._features(batch, path, where, check_finite, out)).T
         if self.target is not None:
             y = torch.from_numpy(self._label_index(batch.column(self.target), path, where))
@@ -310,7 +314,8 @@ class _FileSource(abc.ABC):
             if column.null_count:
                 raise ValueError(f"{_name(path)}: column {name!r} has a missing value at "
                                  f"{where(_first_null(column))}")
-            out[j] = column.to_numpy(zero_copy_only=False)
+            with np.errstate(over="ignore"):  # a float64 value beyond float32: reported just below
+                out[j] = column.to_numpy(zero_copy_only=False)
         if check_finite:
             finite = np.isfinite(out)
             if not finite.all():
@@ -408,16 +413,22 @@ def _csv_location(first_row: int) -> Location:
 class _BufferRing:
     """``size`` arrays handed out in turn: each is reused ``size`` requests later."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, max_rows: int):
         self._buffers: list[np.ndarray | None] = [None] * size
         self._turn = 0
+        self._max_rows = max_rows
 
-    def next(self, shape: tuple[int, int], dtype) -> np.ndarray:
+    def next(self, n_features: int, n_rows: int, dtype) -> np.ndarray:
+        """An ``(n_features, n_rows)`` view of the next buffer. A buffer too small is replaced by
+        one of room for up to twice the rows asked (at most ``max_rows``, the largest chunk), so
+        a short chunk does not make its successors reallocate, and a small file with a huge
+        ``max_rows`` does not allocate it."""
         self._turn = (self._turn + 1) % len(self._buffers)
         buffer = self._buffers[self._turn]
-        if buffer is None or buffer.shape != shape or buffer.dtype != dtype:
-            buffer = self._buffers[self._turn] = np.empty(shape, dtype=dtype)
-        return buffer
+        if buffer is None or buffer.shape[1] < n_rows or buffer.dtype != dtype:
+            width = max(n_rows, min(self._max_rows, 2 * n_rows))
+            buffer = self._buffers[self._turn] = np.empty((n_features, width), dtype=dtype)
+        return buffer[:, :n_rows]
 
 
 class _Failure:

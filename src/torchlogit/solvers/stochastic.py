@@ -114,7 +114,7 @@ def stochastic(
         epoch += 1
         batch = 0
         with net.join(divide_by_initial_world_size=False) if net is not model else contextlib.nullcontext():
-            for index, (X, y, w) in enumerate(objective.source.chunks()):
+            for index, (X, y, w) in enumerate(objective.chunks()):
                 shuffle = torch.Generator().manual_seed(seed + 1_000_003 * epoch + index)
                 order = torch.randperm(len(y), generator=shuffle, device="cpu").to(X.device)
                 step = batch_size or len(y)
