@@ -13,7 +13,9 @@ the sorted distinct target values; when not given, they are found in a first str
 the target column only (:meth:`~ParquetSource.discover_classes`). Checks are those of the
 in-memory readers, with messages naming the file, the column and the row group / row: a
 non-numeric feature column (also one that turns to text in a later file), missing or non-finite
-values, a label that is not one of ``classes``, a truncated or corrupt file.
+values, a label that is not one of ``classes``, a truncated or corrupt file. Non-finite values
+are looked for on a shard's first complete pass only (per dtype): later passes read the same
+files, which must not change during a fit.
 
 **Sharding.** Under torch.distributed, rank ``r`` of ``W`` reads only its share: for Parquet, a
 contiguous run of row groups (over all files) holding about ``1/W`` of the rows; for CSV, whole
