@@ -104,7 +104,7 @@ class _FileSource(abc.ABC):
         For a consumer that is done with a chunk when it asks for the next one, as the
         :class:`~torchlogit.objective.Objective`'s sums are: a chunk's ``X`` is overwritten a few
         chunks later. Fresh memory for every chunk costs page faults, and pyarrow's float32
-        columns are widened straight into the buffer, in the converter thread: measured 10% less
+        columns are widened straight into the buffer, in the converter thread: measured 8% less
         time per pass on 20M x 30 float32 Parquet rows.
         """
         other = copy.copy(self)
@@ -309,12 +309,12 @@ class _FileSource(abc.ABC):
         """The feature columns as a ``(n_features, rows)`` array (``out`` if given), checked."""
         if out is None:
             out = np.empty((self.n_features, batch.num_rows), dtype=self._np_dtype)
-        for j, name in enumerate(self.feature_names):
-            column = batch.column(name)
-            if column.null_count:
-                raise ValueError(f"{_name(path)}: column {name!r} has a missing value at "
-                                 f"{where(_first_null(column))}")
-            with np.errstate(over="ignore"):  # a float64 value beyond float32: reported just below
+        with np.errstate(over="ignore"):  # a float64 value beyond float32: reported just below
+            for j, name in enumerate(self.feature_names):
+                column = batch.column(name)
+                if column.null_count:
+                    raise ValueError(f"{_name(path)}: column {name!r} has a missing value at "
+                                     f"{where(_first_null(column))}")
                 out[j] = column.to_numpy(zero_copy_only=False)
         if check_finite:
             finite = np.isfinite(out)
