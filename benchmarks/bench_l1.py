@@ -151,7 +151,7 @@ def single_fit(X: np.ndarray, y: np.ndarray, C: float) -> list[str]:
     lines += [
         "",
         f"Target ≥ 3× faster than scikit-learn's fastest ({sk_fastest[0]}) at equal or lower F: "
-        f"{sk_fastest[1] / ours[1]:.2f}× {'✓' if ok_sk else '✗'}; ≥ as fast as glum at equal or lower F: "
+        f"{sk_fastest[1] / ours[1]:.2f}× {'✓' if ok_sk else '✗'}; ≥ as glum at equal or lower F: "
         f"{glum[1] / ours[1]:.2f}× {'✓' if ok_glum else '✗'}.",
         "",
     ]

@@ -51,7 +51,7 @@ from _load import cpu_ticks  # benchmarks/ is on sys.path when run as a script
 
 import torchlogit
 from torchlogit import LogisticRegression as TorchLogit
-from torchlogit.datasets import make_demo_data
+from torchlogit.tutorial.datasets import make_demo_data
 
 C_REG = 1.0
 REL_F_TOL = 1e-12  # "accurate": (F − F_best) / |F_best| <= this ...

@@ -108,7 +108,7 @@ def phase_floor(paths: list[Path], chunk_rows: int, threads: int) -> dict:
     """
     import pyarrow.parquet as pq
 
-    from torchlogit.data.parquet import _READ_BYTES
+    from torchlogit.data.parquet_source import _READ_BYTES
 
     _threads(threads)
     read_rows = max(chunk_rows, _READ_BYTES // (8 * 31))
@@ -137,7 +137,7 @@ def phase_stream(paths: list[Path], chunk_rows: int, threads: int, memory_map: b
     """The streaming fit, as a user runs it (distributed when launched with torchrun's environment)."""
     from torchlogit import LogisticRegression, distributed
     from torchlogit.data.streaming import open_source
-    from torchlogit.streaming_fit import fit_streamed
+    from torchlogit.estimators.streaming import fit_streamed
 
     _threads(threads)
     distributed.init_from_env()

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_solvers as bench
 
 from torchlogit import LogisticRegression
-from torchlogit import loss as L
+from torchlogit.core import loss as L
 
 
 def best_of(fn, repeat: int) -> float:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from streaming_data import make_table, write_csv_file, write_parquet_files
+from support.streaming_data import make_table, write_csv_file, write_parquet_files
 
 from torchlogit import LogisticRegression
-from torchlogit.modelfile import load_model
-from torchlogit.streaming_fit import fit_files
+from torchlogit.estimators.streaming import fit_files
+from torchlogit.serving.modelfile import load_model
 
-WORKER = Path(__file__).with_name("dist_worker.py")
+WORKER = Path(__file__).with_name("support") / "dist_worker.py"
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def _launch(command, world=2, timeout=180):
     for rank in range(world):
         env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": str(world),
                "RANK": str(rank), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1",
-               "PYTHONPATH": os.pathsep.join([str(WORKER.parent), os.environ.get("PYTHONPATH", "")])}
+               "PYTHONPATH": os.pathsep.join([str(WORKER.parent.parent), os.environ.get("PYTHONPATH", "")])}
         procs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True))
     outputs = [proc.communicate(timeout=timeout) for proc in procs]
@@ -84,7 +84,8 @@ def test_two_gloo_ranks_give_the_one_process_coefficients_and_fail_cleanly(data,
 
 @pytest.mark.parametrize("broken", [False, True])
 def test_cli_entry_point_leaves_a_broken_process_group_without_its_destructors(monkeypatch, broken):
-    from torchlogit import _cli, distributed
+    from torchlogit import distributed
+    from torchlogit.cli import main as _cli
 
     monkeypatch.setattr(_cli, "main", lambda: 1)
     monkeypatch.setattr(distributed, "group_broken", lambda: broken)

@@ -1,15 +1,14 @@
 """torchlogit: logistic regression on PyTorch, from the tutorial's loop to exact, fast solvers."""
 
 from torchlogit._exceptions import ConvergenceWarning, ModelFileError, PerfectSeparationWarning
-from torchlogit.cv import LogisticRegressionCV
-from torchlogit.estimator import LogisticRegression
-from torchlogit.firth import FirthLogisticRegression
-from torchlogit.inference import LogitResults, MarginalEffects
-from torchlogit.model import LogisticModel
-from torchlogit.path import RegularizationPath, path
-from torchlogit.training import predict, predict_proba, train
-
-__version__ = "0.1.0"
+from torchlogit._version import __version__
+from torchlogit.core.model import LogisticModel
+from torchlogit.estimators.cv import LogisticRegressionCV
+from torchlogit.estimators.firth import FirthLogisticRegression
+from torchlogit.estimators.logistic import LogisticRegression
+from torchlogit.estimators.paths import RegularizationPath, path
+from torchlogit.inference.results import LogitResults, MarginalEffects
+from torchlogit.tutorial.training import predict, predict_proba, train
 
 __all__ = [
     "ConvergenceWarning",

@@ -1,6 +1,6 @@
 """``python -m torchlogit`` (and ``torchrun -m torchlogit``) runs the CLI."""
 
-from torchlogit._cli import entrypoint
+from torchlogit.cli.main import entrypoint
 
 if __name__ == "__main__":
     entrypoint()

@@ -4,7 +4,7 @@ Everything is a no-op in a single process, so the same code runs with and withou
 
 A fit under torch.distributed works like this: every rank reads its own shard of the data
 (:mod:`torchlogit.data.streaming`), sums loss, gradient and Hessian over its chunks, and one
-``all_reduce`` per pass adds the sums of all ranks (:class:`~torchlogit.objective.Objective`).
+``all_reduce`` per pass adds the sums of all ranks (:class:`~torchlogit.core.objective.Objective`).
 Every rank then holds the same sums and takes the identical solver step, so all ranks end with
 the same coefficients; rank 0 alone writes files and prints.
 

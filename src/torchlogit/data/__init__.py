@@ -1,6 +1,6 @@
 """Data sources: anything that yields row chunks ``(X, y, sample_weight)`` as tensors.
 
-Solvers never see where rows come from; they only ask an :class:`~torchlogit.objective.Objective`
+Solvers never see where rows come from; they only ask an :class:`~torchlogit.core.objective.Objective`
 for sums over chunks. ``y`` is always a vector of class indices (``int64``).
 """
 

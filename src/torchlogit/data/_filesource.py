@@ -1,6 +1,6 @@
 """What the streamed file sources share: columns by name, labels, checks, shards, prefetching.
 
-The formats live in :mod:`torchlogit.data.parquet` and :mod:`torchlogit.data.csv_stream`; the
+The formats live in :mod:`torchlogit.data.parquet_source` and :mod:`torchlogit.data.csv_source`; the
 public entry point is :mod:`torchlogit.data.streaming`.
 """
 
@@ -102,7 +102,7 @@ class _FileSource(abc.ABC):
         """The same source writing each chunk's ``X`` into one of a few buffers it reuses.
 
         For a consumer that is done with a chunk when it asks for the next one, as the
-        :class:`~torchlogit.objective.Objective`'s sums are: a chunk's ``X`` is overwritten a few
+        :class:`~torchlogit.core.objective.Objective`'s sums are: a chunk's ``X`` is overwritten a few
         chunks later. Fresh memory for every chunk costs page faults, and pyarrow's float32
         columns are widened straight into the buffer, in the converter thread: measured 8% less
         time per pass on 20M x 30 float32 Parquet rows.

@@ -13,7 +13,7 @@ class DataSource(Protocol):
     """What solvers need from data: its width and an iterator over row chunks.
 
     A source may also offer ``row_totals() -> (rows, weight sum)`` for its rows (its shard, under
-    torch.distributed); the :class:`~torchlogit.objective.Objective` then skips its counting pass.
+    torch.distributed); the :class:`~torchlogit.core.objective.Objective` then skips its counting pass.
     The streamed file sources do (:mod:`torchlogit.data.streaming`).
     """
 

@@ -35,8 +35,8 @@ from typing import Any
 import torch
 
 from torchlogit.data._filesource import DEFAULT_CHUNK_ROWS, MAX_CLASSES
-from torchlogit.data.csv_stream import CSVSource
-from torchlogit.data.parquet import ParquetSource
+from torchlogit.data.csv_source import CSVSource
+from torchlogit.data.parquet_source import ParquetSource
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "MAX_CLASSES", "CSVSource", "ParquetSource", "expand_paths", "open_source"]
 
@@ -107,7 +107,7 @@ def open_source(
     Examples
     --------
     >>> source = open_source("data/*.parquet", target="y", chunk_rows=100_000)  # doctest: +SKIP
-    >>> clf = torchlogit.streaming_fit.fit_streamed(LogisticRegression(), source)  # doctest: +SKIP
+    >>> clf = torchlogit.estimators.streaming.fit_streamed(LogisticRegression(), source)  # doctest: +SKIP
     """
     files = expand_paths(paths)
     kinds = {_SUFFIXES.get(p.suffix.lower(), "csv") for p in files}

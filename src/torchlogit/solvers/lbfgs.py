@@ -4,11 +4,11 @@ For many features, where the ``d × d`` Hessian of Newton is too big. Each funct
 one pass over the data (loss and gradient together, analytic, no autograd graph); ``history`` has
 one entry per evaluation, line-search trials included.
 
-L-BFGS runs in preconditioned coordinates (:func:`~torchlogit.objective.precondition`: whitened
+L-BFGS runs in preconditioned coordinates (:func:`~torchlogit.core.coordinates.precondition`: whitened
 features for narrow problems, standardised ones otherwise; one extra pass): the same model and
 optimum, but uncentred, badly scaled or correlated features no longer slow it down.
 
-Stopping rule: as soon as an evaluated point has ``max |∇F| <= tol`` (the gradient in the
+Stopping rule: as an evaluated point has ``max |∇F| <= tol`` (the gradient in the
 original coordinates), or after ``max_iter`` iterations, or when the line search can no longer
 change F (rounding level). A stall where the gradient in the preconditioned coordinates is
 below the rounding floor (:func:`~torchlogit.solvers._result.rounding_floor`,
@@ -23,7 +23,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from torchlogit.objective import Objective, precondition
+from torchlogit.core.coordinates import precondition
+from torchlogit.core.objective import Objective
 from torchlogit.solvers._result import SolverResult, rounding_floor
 
 _HISTORY_SIZE = 20
@@ -89,7 +90,7 @@ def lbfgs(
     elif float(best["grad_std_max"]) <= rounding_floor(f, coef.dtype):
         converged = True
         message = (f"stopped at the rounding floor of F after {n_iter} L-BFGS iterations: max |gradient| "
-                   f"{grad_max:.3g} is as small as {coef.dtype} evaluation of F can certify "
+                   f"{grad_max:.3g} is as {coef.dtype} evaluation of F can certify "
                    "(solver='newton' goes further)")
     else:
         message = "the line search could not decrease the objective further (rounding level reached)"

@@ -1,7 +1,7 @@
 """Newton/IRLS: analytic gradient and Hessian, Cholesky solve, backtracking line search.
 
 Stopping rule (what ``tol`` means): stop when ``max |∇F(coef)| <= tol``, with F the mean objective
-of :mod:`torchlogit.objective`. Near the optimum Newton converges quadratically, so one more
+of :mod:`torchlogit.core.objective`. Near the optimum Newton converges quadratically, so one more
 iteration takes the gradient from ``1e-4`` to rounding level; each iteration is one pass over the
 data (loss, gradient and Hessian are formed together).
 
@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from torchlogit._threads import single_thread_if_small
-from torchlogit.objective import Objective
+from torchlogit.core.objective import Objective
 from torchlogit.solvers._linesearch import MIN_STEP, accept_step
 from torchlogit.solvers._result import SolverResult, rounding_floor
 
@@ -184,7 +184,7 @@ def _iterate(
             at_rounding_floor = grad_max <= rounding_floor(f, coef.dtype)
             if at_rounding_floor:
                 message = (f"stopped at the rounding floor of F after {first_iter + n_iter} Newton "
-                           f"steps: max |gradient| {grad_max:.3g} is as small as {coef.dtype} can certify")
+                           f"steps: max |gradient| {grad_max:.3g} is as {coef.dtype} can certify")
             break
         n_iter += 1
         shrink = grad_new_max / grad_max if grad_max > 0 else 0.0

@@ -1,7 +1,7 @@
 """Proximal Newton for L1 and elastic-net penalties: the glmnet / glum approach.
 
-Minimises ``F(W) + Σ λ₁ⱼ |W_kj|`` with F the smooth objective of :mod:`torchlogit.objective`
-(mean loss plus the ridge part) and λ₁ the :class:`~torchlogit.penalties.L1Penalty`. Each outer
+Minimises ``F(W) + Σ λ₁ⱼ |W_kj|`` with F the smooth objective of :mod:`torchlogit.core.objective`
+(mean loss plus the ridge part) and λ₁ the :class:`~torchlogit.core.penalties.L1Penalty`. Each outer
 iteration
 
 1. takes F, ∇F and the Hessian *on a working set* from one pass over the data: the non-zero
@@ -37,8 +37,8 @@ import scipy.linalg
 import torch
 from torch import Tensor
 
-from torchlogit.objective import Objective
-from torchlogit.penalties import L1Penalty
+from torchlogit.core.objective import Objective
+from torchlogit.core.penalties import L1Penalty
 from torchlogit.solvers._linesearch import MIN_STEP, accept_step
 from torchlogit.solvers._result import SolverResult, rounding_floor
 
@@ -183,7 +183,7 @@ def prox_newton(
             callback(n_iter, f, kkt)
     if at_rounding_floor:
         message = (f"stopped at the rounding floor of F after {n_iter} proximal Newton steps: "
-                   f"KKT violation {kkt:.3g} is as small as {coef.dtype} can certify")
+                   f"KKT violation {kkt:.3g} is as {coef.dtype} can certify")
     if kkt <= tol:
         message = f"KKT violation {kkt:.3g} <= tol {tol:g} after {n_iter} proximal Newton steps"
     return SolverResult(
@@ -277,7 +277,7 @@ def _cd_quadratic(
     gradient by more than ``tol`` (``Hᵢᵢ·|Δvᵢ| <= tol``). ``rho = Hw − g − Hv`` is kept up to date.
     Coordinate descent identifies the support quickly but can crawl on correlated features, so
     every few sweeps the model is also solved exactly on the current support and signs
-    (:func:`_solve_on_support`); that answer is taken as soon as it satisfies the KKT conditions.
+    (:func:`_solve_on_support`); that answer is taken as it satisfies the KKT conditions.
     """
     v = w.copy()
     rho = -g.copy()

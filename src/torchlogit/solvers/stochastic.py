@@ -1,6 +1,6 @@
 """Mini-batch SGD / Adam: the tutorial's training loop, on the same objective as every solver.
 
-A :class:`~torchlogit.model.LogisticModel` is trained with ``torch.optim`` and autograd. Each
+A :class:`~torchlogit.core.model.LogisticModel` is trained with ``torch.optim`` and autograd. Each
 mini-batch ``B`` estimates the objective without bias,
 ``Σ_B sᵢℓᵢ / (|B|·s̄) + ½ Σ λ_j W_kj²`` (``s̄`` the mean weight), so with ``batch_size=None``
 (full batch, as in the tutorial) a step is plain gradient descent on F. After every epoch the
@@ -22,10 +22,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from torchlogit.core.loss import logits_loss
+from torchlogit.core.model import LogisticModel
+from torchlogit.core.objective import Objective
 from torchlogit.distributed import is_distributed
-from torchlogit.loss import logits_loss
-from torchlogit.model import LogisticModel
-from torchlogit.objective import Objective
 from torchlogit.solvers._result import SolverResult
 
 Optimizer = Literal["sgd", "adam"]
@@ -68,13 +68,13 @@ def stochastic(
     """Minimise ``objective`` with mini-batch SGD or Adam; ``max_iter`` counts epochs.
 
     ``model``, when given, is trained in place (its parameters are the coefficients), which is
-    what the tutorial-style :func:`torchlogit.training.train` relies on.
+    what the tutorial-style :func:`torchlogit.tutorial.training.train` relies on.
 
     Each chunk's rows are shuffled by a generator seeded from ``generator`` (drawn once), the
     epoch and the chunk's index, so a run can be resumed exactly: ``on_state(snapshot)`` is called
     every ``state_every`` mini-batches (when > 0) and after every epoch, with the model's and the
     optimizer's state, the epoch and the mini-batch within it; ``state=snapshot`` resumes there
-    and retraces the uninterrupted run step for step (:mod:`torchlogit.checkpoint` stores it).
+    and retraces the uninterrupted run step for step (:mod:`torchlogit.solvers.checkpoint` stores it).
     """
     if learning_rate <= 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")

@@ -22,9 +22,9 @@ import torch
 from torch import Tensor
 
 from torchlogit._validation import dense_rows_per_chunk
+from torchlogit.core.objective import Objective
+from torchlogit.core.penalties import L1Penalty, L2Penalty
 from torchlogit.data import DataSource, InMemorySource, SparseRowsSource
-from torchlogit.objective import Objective
-from torchlogit.penalties import L1Penalty, L2Penalty
 from torchlogit.solvers._result import SolverResult
 from torchlogit.solvers.prox_newton import prox_newton
 

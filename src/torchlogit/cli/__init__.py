@@ -1,0 +1,1 @@
+"""The command line: parser, dispatch and exit codes (:mod:`.main`); ``_output`` is the only printer."""

@@ -1,0 +1,144 @@
+"""``torchlogit evaluate | report | export``: metrics, the HTML report, serving formats.
+
+Part of the CLI layer (it prints); :mod:`torchlogit.cli.main` parses the arguments and dispatches here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from torchlogit.cli.main import _check_output, _label_text, _out
+
+
+def evaluate(args: argparse.Namespace) -> None:
+    from torchlogit.reporting.evaluation import evaluate
+
+    threshold = _threshold(args.threshold)
+    _check_output(args.json)
+    estimator, _, table = _model_and_data(args.model, args.data, args.target)
+    pair = _feature_pair(args.features, table.feature_names)
+    result = evaluate(estimator, table.X, table.y, threshold=threshold)
+    _print_evaluation(result, args.data)
+    if args.json is not None:
+        import json
+
+        from torchlogit._fileio import atomic_path
+
+        document = {"model": str(args.model), "data": str(args.data), "target": args.target,
+                    **result.to_dict()}
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(document, indent=2) + "\n")
+        _out(f"wrote {args.json}")
+    if args.plots is not None:
+        from torchlogit.reporting.plots import plot_evaluation
+
+        written = plot_evaluation(
+            estimator, table.X, table.y, args.plots, fmt=args.plot_format,
+            feature_names=table.feature_names, features=pair, threshold=threshold,
+        )
+        for path in written.values():
+            _out(f"wrote {path}")
+
+
+def report(args: argparse.Namespace) -> None:
+    from torchlogit.reporting.report import write_report
+
+    threshold = _threshold(args.threshold)
+    _check_output(args.out)
+    estimator, metadata, table = _model_and_data(args.model, args.data, args.target)
+    pair = _feature_pair(args.features, table.feature_names)
+    inference = None
+    if args.ci:
+        try:
+            inference = estimator.summary(table.X, table.y, allow_penalized=True)
+        except ImportError as exc:
+            raise ValueError(f"--ci: statistical inference is not available ({exc})") from None
+    info = {"model file": str(args.model), "torchlogit version": metadata.get("torchlogit_version")}
+    info.update({k.replace("_", " "): v for k, v in (metadata.get("extra") or {}).items()})
+    write_report(
+        estimator, table.X, table.y, args.out, feature_names=table.feature_names,
+        title=args.title or f"torchlogit report: {args.model}", data_name=str(args.data),
+        target=args.target, threshold=threshold, boundary_features=pair, inference=inference,
+        model_info=info,
+    )
+    _out(f"wrote {args.out}")
+
+
+def export(args: argparse.Namespace) -> None:
+    from torchlogit.serving.export import export_model
+    from torchlogit.serving.modelfile import load_model, read_metadata
+
+    _check_output(args.out)
+    estimator = load_model(args.model)
+    names = read_metadata(args.model)["feature_names"]
+    try:
+        export_model(estimator, args.out, args.format, dtype=args.dtype, feature_names=names)
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
+    n_classes = len(estimator.classes_)
+    _out(f"wrote {args.out} ({args.format}): input 'features' ({args.dtype}, rows x "
+         f"{estimator.n_features_in_}: {', '.join(names or [])}); outputs 'probabilities' "
+         f"(rows x {n_classes}) and 'label'")
+
+
+# --------------------------------------------------------------------------- helpers
+def _model_and_data(model: str, data: str, target: str):
+    """The model, its metadata, and the data's model features and labels."""
+    from torchlogit.data.tabular import read_table
+    from torchlogit.serving.modelfile import load_model, read_metadata
+
+    estimator = load_model(model)
+    metadata = read_metadata(model)
+    table = read_table(data, target=target, features=metadata["feature_names"])
+    if table.X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"{data!r} has {table.X.shape[1]} feature columns; the model expects "
+                         f"{estimator.n_features_in_}")
+    return estimator, metadata, table
+
+
+def _threshold(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and 0 < value < 1):
+        raise ValueError(f"--threshold must lie strictly between 0 and 1, got {value:g}")
+    return value
+
+
+def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or parts[0] == parts[1]:
+        raise ValueError(f"--features takes two different feature names separated by a comma, got {text!r}")
+    unknown = [p for p in parts if p not in names]
+    if unknown:
+        raise ValueError(f"--features: unknown feature(s) {unknown}; the model's features are {names}")
+    return names.index(parts[0]), names.index(parts[1])
+
+
+def _print_evaluation(result, data: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, markup=False)  # labels and paths are plain text
+    labels = [_label_text(c) for c in result.classes]
+    rule = ("most probable class" if result.threshold is None
+            else f"{labels[1]} when its probability >= {result.threshold:g}")
+    console.print(f"evaluate: {result.n_samples} rows of {data}, {len(labels)} classes; "
+                  f"decision rule: {rule}")
+    metrics = Table(title="Metrics (scikit-learn)", title_justify="left")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    for name, value in result.metrics.items():
+        metrics.add_row(name, "n/a" if value is None else f"{value:.6f}")
+    console.print(metrics)
+    matrix = Table(title="Confusion matrix", title_justify="left")
+    matrix.add_column("true \\ predicted")
+    for label in labels:
+        matrix.add_column(label, justify="right")
+    for label, row in zip(labels, result.confusion_matrix, strict=True):
+        matrix.add_row(label, *(f"{int(v)}" for v in row))
+    console.print(matrix)
+    if result.best_thresholds:
+        f1, j = result.best_thresholds["f1"], result.best_thresholds["youden_j"]
+        console.print(f"best threshold: F1 {f1['f1']:.4f} at {f1['threshold']:.6g}; "
+                      f"Youden's J {j['youden_j']:.4f} at {j['threshold']:.6g}")

@@ -1,0 +1,1 @@
+"""Statistics after a fit: covariances (nonrobust, HC*, cluster), tests, marginal effects, tables."""

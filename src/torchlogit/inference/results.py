@@ -1,0 +1,508 @@
+"""Statistical inference for fitted logistic regressions, named and computed like statsmodels.
+
+``LogisticRegression(penalty=None).fit(X, y).summary(X, y)`` returns a :class:`LogitResults`
+whose attributes follow statsmodels' ``LogitResults`` / ``MNLogitResults``: ``params``, ``bse``,
+``zvalues`` (alias ``tvalues``), ``pvalues``, ``conf_int(alpha)``, ``cov_params()``, ``llf``,
+``llnull``, ``llr``, ``llr_pvalue``, ``prsquared``, ``aic``, ``bic``, ``nobs``, ``df_model``,
+``df_resid``, ``converged``, ``get_margeff()``; ``print(res.summary())`` prints a table laid out
+like ``Logit.summary()``, ``rich`` renders ``res`` directly, ``to_frame()``/``to_dict()``/
+``to_json()`` export it.
+
+Conventions
+-----------
+* Parameters are listed with the intercept **first**, named ``const`` (as after
+  ``sm.add_constant``); features are named after ``feature_names_in_`` or ``x1 .. xd``.
+* Multinomial (3+ classes): parameters are contrasts against the **first class**
+  (``classes_[0]``), ``θ_k = W_k − W_0``, as statsmodels ``MNLogit``: ``params`` has shape
+  ``(p, K-1)``, ``conf_int()`` ``(K-1, p, 2)``, ``cov_params()`` is over ``params.ravel('F')``
+  (class by class). The estimator's centred ``coef_`` rows are converted.
+* Sample weights are frequency weights: results equal statsmodels on rows repeated ``sᵢ`` times,
+  and ``nobs = Σ sᵢ``.
+* Statistics are z (normal) based, like statsmodels' discrete models, for every covariance type.
+* ``df_model = (rank(X̃) − 1)(K − 1)`` and ``llnull`` is the intercept-only model, also without a
+  fitted intercept (statsmodels' convention); ``aic = −2 llf + 2 k``, ``bic = −2 llf + log(nobs) k``
+  with ``k = df_model + K − 1`` (the number of free parameters when an intercept is fitted).
+
+Covariance types (small-sample corrections)
+-------------------------------------------
+* ``'nonrobust'``: inverse Fisher information ``I⁻¹``, ``I = X̃ᵀ diag(sᵢ pᵢ(1−pᵢ)) X̃``.
+* ``'HC0'`` (alias ``'robust'``): sandwich ``I⁻¹ (Σ sᵢ gᵢgᵢᵀ) I⁻¹``, no correction; equals
+  statsmodels ``Logit.fit(cov_type='HC0')``.
+* ``'HC1'``: HC0 × ``nobs / (nobs − k_params)`` (MacKinnon & White). Note: statsmodels 0.14–0.15
+  applies *no* correction for ``cov_type='HC1'`` in discrete models (its HC1 equals its HC0 there);
+  we apply the documented factor, as its OLS does.
+* ``'cluster'``: CRV1, ``I⁻¹ (Σ_g G_g G_gᵀ) I⁻¹ · G/(G−1) · (nobs−1)/(nobs−k_params)``, with
+  ``G_g`` the summed scores of cluster g; equals statsmodels ``cov_type='cluster'`` (default
+  ``use_correction=True``). z statistics, as statsmodels (``use_t=False``).
+
+Marginal effects (``get_margeff()``) are average dP/dx over the sample (statsmodels'
+``at='overall', method='dydx'``), with delta-method standard errors from the chosen covariance
+and an analytic Jacobian.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import math
+import numbers
+import warnings
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+from torchlogit._exceptions import PerfectSeparationWarning
+
+CovType = Literal["nonrobust", "HC0", "HC1", "cluster"]
+_COV_TYPES = {"nonrobust": "nonrobust", "classical": "nonrobust", "hc0": "HC0", "robust": "HC0",
+              "hc1": "HC1", "cluster": "cluster"}
+_COV_DESCRIPTIONS = {
+    "HC1": "Standard errors are heteroscedasticity robust (HC1: HC0 × nobs/(nobs − k)).",
+    "cluster": "Standard errors are robust to cluster correlation (CRV1, {G} clusters).",
+}
+# a (scaled) information eigenvalue below this fraction of the largest counts as a lost rank
+_RANK_RTOL = 1e-11
+
+
+def resolve_cov_type(cov_type: str) -> str:
+    """Normalise a covariance name ('nonrobust', 'HC0'/'robust', 'HC1', 'cluster')."""
+    key = str(cov_type).lower()
+    if key not in _COV_TYPES:
+        raise ValueError(f"cov_type must be one of 'nonrobust', 'HC0' ('robust'), 'HC1', 'cluster'; "
+                         f"got {cov_type!r}")
+    return _COV_TYPES[key]
+
+
+def _check_alpha(alpha: float) -> float:
+    if not (isinstance(alpha, numbers.Real) and 0 < alpha < 1):
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    return float(alpha)
+
+
+def _clean(x: Any) -> Any:
+    """numpy scalars/arrays → plain Python for JSON."""
+    if isinstance(x, np.ndarray):
+        return [_clean(v) for v in x.tolist()]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+class _WaldTable(abc.ABC):
+    """Estimates, covariance and z tests of a parameter vector; shared by results and margins."""
+
+    @abc.abstractmethod
+    def _shaped(self, flat: np.ndarray) -> np.ndarray:
+        """Arrange a flat parameter vector in the subclass's table shape."""
+
+    _flat: np.ndarray
+    _cov: np.ndarray
+    alpha: float
+    _pvalues_flat: np.ndarray | None = None
+    _conf_int_flat: Callable[[float], np.ndarray] | None = None
+    _statistics_flat: np.ndarray | None = None
+
+    def _statistic_flat(self) -> np.ndarray:
+        """The test statistic shown in tables: Wald z, or the PLR χ² when p-values come from it."""
+        if self._statistics_flat is not None:
+            return self._statistics_flat
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._flat / self._bse_flat
+
+    @property
+    def _bse_flat(self) -> np.ndarray:
+        return np.sqrt(np.clip(np.diag(self._cov), 0, None))
+
+    @property
+    def bse(self) -> np.ndarray:
+        """Standard errors, shaped like the estimates."""
+        return self._shaped(self._bse_flat)
+
+    @property
+    def zvalues(self) -> np.ndarray:
+        """Wald z statistics, estimate / standard error."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self._shaped(self._flat / self._bse_flat)
+
+    tvalues = zvalues  # statsmodels' name (its discrete models also report z)
+
+    def _p_flat(self) -> np.ndarray:
+        if self._pvalues_flat is not None:
+            return self._pvalues_flat
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 2 * stats.norm.sf(np.abs(self._flat / self._bse_flat))
+
+    @property
+    def pvalues(self) -> np.ndarray:
+        """Two-sided p-values (Wald z; penalised likelihood-ratio for Firth with ``pl=True``)."""
+        return self._shaped(self._p_flat())
+
+    def _ci_flat(self, alpha: float | None) -> np.ndarray:
+        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        if self._conf_int_flat is not None:
+            return self._conf_int_flat(alpha)
+        q = stats.norm.ppf(1 - alpha / 2)
+        se = self._bse_flat
+        return np.column_stack([self._flat - q * se, self._flat + q * se])
+
+
+class LogitResults(_WaldTable):
+    """Inference for a fitted binomial or multinomial logistic regression (statsmodels names).
+
+    Built by :meth:`torchlogit.LogisticRegression.summary` or
+    :meth:`torchlogit.estimators.firth.FirthLogisticRegression.summary`; see the module docstring for the
+    conventions. All arrays are float64 numpy.
+
+    Attributes
+    ----------
+    params, bse, zvalues, tvalues, pvalues : (p,) binomial, (p, K-1) multinomial
+    llf, llnull, llr, llr_pvalue, prsquared, aic, bic : float
+    nobs, df_model, df_resid : float (nobs is an int when the weights are)
+    converged : bool
+    cov_type : str ('nonrobust', 'HC0', 'HC1', 'cluster')
+    exog_names : list of str, intercept first ('const')
+    classes : the estimator's ``classes_``; ``reference`` is ``classes[0]``
+    method : 'MLE', 'Firth (penalised ML)' or 'L2-penalised ML'
+    notes : list of str, printed under the table
+    separation : dict or None, the separating class and features when detected
+    """
+
+    def __init__(
+        self, *, model: str, method: str, params_flat: np.ndarray, cov: np.ndarray, exog_names: list[str],
+        classes: np.ndarray, dep_variable: str, cov_type: str, n_groups: int | None, nobs: float,
+        df_model: float, llf: float, llnull: float, converged: bool, alpha: float,
+        margins: tuple[np.ndarray, np.ndarray, list[str]] | None = None, notes: list[str] | None = None,
+        separation: dict | None = None, pvalues_flat: np.ndarray | None = None,
+        conf_int_flat: Callable[[float], np.ndarray] | None = None, test_label: str = "z",
+        statistics_flat: np.ndarray | None = None,
+        margins_at_mean: tuple[np.ndarray, np.ndarray, list[str]] | None = None,
+    ):
+        self.model, self.method = model, method
+        self._flat = np.asarray(params_flat, dtype=np.float64)
+        self._cov = np.asarray(cov, dtype=np.float64)
+        self.exog_names = list(exog_names)
+        self.classes = np.asarray(classes)
+        self.reference = self.classes[0]
+        self.k_eq = len(self.classes) - 1  # equations (non-reference classes)
+        self.dep_variable, self.cov_type, self.n_groups = dep_variable, cov_type, n_groups
+        self.nobs = int(nobs) if float(nobs).is_integer() else float(nobs)
+        self.df_model = float(df_model)
+        self.df_resid = float(nobs - df_model - self.k_eq)
+        self.llf, self.llnull = float(llf), float(llnull)
+        self.converged = bool(converged)
+        self.alpha = _check_alpha(alpha)
+        self._margins = margins  # (effects, Jacobian over params_flat, names), averaged over rows
+        self._margins_at_mean = margins_at_mean  # the same at the mean of the features
+        self.notes = list(notes or [])
+        self.separation = separation
+        self._pvalues_flat = None if pvalues_flat is None else np.asarray(pvalues_flat, dtype=np.float64)
+        self._conf_int_flat = conf_int_flat
+        self.test_label = test_label
+        self._statistics_flat = statistics_flat
+
+    def _shaped(self, flat: np.ndarray) -> np.ndarray:
+        flat = np.asarray(flat)
+        return flat.copy() if self.k_eq == 1 else flat.reshape(self.k_eq, -1).T.copy()
+
+    @property
+    def params(self) -> np.ndarray:
+        """Coefficients: (p,) binomial, (p, K-1) multinomial (contrasts against ``classes[0]``)."""
+        return self._shaped(self._flat)
+
+    @property
+    def eq_names(self) -> list[str]:
+        """One label per equation: the modelled class (binomial ``classes[1]``)."""
+        return [str(c) for c in self.classes[1:]]
+
+    def conf_int(self, alpha: float | None = None) -> np.ndarray:
+        """Confidence intervals at level ``1 − alpha``: (p, 2) binomial, (K-1, p, 2) multinomial."""
+        ci = self._ci_flat(alpha)
+        return ci.copy() if self.k_eq == 1 else ci.reshape(self.k_eq, len(self.exog_names), 2)
+
+    def cov_params(self) -> np.ndarray:
+        """Covariance of ``params.ravel('F')`` (equation by equation) under ``cov_type``."""
+        return self._cov.copy()
+
+    @property
+    def llr(self) -> float:
+        """Likelihood-ratio statistic ``2 (llf − llnull)``."""
+        return 2.0 * (self.llf - self.llnull)
+
+    @property
+    def llr_pvalue(self) -> float:
+        """χ² p-value of ``llr`` on ``df_model`` degrees of freedom."""
+        return float(stats.chi2.sf(self.llr, self.df_model))
+
+    @property
+    def prsquared(self) -> float:
+        """McFadden's pseudo R², ``1 − llf/llnull``."""
+        return 1.0 - self.llf / self.llnull
+
+    @property
+    def k_params(self) -> float:
+        """Free parameters counted by AIC/BIC: ``df_model + K − 1``."""
+        return self.df_model + self.k_eq
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.llf + 2.0 * self.k_params
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.llf + math.log(self.nobs) * self.k_params
+
+    # ------------------------------------------------------------------ marginal effects
+    def get_margeff(self, at: str = "overall", method: str = "dydx") -> MarginalEffects:
+        """Marginal effects dP/dx with delta-method standard errors, as statsmodels' ``get_margeff``.
+
+        ``at='overall'`` (default): averaged over the sample; ``at='mean'``: at the (weighted)
+        mean of the features. Only ``method='dydx'``.
+        """
+        if at not in ("overall", "mean") or method != "dydx":
+            raise ValueError("get_margeff supports at='overall' or 'mean' with method='dydx'")
+        margins = self._margins if at == "overall" else self._margins_at_mean
+        if margins is None:
+            raise ValueError("marginal effects were not computed for this model")
+        effects, jac, names = margins
+        cov = jac @ self._cov @ jac.T
+        outcome = [str(c) for c in self.classes] if self.k_eq > 1 else None
+        return MarginalEffects(effects, cov, names, outcome, self.alpha, self.model, self.dep_variable, at=at)
+
+    # ------------------------------------------------------------------ export
+    def _rows(self, alpha: float | None) -> list[dict[str, Any]]:
+        ci = self._ci_flat(alpha)
+        se, p = self._bse_flat, self._p_flat()
+        chi2 = self._statistics_flat  # penalised likelihood-ratio statistics (Firth, pl=True)
+        names = self.exog_names * self.k_eq
+        eqs = [e for e in self.eq_names for _ in self.exog_names]
+        rows = []
+        for i, name in enumerate(names):
+            row = {} if self.k_eq == 1 else {"class": eqs[i]}
+            z = self._flat[i] / se[i] if se[i] > 0 else float("nan")
+            row.update(term=name, coef=self._flat[i], std_err=se[i], z=z)
+            if chi2 is not None:
+                row["chi2"] = chi2[i]
+            row.update(p_value=p[i], ci_lower=ci[i, 0], ci_upper=ci[i, 1])
+            rows.append({k: _clean(v) for k, v in row.items()})
+        return rows
+
+    def to_frame(self, alpha: float | None = None):
+        """The coefficient table as a pandas DataFrame (index: term, or (class, term))."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self._rows(alpha))
+        return frame.set_index(["class", "term"] if self.k_eq > 1 else "term")
+
+    def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
+        """Everything in the printed summary as plain Python (JSON-ready apart from non-finite floats)."""
+        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        out: dict[str, Any] = {
+            "model": self.model, "method": self.method, "dep_variable": self.dep_variable,
+            "classes": _clean(self.classes), "reference_class": _clean(self.reference),
+            "cov_type": self.cov_type, "n_groups": self.n_groups, "alpha": alpha,
+            "nobs": self.nobs, "df_model": self.df_model, "df_resid": self.df_resid,
+            "llf": self.llf, "llnull": self.llnull, "llr": self.llr, "llr_pvalue": self.llr_pvalue,
+            "prsquared": self.prsquared, "aic": self.aic, "bic": self.bic, "converged": self.converged,
+            "test": self.test_label, "coefficients": self._rows(alpha),
+        }
+        if self._margins is not None:
+            out["marginal_effects"] = self.get_margeff().to_dict(alpha)["effects"]
+        out["notes"] = list(self.notes)
+        if self.separation is not None:
+            out["separation"] = self.separation
+        return out
+
+    def to_json(self, path: str | None = None, *, alpha: float | None = None, indent: int = 2) -> str:
+        """Strict JSON (non-finite numbers become ``null``); also written to ``path`` when given."""
+        text = json.dumps(_finite(self.to_dict(alpha)), indent=indent)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+        return text
+
+    # ------------------------------------------------------------------ display
+    def summary(self, alpha: float | None = None) -> SummaryTable:
+        """The statsmodels-style table: ``print()`` it, or hand it to a ``rich`` console."""
+        from torchlogit.inference.tables import results_renderable, results_text
+
+        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        return SummaryTable(lambda: results_text(self, alpha), lambda: results_renderable(self, alpha))
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def __rich__(self):
+        return self.summary().__rich__()
+
+    def __repr__(self) -> str:
+        return (f"<LogitResults {self.model} {self.method}: nobs={self.nobs}, llf={self.llf:.6g}, "
+                f"cov_type={self.cov_type!r}>")
+
+
+class MarginalEffects(_WaldTable):
+    """Marginal effects dP(y = k)/dx_j (averaged, or at the mean) with delta-method standard errors.
+
+    ``margeff``, ``margeff_se``, ``zvalues``, ``pvalues``: (d,) binomial (effect on P(y = classes[1])),
+    (d, K) multinomial (one column per class, reference included), as statsmodels' margins.
+    """
+
+    def __init__(self, ame: np.ndarray, cov: np.ndarray, names: list[str], outcomes: list[str] | None,
+                 alpha: float, model: str, dep_variable: str, at: str = "overall"):
+        self.at = at  # 'overall': averaged over the rows; 'mean': at the mean of the features
+        self._flat = np.asarray(ame, dtype=np.float64).ravel()  # multinomial: class-major (K, d)
+        self._cov = cov
+        self.names = names
+        self.outcomes = outcomes
+        self.alpha = alpha
+        self.model, self.dep_variable = model, dep_variable
+
+    def _shaped(self, flat: np.ndarray) -> np.ndarray:
+        flat = np.asarray(flat)
+        if self.outcomes is None:
+            return flat.copy()
+        return flat.reshape(len(self.outcomes), len(self.names), *flat.shape[1:]).swapaxes(0, 1).copy()
+
+    @property
+    def margeff(self) -> np.ndarray:
+        return self._shaped(self._flat)
+
+    @property
+    def margeff_se(self) -> np.ndarray:
+        return self.bse
+
+    @property
+    def margeff_cov(self) -> np.ndarray:
+        """Covariance of the effects (multinomial: ordered class by class)."""
+        return self._cov.copy()
+
+    def conf_int(self, alpha: float | None = None) -> np.ndarray:
+        """(d, 2) binomial; (d, 2, K) multinomial (statsmodels' layout)."""
+        ci = self._ci_flat(alpha)
+        if self.outcomes is None:
+            return ci
+        return ci.reshape(len(self.outcomes), len(self.names), 2).transpose(1, 2, 0).copy()
+
+    def _rows(self, alpha: float | None) -> list[dict[str, Any]]:
+        ci, se, p = self._ci_flat(alpha), self._bse_flat, self._p_flat()
+        rows = []
+        for i, value in enumerate(self._flat):
+            row = {} if self.outcomes is None else {"class": self.outcomes[i // len(self.names)]}
+            row.update(term=self.names[i % len(self.names)], dydx=value, std_err=se[i],
+                       z=value / se[i] if se[i] > 0 else float("nan"), p_value=p[i],
+                       ci_lower=ci[i, 0], ci_upper=ci[i, 1])
+            rows.append({k: _clean(v) for k, v in row.items()})
+        return rows
+
+    def summary_frame(self, alpha: float | None = None):
+        """pandas DataFrame of the effects (statsmodels' name)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self._rows(alpha))
+        return frame.set_index(["class", "term"] if self.outcomes is not None else "term")
+
+    to_frame = summary_frame
+
+    def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
+        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        return {"at": self.at, "method": "dydx", "alpha": alpha, "effects": self._rows(alpha)}
+
+    def summary(self, alpha: float | None = None) -> SummaryTable:
+        from torchlogit.inference.tables import margins_renderable, margins_text
+
+        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        return SummaryTable(lambda: margins_text(self, alpha), lambda: margins_renderable(self, alpha))
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def __rich__(self):
+        return self.summary().__rich__()
+
+
+class SummaryTable:
+    """A printable summary: ``str()``/``as_text()`` gives statsmodels' layout, ``rich`` a table."""
+
+    def __init__(self, text: Callable[[], str], renderable: Callable[[], Any]):
+        self._text, self._renderable = text, renderable
+
+    def as_text(self) -> str:
+        return self._text()
+
+    def __str__(self) -> str:
+        return self._text()
+
+    def __rich__(self):
+        return self._renderable()
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------------- linear algebra helpers
+def design_rank(block: np.ndarray) -> int:
+    """Rank of X̃ from one positive-weighted Gram block ``X̃ᵀ diag(h) X̃`` (h > 0)."""
+    diag = np.diag(block).copy()
+    keep = diag > 0
+    if not keep.any():
+        return 0
+    scale = 1 / np.sqrt(diag[keep])
+    evals = np.linalg.eigvalsh(block[np.ix_(keep, keep)] * scale[:, None] * scale[None, :])
+    return int((evals > _RANK_RTOL * evals.max()).sum())
+
+
+def invert_information(info: np.ndarray, full_rank: bool) -> np.ndarray:
+    """``I⁻¹`` (Cholesky-based), or the pseudo-inverse with a warning when X̃ is rank deficient."""
+    if full_rank:
+        try:
+            from scipy.linalg import cho_factor, cho_solve
+
+            return cho_solve(cho_factor(info), np.eye(len(info)))
+        except np.linalg.LinAlgError:
+            pass
+    warnings.warn(
+        "The information matrix is singular (collinear columns, or a class never observed): "
+        "standard errors use its pseudo-inverse and are not meaningful for the aliased parameters.",
+        UserWarning, stacklevel=4,
+    )
+    return np.linalg.pinv(info, hermitian=True)
+
+
+def sandwich(bread: np.ndarray, meat: np.ndarray | None, cov_type: str, nobs: float,
+             n_groups: int) -> np.ndarray:
+    """The covariance of ``cov_type`` from ``bread = I⁻¹`` and the score outer products."""
+    if cov_type == "nonrobust":
+        return bread
+    cov = bread @ meat @ bread
+    k = bread.shape[0]
+    if cov_type == "HC1":
+        cov *= nobs / (nobs - k)
+    elif cov_type == "cluster":
+        cov *= n_groups / (n_groups - 1.0) * (nobs - 1.0) / (nobs - k)
+    return 0.5 * (cov + cov.T)
+
+
+def null_loglik(class_weights: np.ndarray) -> float:
+    """Log-likelihood of the intercept-only model, ``Σ_k S_k log(S_k / S)`` (closed form)."""
+    total = class_weights.sum()
+    seen = class_weights[class_weights > 0]
+    return float(np.sum(seen * np.log(seen / total)))
+
+
+def warn_separation(separation: dict) -> None:
+    """PerfectSeparationWarning naming the separating features and the remedies."""
+    hint = " Use torchlogit.estimators.firth.FirthLogisticRegression (Firth's method) or a penalty."
+    warnings.warn(
+        f"Separation: {separation['what']} are (quasi-)completely separated by "
+        f"{', '.join(separation['features']) or 'the intercept'}; the maximum-likelihood estimate does "
+        f"not exist and the reported coefficients and standard errors are meaningless.{hint}",
+        PerfectSeparationWarning, stacklevel=4,
+    )

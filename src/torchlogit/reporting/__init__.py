@@ -1,0 +1,1 @@
+"""What a person reads after a fit: evaluation metrics, plots (matplotlib, lazy), the HTML report."""

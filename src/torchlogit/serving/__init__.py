@@ -1,0 +1,1 @@
+"""Getting a fitted model out: model files (safetensors + JSON, never pickle), ONNX / TorchScript."""

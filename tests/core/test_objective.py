@@ -1,0 +1,86 @@
+"""The objective: chunking does not change the sums; scaling matches scikit-learn's objective."""
+
+import numpy as np
+import pytest
+import torch
+from support.synthetic import make_classification_data
+
+from torchlogit.core.objective import Objective
+from torchlogit.core.penalties import L2Penalty, column_strengths
+from torchlogit.data import InMemorySource, SparseRowsSource
+
+
+def _objective(X, y, w, n_out, chunk_rows=None, alpha=0.01):
+    src = InMemorySource(torch.tensor(X), torch.tensor(y), torch.tensor(w), chunk_rows=chunk_rows)
+    l2 = L2Penalty(column_strengths(alpha, X.shape[1], True, None, dtype=torch.float64, device="cpu"))
+    return Objective(src, n_outputs=n_out, fit_intercept=True, l2=l2, dtype=torch.float64, device="cpu")
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_chunked_sums_equal_single_chunk(n_classes):
+    X, y, w = make_classification_data(n=101, n_classes=n_classes, weights=True)
+    n_out = 1 if n_classes == 2 else n_classes
+    whole, chunked = _objective(X, y, w, n_out), _objective(X, y, w, n_out, chunk_rows=17)
+    coef = torch.randn(whole.coef_shape, dtype=torch.float64)
+    f1, g1, h1 = whole.value_grad_hess(coef)
+    f2, g2, h2 = chunked.value_grad_hess(coef)
+    assert f1 == pytest.approx(f2, rel=1e-14)
+    torch.testing.assert_close(g1, g2, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(h1, h2, rtol=1e-12, atol=1e-14)
+
+
+def test_value_matches_sklearn_objective_divided_by_c_times_weight_sum():
+    from sklearn.metrics import log_loss
+
+    X, y, w = make_classification_data(n=80, weights=True)
+    C = 0.7
+    obj = _objective(X, y, w, 1, alpha=1 / (C * w.sum()))
+    coef = torch.tensor([[0.3, -0.2, 0.1, 0.5, -0.4]], dtype=torch.float64)
+    p = 1 / (1 + np.exp(-(X @ coef[0, :4].numpy() + coef[0, 4].item())))
+    sklearn_objective = C * log_loss(y, p, sample_weight=w, normalize=False) + 0.5 * np.sum(
+        coef[0, :4].numpy() ** 2
+    )
+    assert obj.value(coef) == pytest.approx(sklearn_objective / (C * w.sum()), rel=1e-13)
+
+
+def test_sparse_source_matches_dense():
+    import scipy.sparse as sp
+
+    X, y, w = make_classification_data(n=60, weights=True)
+    X[X < 0.3] = 0.0
+    dense = _objective(X, y, w, 1)
+    sparse = Objective(
+        SparseRowsSource(sp.csr_matrix(X), y, w, chunk_rows=7, dtype=torch.float64, device="cpu"),
+        n_outputs=1, fit_intercept=True, l2=dense.l2, dtype=torch.float64, device="cpu",
+    )
+    coef = torch.randn(dense.coef_shape, dtype=torch.float64)
+    torch.testing.assert_close(dense.value_grad(coef)[1], sparse.value_grad(coef)[1])
+
+
+def test_zero_total_weight_is_rejected():
+    X, y, _ = make_classification_data(n=10)
+    with pytest.raises(ValueError, match="sum to zero"):
+        _objective(X, y, np.zeros(10), 1)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_sampled_hessian_of_repeated_blocks_is_the_full_hessian(monkeypatch, n_classes):
+    """Every block of rows the same: any evenly spaced sample of blocks gives the exact Hessian."""
+    import torchlogit.core.objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 8)
+    X, y, w = make_classification_data(n=8, n_classes=n_classes, weights=True)
+    repeats = 12
+    X, y, w = np.tile(X, (repeats, 1)), np.tile(y, repeats), np.tile(w, repeats)
+    n_out = 1 if n_classes == 2 else n_classes
+    full, sampled = _objective(X, y, w, n_out), _objective(X, y, w, n_out, chunk_rows=13)
+    sampled.sample_hessians(rows=30)  # every 3rd block of 8 rows: 4 of the 12
+    assert sampled.hessian_stride == 3
+    coef = torch.randn(full.coef_shape, dtype=torch.float64)
+    f1, g1, h1 = full.value_grad_hess(coef)
+    f2, g2, h2 = sampled.value_grad_hess(coef)
+    assert f1 == pytest.approx(f2, rel=1e-13)  # F and its gradient still use every row
+    torch.testing.assert_close(g1, g2, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(h1, h2, rtol=1e-12, atol=1e-14)
+    assert sampled._sampled_ranges(0, 13) == [(0, 8)]  # chunk rows 0-12: block 0 only
+    assert sampled._sampled_ranges(13, 13) == [(11, 13)]  # rows 13-25: rows 24-25 of block 3

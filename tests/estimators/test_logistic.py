@@ -1,0 +1,175 @@
+"""The scikit-learn estimator: scikit-learn's own checks, inputs of every kind, warnings."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from support.synthetic import make_classification_data
+
+from torchlogit import ConvergenceWarning, LogisticRegression, PerfectSeparationWarning
+from torchlogit.tutorial.datasets import make_demo_data
+
+
+# No check is skipped: check_array_api_input (numpy namespace) runs because conftest.py turns on
+# SCIPY_ARRAY_API before scipy is imported.
+@parametrize_with_checks([LogisticRegression(), LogisticRegression(solver="lbfgs", max_iter=1000)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _sk(**kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SkLogisticRegression(tol=1e-10, max_iter=10_000, **kwargs)
+
+
+def test_works_in_pipeline_gridsearch_and_cross_validation():
+    X, y, _ = make_classification_data(n=200, seed=2)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    scores = cross_val_score(pipe, X, y, cv=3)
+    reference = cross_val_score(make_pipeline(StandardScaler(), _sk()), X, y, cv=3)
+    np.testing.assert_allclose(scores, reference)
+    search = GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, cv=3).fit(X, y)
+    assert search.best_params_["C"] in (0.01, 1.0)
+    assert clone(LogisticRegression(C=3.0)).get_params()["C"] == 3.0
+
+
+def test_string_labels_and_dataframe_feature_names():
+    pd = pytest.importorskip("pandas")
+    X, y, _ = make_classification_data(n=150, n_classes=3, seed=4)
+    labels = np.array(["cat", "dog", "emu"])[y]
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    est = LogisticRegression().fit(frame, labels)
+    assert list(est.feature_names_in_) == ["a", "b", "c", "d"]
+    assert list(est.classes_) == ["cat", "dog", "emu"]
+    assert set(est.predict(frame)) <= {"cat", "dog", "emu"}
+    np.testing.assert_allclose(est.coef_, _sk().fit(frame, labels).coef_, rtol=1e-5, atol=1e-8)
+
+
+def test_torch_tensor_and_sparse_inputs_give_the_same_model():
+    X, y, _ = make_classification_data(n=120, seed=7)
+    X[np.abs(X) < 0.5] = 0.0
+    dense = LogisticRegression().fit(X, y)
+    from_tensor = LogisticRegression().fit(torch.tensor(X), torch.tensor(y))
+    from_sparse = LogisticRegression().fit(sp.csr_matrix(X), y)
+    np.testing.assert_allclose(from_tensor.coef_, dense.coef_, rtol=1e-12)
+    np.testing.assert_allclose(from_sparse.coef_, dense.coef_, rtol=1e-10)
+    np.testing.assert_allclose(from_tensor.predict_proba(torch.tensor(X)), dense.predict_proba(X))
+
+
+def test_float32_matches_float64_closely():
+    X, y, _ = make_classification_data(n=300, seed=8)
+    est32 = LogisticRegression(dtype="float32", tol=1e-4).fit(X, y)
+    est64 = LogisticRegression().fit(X, y)
+    assert est32.coef_.dtype == np.float32
+    np.testing.assert_allclose(est32.coef_, est64.coef_, rtol=1e-4, atol=1e-5)
+
+
+def test_predict_proba_and_log_proba_are_consistent_and_stable():
+    X, y, _ = make_classification_data(n=100, n_classes=3, seed=9)
+    est = LogisticRegression().fit(X, y)
+    np.testing.assert_allclose(est.predict_proba(X).sum(1), 1.0)
+    np.testing.assert_allclose(np.exp(est.predict_log_proba(X)), est.predict_proba(X))
+    np.testing.assert_allclose(est.predict_proba(X), _sk().fit(X, y).predict_proba(X), rtol=1e-5)
+    binary = LogisticRegression().fit(X, (y == 0).astype(int))
+    far = X[:1] * 1e6
+    assert np.all(np.isfinite(binary.predict_log_proba(far)))
+
+
+def test_warm_start_starts_from_the_previous_solution():
+    X, y, _ = make_classification_data(n=200, seed=10)
+    est = LogisticRegression(warm_start=True).fit(X, y)
+    est.fit(X, y)
+    assert est.n_iter_[0] == 0
+
+
+def test_convergence_warning_says_how_far_and_what_to_do():
+    X, y, _ = make_classification_data(n=200, seed=11)
+    with pytest.warns(ConvergenceWarning, match=r"max \|gradient\| .* > tol .*raise max_iter"):
+        LogisticRegression(max_iter=1).fit(X, y)
+
+
+def test_separated_data_without_penalty_is_reported():
+    X, y = make_demo_data(n_samples=200)
+    with pytest.warns(PerfectSeparationWarning, match="does not exist.*x0"):
+        LogisticRegression(penalty=None).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LogisticRegression(C=1.0).fit(X, y)  # penalised: a finite optimum, no warning
+
+
+def test_overlapping_data_without_penalty_gives_no_separation_warning():
+    X, y, _ = make_classification_data(n=300, seed=12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LogisticRegression(penalty=None).fit(X, y)
+
+
+def test_quasi_complete_separation_is_detected():
+    rng = np.random.default_rng(0)
+    x1 = rng.normal(size=100)
+    x2 = np.where(x1 > 0, 1.0, 0.0)  # y = 1 whenever x2 = 1; mixed where x2 = 0
+    y = np.where(x2 == 1, 1, rng.integers(0, 2, 100))
+    with pytest.warns(PerfectSeparationWarning, match="x1"):
+        LogisticRegression(penalty=None, max_iter=200).fit(np.column_stack([x1, x2]), y)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"penalty": "l3"}, "penalty must be one of"),
+        ({"penalty": "l1", "solver": "lbfgs"}, "prox_newton"),
+        ({"solver": "liblinear"}, "solver must be one of"),
+        ({"C": -1.0}, "C must be a positive"),
+        ({"tol": -1.0}, "tol must be"),
+        ({"dtype": "float16"}, "dtype must be"),
+        ({"device": "tpu"}, "device must be"),
+        ({"class_weight": "auto"}, "class_weight must be"),
+        ({"batch_size": 0}, "batch_size must be"),
+    ],
+)
+def test_bad_parameters_raise_clear_errors(params, message):
+    X, y, _ = make_classification_data(n=20)
+    with pytest.raises(ValueError, match=message):
+        LogisticRegression(**params).fit(X, y)
+
+
+def test_single_class_is_rejected():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        LogisticRegression().fit(np.ones((5, 2)), np.zeros(5))
+
+
+def test_auto_solver_rule():
+    X, y, _ = make_classification_data(n=50, d=3)
+    assert LogisticRegression().fit(X, y).solver_ == "newton"
+    X_wide = np.random.default_rng(0).normal(size=(50, 600))
+    assert LogisticRegression().fit(X_wide, y).solver_ == "lbfgs"
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_cuda_matches_cpu(solver, n_classes):
+    X, y, _ = make_classification_data(n=500, n_classes=n_classes, seed=13)
+    cpu = LogisticRegression(solver=solver).fit(X, y)
+    gpu = LogisticRegression(solver=solver, device="cuda").fit(X, y)
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, rtol=1e-7, atol=1e-9)
+    gpu32 = LogisticRegression(solver=solver, device="cuda", dtype="float32", tol=1e-4).fit(X, y)
+    np.testing.assert_allclose(gpu32.coef_, cpu.coef_, rtol=1e-3, atol=1e-4)
+
+
+def test_unpenalised_fit_on_a_dataframe_raises_no_feature_name_warning():
+    pd = pytest.importorskip("pandas")
+    X, y, _ = make_classification_data(n=200, seed=14)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LogisticRegression(penalty=None).fit(pd.DataFrame(X, columns=list("abcd")), y)
