@@ -12,8 +12,9 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import check_cv
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
 
+from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import encode_labels, resolve_device, resolve_dtype, tensor_to_numpy
 from torchlogit.core.objective import Objective
@@ -104,8 +105,7 @@ class LogisticRegressionCV(LogisticRegression):
                 "This solver needs samples of at least 2 classes in the data, but the data "
                 f"contains only one class: {classes[0]!r}"
             )
-        weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64,
-                                       ensure_non_negative=True)
+        weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
         score_weights = None if sample_weight is None else weights.copy()
         if self.class_weight is not None:
             weights = weights * compute_class_weight(self.class_weight, classes=classes, y=y,

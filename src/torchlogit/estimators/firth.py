@@ -44,12 +44,12 @@ from typing import Any
 import numpy as np
 import torch
 from scipy import stats
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from torchlogit._exceptions import ConvergenceWarning
+from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import encode_labels, resolve_device, tensor_to_numpy
 from torchlogit.inference.results import LogitResults, _check_alpha
@@ -247,7 +247,7 @@ def _check_binary(estimator: Any, y: Any) -> np.ndarray:
     return y_index
 
 
-class FirthLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
+class FirthLogisticRegression(LinearClassifierMixin, BaseEstimator):
     """Firth's bias-reduced (Jeffreys-penalised) binary logistic regression, like R's ``logistf``.
 
     Finite estimates under (quasi-)complete separation; ``summary()`` gives profile
@@ -302,8 +302,7 @@ class FirthLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstima
             raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
         X, y = validate_data(self, tensor_to_numpy(X), tensor_to_numpy(y), dtype=np.float64)
         y_index = _check_binary(self, y)
-        weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64,
-                                       ensure_non_negative=True)
+        weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
         if np.count_nonzero(np.bincount(y_index, weights=weights, minlength=2)) < 2:
             raise ValueError("sample_weight leaves only one class with positive weight; Firth's method "
                              "needs 2 classes")
@@ -345,8 +344,7 @@ class FirthLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstima
         if len(names) != X.shape[1]:
             raise ValueError(f"xname has {len(names)} names for {X.shape[1]} features")
         y_index = class_indices(self.classes_, y)
-        weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64,
-                                       ensure_non_negative=True)
+        weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
         problem = self._problem(X, y_index, weights)
         d = X.shape[1]
         coef = np.r_[self.coef_[0], self.intercept_] if self.fit_intercept else self.coef_[0].copy()

@@ -12,15 +12,15 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model._base import LinearClassifierMixin
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from torchlogit._exceptions import ConvergenceWarning, PerfectSeparationWarning
+from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
     dense_rows_per_chunk,
@@ -82,7 +82,7 @@ def select_solver(solver: str, n_params: int, nonsmooth: bool = False) -> str:
     return "newton" if n_params <= AUTO_NEWTON_MAX_PARAMS else "lbfgs"
 
 
-class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegression(LinearClassifierMixin, BaseEstimator):
     """Logistic regression (binomial and multinomial) with exact solvers on PyTorch.
 
     Minimises scikit-learn's objective ``C · Σᵢ sᵢ ℓ(yᵢ, xᵢ) + ½‖W‖²`` (intercept unpenalised),
@@ -250,9 +250,7 @@ class LogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimator):
                 "This solver needs samples of at least 2 classes in the data, but the data "
                 f"contains only one class: {self.classes_[0]!r}"
             )
-        weights = _check_sample_weight(
-            tensor_to_numpy(sample_weight), X, dtype=np.float64, ensure_non_negative=True,
-        )
+        weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y, sample_weight=weights

@@ -23,9 +23,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_array, check_consistent_length
+from sklearn.utils.validation import check_array, check_consistent_length
 
 from torchlogit._exceptions import ConvergenceWarning
+from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
     dense_rows_per_chunk,
@@ -111,8 +112,7 @@ def path(
     classes, y_index = encode_labels(y)
     if len(classes) < 2:
         raise ValueError(f"a path needs at least 2 classes in y, got {len(classes)}")
-    weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64,
-                                   ensure_non_negative=True)
+    weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
     np_dtype = np.float64 if torch_dtype == torch.float64 else np.float32
     source = make_source(X, y_index, weights.astype(np_dtype), torch_dtype, torch_device)
     n_outputs = 1 if len(classes) == 2 else len(classes)

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import resolve_device, tensor_to_numpy
 from torchlogit.inference.results import (
@@ -117,8 +118,7 @@ def summarize(
     y_index = class_indices(classes, y)
     if len(y_index) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {len(y_index)}")
-    weights = _check_sample_weight(tensor_to_numpy(sample_weight), X, dtype=np.float64,
-                                   ensure_non_negative=True)
+    weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
     group_index, n_groups = group_indices(groups, X.shape[0]) if cov_type == "cluster" else (None, 0)
 
     n_classes, n_features, fit_intercept = len(classes), X.shape[1], bool(estimator.fit_intercept)

@@ -1,0 +1,48 @@
+"""What torchlogit takes from scikit-learn beyond its public API, in one place.
+
+``check_sample_weight`` wraps scikit-learn's private ``_check_sample_weight`` (the validation every
+scikit-learn estimator applies to ``sample_weight``, so ours reject the same inputs with the same
+messages); ``tests/test_sklearn_shim.py`` fails loudly if scikit-learn moves or changes it.
+``LinearClassifierMixin`` is our own copy of the two methods scikit-learn's private mixin of that
+name gives its linear classifiers, so no estimator imports ``sklearn.linear_model._base``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+
+def check_sample_weight(sample_weight: Any, X: Any) -> np.ndarray:
+    """Float64, non-negative weights of shape ``(n_samples,)``; ``None`` gives ones.
+
+    Raises
+    ------
+    ValueError
+        If the weights have the wrong shape, are negative or not finite.
+    """
+    return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+
+
+class LinearClassifierMixin(ClassifierMixin):
+    """``decision_function`` and ``predict`` from ``coef_``, ``intercept_`` and ``classes_``."""
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Scores ``X·coef_ᵀ + intercept_``: shape (n_samples,) for two classes, else (n_samples, n_classes).
+
+        For two classes a positive score predicts ``classes_[1]``.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class of highest score for every row of ``X``."""
+        scores = self.decision_function(X)
+        indices = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        return np.take(self.classes_, indices, axis=0)
