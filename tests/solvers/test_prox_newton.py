@@ -204,9 +204,10 @@ def test_working_sets_reach_the_full_optimum(n_classes):
 
 
 def test_working_sets_fall_back_for_sources_without_columns():
+    from torchlogit.data import as_data_source
     from torchlogit.solvers.working_set import working_set_prox_newton
 
-    class Streamed:  # yields chunks, hands out no columns
+    class Streamed:  # a user's duck-typed source: yields chunks, hands out no columns
         def __init__(self, inner):
             self.inner, self.n_features = inner, inner.n_features
 
@@ -215,7 +216,7 @@ def test_working_sets_fall_back_for_sources_without_columns():
 
     X, y, _ = make_classification_data(n=200, d=6, seed=52)
     objective, l1 = _problem(X, y, None, 0.05, 1.0)
-    streamed = Objective(Streamed(objective.source), n_outputs=1, fit_intercept=True, l2=objective.l2,
+    streamed = Objective(as_data_source(Streamed(objective.source)), n_outputs=1, fit_intercept=True, l2=objective.l2,
                          dtype=torch.float64, device="cpu")
     res = working_set_prox_newton(streamed, streamed.zeros(), l1=l1, tol=1e-10)
     ref = prox_newton(objective, objective.zeros(), l1=l1, tol=1e-10)

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from torchlogit.core.loss import ChunkSums, chunk_sums
 from torchlogit.core.penalties import L2Penalty
-from torchlogit.data import DataSource
+from torchlogit.data.base import DataSource
 from torchlogit.distributed import all_reduce_sum
 
 
@@ -57,9 +57,9 @@ class Objective:
         self.coef_shape = (n_outputs, source.n_features + int(fit_intercept))
         self.last_coef: Tensor | None = None  # where F was last evaluated (checkpoints read it)
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # rows, weight sum
-        row_totals = getattr(source, "row_totals", None)
+        row_totals = source.row_totals()
         if row_totals is not None:  # a streamed source counts without a full pass (footers, one column)
-            rows, weight_sum = row_totals()
+            rows, weight_sum = row_totals
             totals += torch.tensor([float(rows), weight_sum], dtype=torch.float64, device=self.device)
         else:
             for _, _, w in source.chunks():

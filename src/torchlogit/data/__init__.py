@@ -4,7 +4,8 @@ Solvers never see where rows come from; they only ask an :class:`~torchlogit.cor
 for sums over chunks. ``y`` is always a vector of class indices (``int64``).
 """
 
-from torchlogit.data.memory import DataSource, InMemorySource
+from torchlogit.data.base import DataSource, as_data_source
+from torchlogit.data.memory import InMemorySource
 from torchlogit.data.sparse import SparseRowsSource
 
-__all__ = ["DataSource", "InMemorySource", "SparseRowsSource"]
+__all__ = ["DataSource", "InMemorySource", "SparseRowsSource", "as_data_source"]

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from torchlogit import distributed
+from torchlogit.data.base import DataSource
 
 DEFAULT_CHUNK_ROWS = 65_536
 # a target with more distinct values than this is not a set of class labels
@@ -31,7 +32,7 @@ _PREFETCH_DEPTH = 2
 Location = Callable[[int], str]  # data row index within a batch -> "row group 3, row 1,234" etc.
 
 
-class _FileSource(abc.ABC):
+class _FileSource(DataSource):
     """What Parquet and CSV sources share: labels, checks, conversion, shards, prefetching."""
 
     format_name = ""

@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
-
-class DataSource(Protocol):
-    """What solvers need from data: its width and an iterator over row chunks.
-
-    A source may also offer ``row_totals() -> (rows, weight sum)`` for its rows (its shard, under
-    torch.distributed); the :class:`~torchlogit.core.objective.Objective` then skips its counting pass.
-    The streamed file sources do (:mod:`torchlogit.data.streaming`).
-    """
-
-    n_features: int
-
-    def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        """Yield ``(X, y, sample_weight)`` chunks; ``y`` holds int64 class indices."""
-        ...
+from torchlogit.data.base import DataSource
 
 
-class InMemorySource:
+class InMemorySource(DataSource):
     """Rows held as tensors; ``chunks()`` yields views of at most ``chunk_rows`` rows.
 
     Parameters
@@ -48,6 +35,11 @@ class InMemorySource:
     def astype(self, dtype: torch.dtype) -> InMemorySource:
         """The same rows with ``X`` and weights copied to ``dtype`` (labels shared)."""
         return InMemorySource(self.X.to(dtype), self.y, self.sample_weight.to(dtype), self.chunk_rows)
+
+    def select_columns(self, columns: np.ndarray) -> InMemorySource:
+        """The same rows with only ``columns`` (a copy of those columns, labels and weights shared)."""
+        index = torch.as_tensor(columns, dtype=torch.int64, device=self.X.device)
+        return InMemorySource(self.X.index_select(1, index), self.y, self.sample_weight, self.chunk_rows)
 
     def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         step = self.chunk_rows or max(self.X.shape[0], 1)

@@ -14,8 +14,10 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from torchlogit.data.base import DataSource
 
-class SparseRowsSource:
+
+class SparseRowsSource(DataSource):
     """CSR matrix + labels + weights, yielding dense ``(X, y, w)`` chunks."""
 
     def __init__(
@@ -29,6 +31,15 @@ class SparseRowsSource:
         self.dtype = dtype
         self.device = device
         self.n_features = X.shape[1]
+
+    def select_columns(self, columns: np.ndarray) -> SparseRowsSource:
+        """The same rows with only ``columns``, chunked for the narrower width."""
+        from torchlogit._validation import dense_rows_per_chunk
+
+        return SparseRowsSource(
+            self.X[:, columns], self.y.cpu().numpy(), self.sample_weight.cpu().numpy(),
+            chunk_rows=dense_rows_per_chunk(len(columns)), dtype=self.dtype, device=self.device,
+        )
 
     def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         for start in range(0, self.X.shape[0], self.chunk_rows):

@@ -21,10 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from torchlogit._validation import dense_rows_per_chunk
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty
-from torchlogit.data import DataSource, InMemorySource, SparseRowsSource
 from torchlogit.solvers._result import SolverResult
 from torchlogit.solvers.prox_newton import prox_newton
 
@@ -41,19 +39,6 @@ class ColumnCache:
     objective: Objective | None = None
     hessian: tuple | None = None  # the last Hessian block on these columns, for the next fit
     full_hessian: tuple | None = None  # the same when the full problem was solved directly
-
-
-def _subset_source(source: DataSource, features: np.ndarray) -> DataSource | None:
-    if isinstance(source, InMemorySource):
-        idx = torch.as_tensor(features, dtype=torch.int64, device=source.X.device)
-        return InMemorySource(source.X.index_select(1, idx), source.y, source.sample_weight,
-                              source.chunk_rows)
-    if isinstance(source, SparseRowsSource):
-        return SparseRowsSource(
-            source.X[:, features], source.y.cpu().numpy(), source.sample_weight.cpu().numpy(),
-            chunk_rows=dense_rows_per_chunk(len(features)), dtype=source.dtype, device=source.device,
-        )
-    return None
 
 
 def working_set_prox_newton(
@@ -95,7 +80,7 @@ def working_set_prox_newton(
         if cache.objective is None or not np.all(have[wanted]):
             extra = _likely_entrants(grad0, lam, wanted | have, d)
             features = np.flatnonzero(wanted | have | extra)
-            source = _subset_source(objective.source, features) if len(features) <= _MAX_SHARE * d else None
+            source = objective.source.select_columns(features) if len(features) <= _MAX_SHARE * d else None
             if source is None:
                 break
             cache.hessian = _remap(cache.hessian, cache.features, features, n_outputs, intercept)
