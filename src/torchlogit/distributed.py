@@ -21,6 +21,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from torchlogit._messages import first_line
+
 # seconds a collective waits for the other ranks before failing (a rank that died is usually
 # noticed at once, when its connections close; this bounds the wait for a rank that stalls)
 DEFAULT_TIMEOUT_S = 600.0
@@ -92,7 +94,7 @@ def init_from_env(
         raise DistributedError(
             f"rank {os.environ.get('RANK')} of {os.environ.get('WORLD_SIZE')}: could not join the process "
             f"group at {os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')} within "
-            f"{timeout_s:g} s ({_first_line(exc)})"
+            f"{timeout_s:g} s ({first_line(exc)})"
         ) from None
     return True
 
@@ -168,10 +170,5 @@ class _collective:  # noqa: N801 - used like a function, as a context manager
         _group_broken = True
         raise DistributedError(
             f"rank {dist.get_rank()} of {dist.get_world_size()}: {self.name} failed; another rank has "
-            f"probably died or stalled past the timeout ({_first_line(exc)})"
+            f"probably died or stalled past the timeout ({first_line(exc)})"
         ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

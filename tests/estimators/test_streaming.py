@@ -14,7 +14,7 @@ from torchlogit import LogisticRegression
 from torchlogit._exceptions import ConvergenceWarning
 from torchlogit.cli.main import main
 from torchlogit.data import InMemorySource
-from torchlogit.data.streaming import CSVSource, ParquetSource, expand_paths, open_source
+from torchlogit.data.streaming import CSVSource, ParquetSource, SourceOptions, expand_paths, open_source
 from torchlogit.estimators import logistic as estimator_module
 from torchlogit.estimators.streaming import fit_files, fit_streamed
 from torchlogit.serving.modelfile import load_model
@@ -196,9 +196,9 @@ def test_a_rank_without_rows_yields_one_empty_chunk(tmp_path):
     table, *_ = make_table(n=40)
     path = tmp_path / "one.parquet"
     pq.write_table(table, path)  # a single row group
-    shapes = [[tuple(X.shape) for X, _, _ in ParquetSource([path], target="y", weight="w", rank=rank,
-                                                             world_size=2, classes=["ant", "bee"]).chunks()]
-              for rank in (0, 1)]
+    options = [SourceOptions(target="y", weight="w", rank=rank, world_size=2, classes=["ant", "bee"])
+               for rank in (0, 1)]
+    shapes = [[tuple(X.shape) for X, _, _ in ParquetSource([path], ranked).chunks()] for ranked in options]
     assert sorted(shapes) == [[(0, 4)], [(40, 4)]]
 
 

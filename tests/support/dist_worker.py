@@ -94,9 +94,9 @@ def _interrupted_and_resumed_sgd(data: Path, checkpoint: Path) -> np.ndarray:
 if __name__ == "__main__":
     run(Path(sys.argv[1]), Path(sys.argv[2]))
     # Rank 0 survives a dead peer with its process group broken; the group's destructors at
-    # interpreter exit then abort now and then ("terminate called without an active exception",
-    # seen once in about ten loaded runs). Everything is written: leave without them, as the
-    # CLI's entry point does (torchlogit.cli.main.entrypoint).
+    # interpreter exit then abort now and then ("terminate called without an active exception").
+    # Everything is written: leave without them, as the CLI's entry point does
+    # (torchlogit.cli.main.entrypoint).
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -13,71 +13,79 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from torchlogit import distributed
-from torchlogit.data.base import DataSource
+from torchlogit.data._arrow import arrow, check_file, first_null, quoted
+from torchlogit.data.base import Chunk, DataSource
 
 DEFAULT_CHUNK_ROWS = 65_536
 # a target with more distinct values than this is not a set of class labels
 MAX_CLASSES = 10_000
 # chunks decoded ahead of the one being summed
 _PREFETCH_DEPTH = 2
+# the chunk dtypes a file source yields, and the numpy dtype it converts columns to
+_NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
 
 Location = Callable[[int], str]  # data row index within a batch -> "row group 3, row 1,234" etc.
 
 
+@dataclass(frozen=True)
+class SourceOptions:
+    """How a file source reads its files: columns, labels, chunks, tensors and shard.
+
+    :func:`~torchlogit.data.streaming.open_source` builds one from its keywords, which its
+    docstring describes; the values are checked here, before any file is opened.
+    """
+
+    target: str | None = None
+    features: Sequence[str] | None = None
+    weight: str | None = None
+    classes: Any = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    dtype: torch.dtype = torch.float64
+    device: torch.device | str = "cpu"
+    rank: int | None = None
+    world_size: int | None = None
+    memory_map: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chunk_rows, int) or self.chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive integer, got {self.chunk_rows!r}")
+        if self.dtype not in _NUMPY_DTYPES:
+            raise ValueError(f"dtype must be torch.float64 or torch.float32, got {self.dtype}")
+
+
 class _FileSource(DataSource):
-    """What Parquet and CSV sources share: labels, checks, conversion, shards, prefetching."""
+    """What Parquet and CSV sources share: labels, checks, conversion, shards, prefetching.
+
+    Parameters
+    ----------
+    files : the files to read, all of this source's format
+    options : the columns, chunking and shard (see :func:`~torchlogit.data.streaming.open_source`)
+    """
 
     format_name = ""
 
-    def __init__(
-        self, files: Sequence[str | os.PathLike[str]], *, target: str | None = None,
-        features: Sequence[str] | None = None, weight: str | None = None, classes: Any = None,
-        chunk_rows: int = DEFAULT_CHUNK_ROWS, dtype: torch.dtype = torch.float64,
-        device: torch.device | str = "cpu", rank: int | None = None, world_size: int | None = None,
-        memory_map: bool = False,
-    ):
-        if not isinstance(chunk_rows, int) or chunk_rows < 1:
-            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-        if dtype not in (torch.float64, torch.float32):
-            raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}")
+    def __init__(self, files: Sequence[str | os.PathLike[str]], options: SourceOptions | None = None):
+        options = options or SourceOptions()
         self.files = [Path(f) for f in files]
         if not self.files:
             raise FileNotFoundError("no input files given")
         for path in self.files:
-            _check_file(path)
-        self.target = target
-        self.weight = weight
-        self.chunk_rows = chunk_rows
-        self.memory_map = memory_map
-        self.dtype = dtype
-        self.device = torch.device(device)
-        self._rank, self._world_size = rank, world_size
-        self._np_dtype = np.float64 if dtype == torch.float64 else np.float32
+            check_file(path)
+        self.target, self.weight = options.target, options.weight
+        self.chunk_rows, self.memory_map = options.chunk_rows, options.memory_map
+        self.dtype, self.device = options.dtype, torch.device(options.device)
+        self._np_dtype = _NUMPY_DTYPES[options.dtype]
+        self._rank, self._world_size = options.rank, options.world_size
         self._reuse_buffers = False  # X written into a few reused buffers (see reusing_buffers)
-        columns = self._columns()  # every file's columns checked; the first file's names
-        for name in (target, weight):
-            if name is not None and name not in columns:
-                raise ValueError(f"{_name(self.files[0])} has no column {name!r}; columns are {columns}")
-        if weight is not None and weight == target:
-            raise ValueError(f"the weight column {weight!r} is also the target")
-        if features is None:
-            features = [c for c in columns if c not in (target, weight)]
-            if not features:
-                raise ValueError(f"{_name(self.files[0])} has no feature columns besides {target!r}")
-        else:
-            features = list(features)
-            clash = [c for c in features if c in (target, weight)]
-            if clash:
-                raise ValueError(f"{clash[0]!r} is the target or weight column; it cannot be a feature")
-        self.feature_names: list[str] = list(features)
+        self.feature_names: list[str] = self._chosen_features(options.features)
         self.n_features = len(self.feature_names)
         self._check_feature_columns()
         self._label_type = self._target_type()
@@ -87,16 +95,40 @@ class _FileSource(DataSource):
         # same files; by dtype, as a float64 value may overflow float32)
         self._finite_shards: set[tuple[tuple[int, int], str]] = set()
         self._totals: tuple[int, float] | None = None
-        self.on_chunk: Callable[[int], None] | None = None  # called with each chunk's rows (progress)
-        if classes is not None:
-            self._set_classes(np.unique(np.asarray(classes)))
+        if options.classes is not None:
+            self._set_classes(np.unique(np.asarray(options.classes)))
 
-    def astype(self, dtype: torch.dtype) -> _FileSource:
-        """The same files, shard and labels, yielding chunks of ``dtype`` (nothing is copied:
-        each pass re-reads the files); mixed-precision Newton takes its Hessians from float32 ones."""
+    def _chosen_features(self, features: Sequence[str] | None) -> list[str]:
+        """The feature columns: ``features``, or every column but the target and weight; checked."""
+        target, weight = self.target, self.weight
+        columns = self._columns()  # every file's columns checked; the first file's names
+        for name in (target, weight):
+            if name is not None and name not in columns:
+                raise ValueError(f"{quoted(self.files[0])} has no column {name!r}; columns are {columns}")
+        if weight is not None and weight == target:
+            raise ValueError(f"the weight column {weight!r} is also the target")
+        if features is None:
+            chosen = [c for c in columns if c not in (target, weight)]
+            if not chosen:
+                raise ValueError(f"{quoted(self.files[0])} has no feature columns besides {target!r}")
+            return chosen
+        clash = [c for c in features if c in (target, weight)]
+        if clash:
+            raise ValueError(f"{clash[0]!r} is the target or weight column; it cannot be a feature")
+        return list(features)
+
+    def astype(self, dtype: torch.dtype) -> _FileSource | None:
+        """The same files, shard and labels read as ``dtype`` chunks, or ``None`` for a dtype
+        other than float64 and float32.
+
+        Nothing is copied: each pass re-reads the files and converts as it reads, so the float32
+        passes of mixed-precision Newton (its Hessians) cost no more than float64 ones.
+        """
+        if dtype not in _NUMPY_DTYPES:
+            return None
         other = copy.copy(self)
         other.dtype = dtype
-        other._np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        other._np_dtype = _NUMPY_DTYPES[dtype]
         return other
 
     def reusing_buffers(self) -> _FileSource:
@@ -105,8 +137,7 @@ class _FileSource(DataSource):
         For a consumer that is done with a chunk when it asks for the next one, as the
         :class:`~torchlogit.core.objective.Objective`'s sums are: a chunk's ``X`` is overwritten a few
         chunks later. Fresh memory for every chunk costs page faults, and pyarrow's float32
-        columns are widened straight into the buffer, in the converter thread: measured 8% less
-        time per pass on 20M x 30 float32 Parquet rows.
+        columns are widened straight into the buffer, in the converter thread.
         """
         other = copy.copy(self)
         other._reuse_buffers = True
@@ -157,7 +188,7 @@ class _FileSource(DataSource):
         """
         if self.target is None:
             raise ValueError("no target column was given, so there are no classes to find")
-        _, pc = _arrow()
+        _, pc = arrow()
         columns = [self.target] + ([self.weight] if self.weight else [])
         seen: set = set()
         rows, weight_sum = 0, 0.0
@@ -165,7 +196,7 @@ class _FileSource(DataSource):
             labels = self._checked_labels(batch.column(self.target), path, where)
             seen.update(pc.unique(labels).to_pylist())
             if len(seen) > MAX_CLASSES:
-                raise ValueError(f"{_name(path)}: target {self.target!r} has more than {MAX_CLASSES} "
+                raise ValueError(f"{quoted(path)}: target {self.target!r} has more than {MAX_CLASSES} "
                                  "distinct values; it looks continuous, not like class labels")
             rows += batch.num_rows
             if self.weight:
@@ -176,7 +207,7 @@ class _FileSource(DataSource):
         return self._classes
 
     def _set_classes(self, classes: np.ndarray) -> None:
-        pa, _ = _arrow()
+        pa, _ = arrow()
         if classes.ndim != 1:
             raise ValueError("classes must be a one-dimensional list of labels")
         kind = classes.dtype.kind
@@ -194,12 +225,12 @@ class _FileSource(DataSource):
 
     def _checked_labels(self, column, path: Path, where: Location):
         if column.null_count:
-            raise ValueError(f"{_name(path)}: target {self.target!r} has a missing value at "
-                             f"{where(_first_null(column))}")
+            raise ValueError(f"{quoted(path)}: target {self.target!r} has a missing value at "
+                             f"{where(first_null(column))}")
         return column
 
     def _label_index(self, column, path: Path, where: Location) -> np.ndarray:
-        pa, pc = _arrow()
+        pa, pc = arrow()
         column = self._checked_labels(column, path, where)
         if self._classes.dtype.kind in "iuf" and (pa.types.is_integer(column.type)
                                                   or pa.types.is_floating(column.type)):
@@ -207,7 +238,7 @@ class _FileSource(DataSource):
             positions = self._classes_are_positions and values.dtype.kind in "iu"  # labels 0..K-1
             if positions and (len(values) == 0 or (values.min() >= 0 and values.max() < len(self._classes))):
                 return values.astype(np.int64)  # their own index (a copy: Arrow's memory is read-only)
-            # numbers: a binary search in the sorted classes (8x faster than Arrow's hash lookup)
+            # numbers: a binary search in the sorted classes (faster than Arrow's hash lookup)
             index = np.searchsorted(self._classes, values)
             np.minimum(index, len(self._classes) - 1, out=index)
             unknown = self._classes[index] != values
@@ -225,12 +256,17 @@ class _FileSource(DataSource):
 
     def _unknown_label(self, column, row: int, path: Path, where: Location) -> None:
         raise ValueError(
-            f"{_name(path)}: label {column[row].as_py()!r} of target {self.target!r} at {where(row)} "
+            f"{quoted(path)}: label {column[row].as_py()!r} of target {self.target!r} at {where(row)} "
             f"is not one of the classes {self._classes.tolist()}"
         )
 
     def row_totals(self) -> tuple[int, float]:
-        """Rows and weight sum of this process's shard (the :class:`Objective` all-reduces them)."""
+        """``(rows, weight sum)`` of this process's shard, never ``None``: known from the class
+        discovery pass, else counted once from the Parquet footers or one column's values.
+
+        The :class:`~torchlogit.core.objective.Objective` all-reduces them, so no full pass is
+        spent on counting.
+        """
         if self._totals is None:
             self._totals = self._count()
         return self._totals
@@ -245,7 +281,7 @@ class _FileSource(DataSource):
         return rows, weight_sum if self.weight else float(rows)
 
     # -------------------------------------------------------------------- chunks
-    def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    def chunks(self) -> Iterator[Chunk]:
         """Re-read this shard's rows: ``(X, y, sample_weight)`` chunks of at most ``chunk_rows`` rows.
 
         ``X`` is a column-major view (features contiguous), which the loss sums read fastest.
@@ -255,17 +291,17 @@ class _FileSource(DataSource):
         columns = list(dict.fromkeys([*self.feature_names, *(c for c in (self.target, self.weight) if c)]))
         shard = self.shard()
         # the features were checked on this shard's first complete pass: re-checking every pass
-        # would cost a tenth of a pass for nothing (the files are the same)
+        # would cost time for nothing (the files are the same)
         checked = (shard, np.dtype(self._np_dtype).name)
         check_finite = checked not in self._finite_shards
         # a buffer for the chunk being converted, the two queued and the one being summed
         buffers = _BufferRing(_PREFETCH_DEPTH + 2, self.chunk_rows) if self._reuse_buffers else None
         empty = True
         # two stages in two threads: pyarrow decodes the next batch while the last one is converted
-        # (the decoder runs two reads ahead: measured 15% faster per pass than one chunk ahead)
+        # (the decoder runs two reads ahead, so a slow read does not stall the converter)
         ahead = 2 * self._chunks_per_read(len(columns))
 
-        def converted() -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        def converted() -> Iterator[Chunk]:
             # owns the decoder: closing this (also after a conversion error) stops its thread
             with contextlib.closing(_prefetched(lambda: self._batches(columns, shard), ahead)) as batches:
                 for item in batches:
@@ -290,7 +326,7 @@ class _FileSource(DataSource):
 
     def _convert(
         self, batch, path: Path, where: Location, check_finite: bool, buffers: _BufferRing | None,
-    ) -> tuple[Tensor, Tensor, Tensor]:
+    ) -> Chunk:
         n = batch.num_rows
         out = buffers.next(self.n_features, n, self._np_dtype) if buffers else None
         X = torch.from_numpy(self._features(batch, path, where, check_finite, out)).T
@@ -314,69 +350,35 @@ class _FileSource(DataSource):
             for j, name in enumerate(self.feature_names):
                 column = batch.column(name)
                 if column.null_count:
-                    raise ValueError(f"{_name(path)}: column {name!r} has a missing value at "
-                                     f"{where(_first_null(column))}")
+                    raise ValueError(f"{quoted(path)}: column {name!r} has a missing value at "
+                                     f"{where(first_null(column))}")
                 out[j] = column.to_numpy(zero_copy_only=False)
         if check_finite:
             finite = np.isfinite(out)
             if not finite.all():
                 j, row = np.unravel_index(int(np.argmin(finite)), finite.shape)
-                raise ValueError(f"{_name(path)}: column {self.feature_names[j]!r} has a non-finite "
+                raise ValueError(f"{quoted(path)}: column {self.feature_names[j]!r} has a non-finite "
                                  f"value ({out[j, row]}) at {where(int(row))}")
         return out
 
     def _weights(self, batch, path: Path, where: Location) -> np.ndarray:
         column = batch.column(self.weight)
         if column.null_count:
-            raise ValueError(f"{_name(path)}: weight column {self.weight!r} has a missing value at "
-                             f"{where(_first_null(column))}")
+            raise ValueError(f"{quoted(path)}: weight column {self.weight!r} has a missing value at "
+                             f"{where(first_null(column))}")
         values = column.to_numpy(zero_copy_only=False).astype(self._np_dtype)
         bad = ~(np.isfinite(values) & (values >= 0))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{_name(path)}: weight column {self.weight!r} has the value {values[row]} "
+            raise ValueError(f"{quoted(path)}: weight column {self.weight!r} has the value {values[row]} "
                              f"at {where(row)}; weights must be finite and non-negative")
         return values
 
 
-
 # --------------------------------------------------------------------------- helpers
-def _arrow():
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pa, pc
-
-
-def _name(path: Path) -> str:
-    return repr(str(path))
-
-
-def _first_line(exc: object) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _check_file(path: Path) -> None:
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {str(path)!r}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{_name(path)} is empty")
-
-
-def _is_numeric(pa, kind) -> bool:
-    return (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
-            or pa.types.is_null(kind))
-
-
-def _first_null(column) -> int:
-    _, pc = _arrow()
-    return int(pc.index(pc.is_null(column), True).as_py())
-
-
 def _first_unknown(column, value_set) -> int:
     """The first row of ``column`` whose value is not in ``value_set`` (after casting if possible)."""
-    pa, pc = _arrow()
+    pa, pc = arrow()
     for row, value in enumerate(column.to_pylist()):
         try:
             typed = pa.array([value]).cast(value_set.type)
@@ -385,30 +387,6 @@ def _first_unknown(column, value_set) -> int:
         if pc.index_in(typed, value_set=value_set).null_count:
             return row
     return 0
-
-
-def _first_non_number(path: Path, column: int, nulls: Sequence[str]) -> int | None:
-    """Data row index of the first value in ``column`` that is neither a number nor a null marker."""
-    import csv as text_csv
-
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        reader = text_csv.reader(handle)
-        next(reader, None)
-        for row, values in enumerate(reader):
-            if column < len(values) and values[column] not in nulls:
-                try:
-                    float(values[column])
-                except ValueError:
-                    return row
-    return None
-
-
-def _parquet_location(group: int, first_row: int) -> Location:
-    return lambda row: f"row group {group}, row {first_row + row + 1} of the file"
-
-
-def _csv_location(first_row: int) -> Location:
-    return lambda row: f"data row {first_row + row + 1}"
 
 
 class _BufferRing:

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import csv as text_csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from torchlogit.data._filesource import (
-    Location,
-    _arrow,
-    _csv_location,
-    _FileSource,
-    _first_line,
-    _first_non_number,
-    _name,
-)
-from torchlogit.data.tabular import csv_reader_batches, non_numeric_column
+from torchlogit._messages import first_line
+from torchlogit.data._arrow import arrow, csv_reader_batches, non_numeric_column, quoted
+from torchlogit.data._filesource import Location, _FileSource
 
 
 class CSVSource(_FileSource):
@@ -25,7 +20,8 @@ class CSVSource(_FileSource):
 
     Feature and weight columns are parsed as numbers from the first block on; the target is read
     as text and typed like the in-memory reader types it (integers, else floats, else booleans,
-    else text), from its distinct values. Parameters as :func:`open_source`.
+    else text), from its distinct values. Made by :func:`~torchlogit.data.streaming.open_source`,
+    whose keywords are the ``options``.
     """
 
     format_name = "CSV"
@@ -33,18 +29,17 @@ class CSVSource(_FileSource):
               "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
 
     def _columns(self) -> list[str]:
-        import csv as text_csv
-
         self._headers = []
+        self._row_bytes = 0.0  # bytes per row: the most of any file's sample (see _block_size)
         for path in self.files:
             with open(path, newline="", encoding="utf-8", errors="replace") as handle:
                 header = next(text_csv.reader(handle), [])
                 sample = handle.read(1 << 16)
             if not header:
-                raise ValueError(f"{_name(path)} has no header row")
+                raise ValueError(f"{quoted(path)} has no header row")
             self._headers.append(header)
             lines = max(sample.count("\n"), 1)
-            self._row_bytes = max(getattr(self, "_row_bytes", 0), len(sample.encode()) / lines)
+            self._row_bytes = max(self._row_bytes, len(sample.encode()) / lines)
         return list(self._headers[0])
 
     def _check_feature_columns(self) -> None:
@@ -52,22 +47,22 @@ class CSVSource(_FileSource):
         for path, header in zip(self.files, self._headers, strict=True):
             missing = [c for c in needed if c not in header]
             if missing:
-                raise ValueError(f"{_name(path)} lacks the columns {missing}")
+                raise ValueError(f"{quoted(path)} lacks the columns {missing}")
 
     def _target_type(self):
         return None
 
     def _checked_labels(self, column, path: Path, where: Location):
-        _, pc = _arrow()
+        _, pc = arrow()
         empty = pc.equal(column, "")
         if pc.any(empty).as_py():
             row = int(pc.index(empty, True).as_py())
-            raise ValueError(f"{_name(path)}: target {self.target!r} has a missing value at {where(row)}")
+            raise ValueError(f"{quoted(path)}: target {self.target!r} has a missing value at {where(row)}")
         return column
 
     def _parse_labels(self, values: list) -> np.ndarray:
         """Type the distinct label texts as pyarrow's CSV inference would: int, float, bool, text."""
-        pa, _ = _arrow()
+        pa, _ = arrow()
         texts = pa.array(values, type=pa.string())
         for kind in (pa.int64(), pa.float64(), pa.bool_()):
             try:
@@ -99,7 +94,7 @@ class CSVSource(_FileSource):
                 first += batch.num_rows
 
     def _read(self, path: Path, columns: list[str], lines: _LineRange | None = None):
-        pa, _ = _arrow()
+        pa, _ = arrow()
         from pyarrow import csv
 
         numeric = [c for c in columns if c != self.target]
@@ -125,9 +120,9 @@ class CSVSource(_FileSource):
         if found and found[0] < len(headers):
             row = _first_non_number(path, found[0], self._NULLS)
             at = "" if row is None else f" at data row {row + 1}"
-            return ValueError(f"{_name(path)}: column {headers[found[0]]!r} is not numeric{at} "
+            return ValueError(f"{quoted(path)}: column {headers[found[0]]!r} is not numeric{at} "
                               f"({found[1]}); features and weights must be numbers")
-        return ValueError(f"{_name(path)} could not be read as CSV: {_first_line(exc)}")
+        return ValueError(f"{quoted(path)} could not be read as CSV: {first_line(exc)}")
 
 
 class _LineRange:
@@ -202,3 +197,22 @@ class _Concatenated(io.RawIOBase):
     def close(self) -> None:
         self._file.close()
         super().close()
+
+
+def _csv_location(first_row: int) -> Location:
+    """Error locations for a batch whose first row is data row ``first_row + 1`` of its file."""
+    return lambda row: f"data row {first_row + row + 1}"
+
+
+def _first_non_number(path: Path, column: int, nulls: Sequence[str]) -> int | None:
+    """Data row index of the first value in ``column`` that is neither a number nor a null marker."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = text_csv.reader(handle)
+        next(reader, None)
+        for row, values in enumerate(reader):
+            if column < len(values) and values[column] not in nulls:
+                try:
+                    float(values[column])
+                except ValueError:
+                    return row
+    return None

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from torchlogit.data.base import DataSource
+from torchlogit.data.base import Chunk, DataSource
 
 
 class InMemorySource(DataSource):
@@ -41,8 +41,12 @@ class InMemorySource(DataSource):
         index = torch.as_tensor(columns, dtype=torch.int64, device=self.X.device)
         return InMemorySource(self.X.index_select(1, index), self.y, self.sample_weight, self.chunk_rows)
 
-    def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        step = self.chunk_rows or max(self.X.shape[0], 1)
-        for start in range(0, self.X.shape[0], step):
-            stop = start + step
+    def chunks(self) -> Iterator[Chunk]:
+        """Views of at most ``chunk_rows`` rows each (one chunk of every row when it is ``None``)."""
+        n_rows = self.X.shape[0]
+        step = self.chunk_rows or max(n_rows, 1)
+        for start in range(0, n_rows, step):
+            stop = min(start + step, n_rows)
+            if self.on_chunk is not None:
+                self.on_chunk(stop - start)
             yield self.X[start:stop], self.y[start:stop], self.sample_weight[start:stop]

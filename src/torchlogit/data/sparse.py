@@ -12,13 +12,22 @@ from collections.abc import Iterator
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch import Tensor
 
-from torchlogit.data.base import DataSource
+from torchlogit._validation import dense_rows_per_chunk
+from torchlogit.data.base import Chunk, DataSource
 
 
 class SparseRowsSource(DataSource):
-    """CSR matrix + labels + weights, yielding dense ``(X, y, w)`` chunks."""
+    """CSR matrix + labels + weights, yielding dense ``(X, y, w)`` chunks.
+
+    Parameters
+    ----------
+    X : scipy.sparse matrix of shape (n_samples, n_features), stored as CSR
+    y : array of shape (n_samples,), int64 class indices
+    sample_weight : array of shape (n_samples,)
+    chunk_rows : rows per dense chunk
+    dtype, device : of the tensors yielded
+    """
 
     def __init__(
         self, X: sp.csr_matrix, y: np.ndarray, sample_weight: np.ndarray, *, chunk_rows: int,
@@ -34,16 +43,18 @@ class SparseRowsSource(DataSource):
 
     def select_columns(self, columns: np.ndarray) -> SparseRowsSource:
         """The same rows with only ``columns``, chunked for the narrower width."""
-        from torchlogit._validation import dense_rows_per_chunk
-
         return SparseRowsSource(
             self.X[:, columns], self.y.cpu().numpy(), self.sample_weight.cpu().numpy(),
             chunk_rows=dense_rows_per_chunk(len(columns)), dtype=self.dtype, device=self.device,
         )
 
-    def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        for start in range(0, self.X.shape[0], self.chunk_rows):
-            stop = start + self.chunk_rows
+    def chunks(self) -> Iterator[Chunk]:
+        """Dense ``(X, y, sample_weight)`` chunks of ``chunk_rows`` rows (the last one shorter)."""
+        n_rows = self.X.shape[0]
+        for start in range(0, n_rows, self.chunk_rows):
+            stop = min(start + self.chunk_rows, n_rows)
+            if self.on_chunk is not None:
+                self.on_chunk(stop - start)
             dense = torch.from_numpy(self.X[start:stop].toarray())
             yield (
                 dense.to(device=self.device, dtype=self.dtype),

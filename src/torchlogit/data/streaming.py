@@ -34,11 +34,14 @@ from typing import Any
 
 import torch
 
-from torchlogit.data._filesource import DEFAULT_CHUNK_ROWS, MAX_CLASSES
+from torchlogit.data._filesource import DEFAULT_CHUNK_ROWS, MAX_CLASSES, SourceOptions
 from torchlogit.data.csv_source import CSVSource
 from torchlogit.data.parquet_source import ParquetSource
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "MAX_CLASSES", "CSVSource", "ParquetSource", "expand_paths", "open_source"]
+__all__ = [
+    "DEFAULT_CHUNK_ROWS", "MAX_CLASSES", "CSVSource", "ParquetSource", "SourceOptions", "expand_paths",
+    "open_source",
+]
 
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
@@ -78,7 +81,7 @@ def expand_paths(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     return list(dict.fromkeys(found))
 
 
-def open_source(
+def open_source(  # noqa: PLR0913 keyword API documented in README
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *, target: str | None = None,
     features: Sequence[str] | None = None, weight: str | None = None, classes: Any = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS, dtype: torch.dtype = torch.float64,
@@ -99,10 +102,10 @@ def open_source(
     rank, world_size : this process's shard; default from torch.distributed when a chunk is
         first asked for (rank 0 of 1 without a process group)
     memory_map : Parquet files only: map them instead of reading them, so pyarrow decodes from the
-        page cache without the kernel copying every byte first (a quarter less CPU for reading,
-        about 10% less time per pass). Off by default: a mapped file that is cut short or
-        rewritten during a fit, or a network file system's read error, ends the process with a
-        bus error instead of a Python exception.
+        page cache without the kernel copying every byte first (less CPU for reading, faster
+        passes). Off by default: a mapped file that is cut short or rewritten during a fit, or a
+        network file system's read error, ends the process with a bus error instead of a Python
+        exception.
 
     Examples
     --------
@@ -113,7 +116,8 @@ def open_source(
     kinds = {_SUFFIXES.get(p.suffix.lower(), "csv") for p in files}
     if len(kinds) > 1:
         raise ValueError("the inputs mix Parquet and CSV files; convert them to one format")
+    options = SourceOptions(target=target, features=features, weight=weight, classes=classes,
+                            chunk_rows=chunk_rows, dtype=dtype, device=device, rank=rank,
+                            world_size=world_size, memory_map=memory_map)
     cls = ParquetSource if kinds == {"parquet"} else CSVSource
-    return cls(files, target=target, features=features, weight=weight, classes=classes,
-               chunk_rows=chunk_rows, dtype=dtype, device=device, rank=rank, world_size=world_size,
-               memory_map=memory_map)
+    return cls(files, options)

@@ -11,8 +11,19 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from torchlogit._messages import first_line
+from torchlogit.data._arrow import (
+    arrow,
+    check_file,
+    csv_reader_batches,
+    first_null,
+    is_numeric,
+    non_numeric_column,
+)
 
 
 @dataclass
@@ -42,12 +53,8 @@ def read_csv(
     """
     from pyarrow import csv
 
-    path = _check_file(path)
-    try:
-        table = csv.read_csv(path)
-    except (_arrow().ArrowInvalid, UnicodeDecodeError) as exc:
-        raise ValueError(f"{str(path)!r} could not be read as CSV: {exc}") from None
-    return _to_table(table, path, target, features)
+    pa, _ = arrow()
+    return _read_whole(csv.read_csv, "CSV", (pa.ArrowInvalid, UnicodeDecodeError), path, target, features)
 
 
 def read_parquet(
@@ -56,11 +63,21 @@ def read_parquet(
     """Read a Parquet file ``path``; same parameters, checks and errors as :func:`read_csv`."""
     import pyarrow.parquet as pq
 
-    path = _check_file(path)
+    pa, _ = arrow()
+    return _read_whole(pq.read_table, "Parquet", (pa.ArrowException, OSError), path, target, features)
+
+
+def _read_whole(
+    read: Callable[[Path], Any], format_name: str, failures: tuple[type[BaseException], ...],
+    path: str | os.PathLike[str], target: str | None, features: list[str] | None,
+) -> Table:
+    """``read(path)`` as a checked :class:`Table`; ``failures`` (the reader's errors for a file
+    that is not ``format_name``) become a ValueError naming the file."""
+    path = check_file(path)
     try:
-        table = pq.read_table(path)
-    except (_arrow().ArrowException, OSError) as exc:
-        raise ValueError(f"{str(path)!r} could not be read as Parquet: {exc}") from None
+        table = read(path)
+    except failures as exc:
+        raise ValueError(f"{str(path)!r} could not be read as {format_name}: {exc}") from None
     return _to_table(table, path, target, features)
 
 
@@ -75,21 +92,6 @@ def read_table(
 def is_parquet(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names a Parquet file (by its suffix)."""
     return Path(path).suffix.lower() in (".parquet", ".pq")
-
-
-def _arrow():
-    import pyarrow as pa
-
-    return pa
-
-
-def _check_file(path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {str(path)!r}")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{str(path)!r} is empty")
-    return path
 
 
 def _to_table(table, path: Path, target: str | None, features: list[str] | None) -> Table:
@@ -112,7 +114,7 @@ def _to_table(table, path: Path, target: str | None, features: list[str] | None)
     if target is not None:
         column = table.column(target)
         if column.null_count:
-            row = _first_null(column)
+            row = first_null(column)
             raise ValueError(f"{str(path)!r}: target {target!r} has a missing value at data row {row + 1}")
         y = column.to_numpy(zero_copy_only=False)
         if y.dtype.kind == "f" and not np.isfinite(y).all():
@@ -122,29 +124,21 @@ def _to_table(table, path: Path, target: str | None, features: list[str] | None)
     return Table(X=X, y=y, feature_names=list(features))
 
 
-def _first_null(column) -> int:
-    import pyarrow.compute as pc
-
-    return int(pc.index(pc.is_null(column), True).as_py())
-
-
 def _features(table, path: Path, features: list[str], first_row: int = 0) -> np.ndarray:
     """The ``features`` columns of an Arrow table or record batch as float64, checked.
 
     ``first_row`` is the data row number of the table's first row minus one, for the messages.
     """
-    pa = _arrow()
     X = np.empty((table.num_rows, len(features)), dtype=np.float64)
     for j, name in enumerate(features):
         column = table.column(name)
         kind = column.type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
-                or pa.types.is_null(kind)):
+        if not is_numeric(kind):
             raise ValueError(
                 f"{str(path)!r}: column {name!r} is not numeric ({kind}); features must be numbers"
             )
         if column.null_count:
-            row = first_row + _first_null(column)
+            row = first_row + first_null(column)
             raise ValueError(f"{str(path)!r}: column {name!r} has a missing value at data row {row + 1}")
         values = column.to_numpy(zero_copy_only=False).astype(np.float64)
         bad = ~np.isfinite(values)
@@ -180,7 +174,7 @@ def iter_feature_batches(
     FileNotFoundError, ValueError
         As :func:`read_csv`; a bad value in a later block is found when that block is read.
     """
-    path = _check_file(path)
+    path = check_file(path)
     batches = _parquet_batches(path, features) if is_parquet(path) else _csv_batches(path, features)
     first_row = 0
     for batch in batches:
@@ -202,7 +196,7 @@ def _csv_batches(path: Path, features: list[str] | None) -> Iterator:
 
     from pyarrow import csv
 
-    pa = _arrow()
+    pa, _ = arrow()
     if features is None:  # every column: learn the names from the header, then parse them as floats
         with open(path, newline="", encoding="utf-8", errors="replace") as handle:
             features = next(text_csv.reader(handle), [])
@@ -212,7 +206,7 @@ def _csv_batches(path: Path, features: list[str] | None) -> Iterator:
             convert_options=csv.ConvertOptions(column_types=dict.fromkeys(features, pa.float64())),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise ValueError(f"{str(path)!r} could not be read as CSV: {_first_line(exc)}") from None
+        raise ValueError(f"{str(path)!r} could not be read as CSV: {first_line(exc)}") from None
     columns = reader.schema.names
     _check_columns(path, columns, features)
 
@@ -221,48 +215,21 @@ def _csv_batches(path: Path, features: list[str] | None) -> Iterator:
         if found and found[0] < len(columns):
             return ValueError(f"{str(path)!r}: column {columns[found[0]]!r} is not numeric ({found[1]}); "
                               "features must be numbers")
-        return ValueError(f"{str(path)!r} could not be read as CSV: {_first_line(exc)}")
+        return ValueError(f"{str(path)!r} could not be read as CSV: {first_line(exc)}")
 
     yield from csv_reader_batches(reader, error)
-
-
-def csv_reader_batches(reader, error: Callable[[BaseException], Exception]) -> Iterator:
-    """The record batches of a pyarrow streaming CSV reader (closed at the end); a parse or
-    conversion error is raised as ``error(exc)``."""
-    pa = _arrow()
-    with reader:
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise error(exc) from None
-            yield batch
-
-
-def non_numeric_column(exc: BaseException) -> tuple[int, str] | None:
-    """``(column index, pyarrow's first line)`` when ``exc`` is pyarrow's failure to parse a CSV
-    value as a number (e.g. "In CSV column #1: CSV conversion error to double: invalid value 'x'")."""
-    import re
-
-    found = re.search(r"column #(\d+): CSV conversion error to double: (.*)", str(exc))
-    return None if found is None else (int(found.group(1)), _first_line(found.group(2)))
 
 
 def _parquet_batches(path: Path, features: list[str] | None) -> Iterator:
     import pyarrow.parquet as pq
 
-    pa = _arrow()
+    pa, _ = arrow()
     try:
         handle = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
-        raise ValueError(f"{str(path)!r} could not be read as Parquet: {_first_line(exc)}") from None
+        raise ValueError(f"{str(path)!r} could not be read as Parquet: {first_line(exc)}") from None
     with handle:
         if features is not None:
             _check_columns(path, handle.schema_arrow.names, features)
         yield from handle.iter_batches(batch_size=STREAM_BATCH_ROWS, columns=features)
 
-
-def _first_line(exc: object) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
