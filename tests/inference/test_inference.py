@@ -127,17 +127,18 @@ def test_multinomial_matches_statsmodels_mnlogit(multinomial, cov_type):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_chunked_pass_equals_one_block(n_classes):
-    from torchlogit.inference.sums import inference_sums
+    from torchlogit.inference.sums import SumsLayout, inference_sums
 
     X, y, sw = make_classification_data(n=300, d=3, n_classes=n_classes, seed=9, weights=True)
     coef = np.random.default_rng(1).normal(size=(1 if n_classes == 2 else n_classes, 4))
     groups = np.arange(300) % 7
     for meat in (None, "hc", "cluster"):
-        kwargs = dict(fit_intercept=True, n_classes=n_classes, meat=meat, groups=groups,
-                      device=torch.device("cpu"))
+        layout = SumsLayout(n_classes, fit_intercept=True, device=torch.device("cpu"), meat=meat)
+        blocks = SumsLayout(n_classes, fit_intercept=True, device=torch.device("cpu"), meat=meat,
+                            block_rows=64)
         X32 = X.astype(np.float32)  # converted to float64 chunk by chunk
-        whole = inference_sums(X32.astype(np.float64), y, sw, coef, **kwargs)
-        parts = inference_sums(X32, y, sw, coef, block_rows=64, **kwargs)
+        whole = inference_sums(X32.astype(np.float64), y, sw, coef, layout, groups)
+        parts = inference_sums(X32, y, sw, coef, blocks, groups)
         assert_allclose(parts.information, whole.information, rtol=1e-12)
         assert_allclose(parts.ame_jacobian, whole.ame_jacobian, rtol=1e-12, atol=1e-15)
         assert_allclose(parts.loglik, whole.loglik, rtol=1e-12)
@@ -246,6 +247,57 @@ def test_separation_is_detected_and_named():
         res = est.summary(X, y)
     assert res.separation["features"] == ["x2"]
     assert "Separation" in str(res.summary()) and "firth" in res.notes[-1].lower()
+
+
+@pytest.mark.parametrize("columns", [None, ["age", "dose", "bmi"]])
+def test_fit_warning_and_summary_name_the_same_features(columns):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = (X[:, 1] > 0).astype(int)  # the second column separates the classes completely
+    if columns is not None:
+        X = pytest.importorskip("pandas").DataFrame(X, columns=columns)
+    expected = "x2" if columns is None else "dose"  # 1-based x1..xd, else the DataFrame's names
+    with pytest.warns(PerfectSeparationWarning) as fitted:
+        est = _fit(X, y, max_iter=50)
+    with pytest.warns(PerfectSeparationWarning) as summarised:
+        res = est.summary(X, y)
+    assert res.separation["features"] == [expected]
+    fit_messages = [str(w.message) for w in fitted if w.category is PerfectSeparationWarning]
+    summary_messages = [str(w.message) for w in summarised if w.category is PerfectSeparationWarning]
+    assert [m for m in fit_messages if f"linear combination of {expected}." in m] == fit_messages != []
+    assert [m for m in summary_messages if f"separated by {expected};" in m] == summary_messages != []
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_cv_summary_equals_summary_refitted_at_the_cv_choice(n_classes):
+    from torchlogit import LogisticRegressionCV
+
+    X, y, _ = make_classification_data(n=300, d=3, n_classes=n_classes, seed=5)
+    cv = LogisticRegressionCV(Cs=[0.003, 0.03, 0.3, 3.0], tol=1e-10).fit(X, y)
+    with pytest.raises(ValueError, match=rf"penalty='l2' \(C={cv.C_!r}\)"):
+        cv.summary(X, y)
+    res = cv.summary(X, y, allow_penalized=True)
+    ref = LogisticRegression(C=cv.C_, tol=1e-10).fit(X, y).summary(X, y, allow_penalized=True)
+    assert res.method == ref.method == "L2-penalised ML" and res.notes == ref.notes
+    assert f"C={cv.C_:g}" in " ".join(res.notes)
+    for name in ("params", "bse", "zvalues", "pvalues", "cov_params", "conf_int"):
+        value, expected = getattr(res, name), getattr(ref, name)
+        value, expected = (value(), expected()) if callable(value) else (value, expected)
+        assert_allclose(value, expected, rtol=1e-7, atol=1e-12, err_msg=name)
+    _assert_same_stats(res, ref)
+    assert_allclose(res.get_margeff().margeff, ref.get_margeff().margeff, rtol=1e-7, atol=1e-12)
+
+
+def test_cv_summary_refuses_l1_and_unrefitted_models():
+    from torchlogit import LogisticRegressionCV
+
+    X, y, _ = make_classification_data(n=200, d=3, seed=6)
+    lasso = LogisticRegressionCV(Cs=3, penalty="l1").fit(X, y)
+    with pytest.raises(ValueError, match="L1 or elastic-net"):
+        lasso.summary(X, y, allow_penalized=True)
+    averaged = LogisticRegressionCV(Cs=[0.1, 1.0], refit=False).fit(X, y)
+    with pytest.raises(ValueError, match="refit=True"):
+        averaged.summary(X, y, allow_penalized=True)
 
 
 def test_outputs_text_rich_frame_dict_json(binary, multinomial, tmp_path):

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,14 +53,37 @@ from torchlogit._exceptions import ConvergenceWarning
 from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import encode_labels, resolve_device, tensor_to_numpy
-from torchlogit.inference.results import LogitResults, _check_alpha
+from torchlogit.inference.naming import feature_names
+from torchlogit.inference.results import (
+    Covariance,
+    DataDescription,
+    FitOutcome,
+    LikelihoodRatioTests,
+    LogitResults,
+    Margins,
+    _check_alpha,
+)
+from torchlogit.inference.summarize import class_indices, presentation_order
+from torchlogit.inference.sums import SumsLayout, inference_sums
 
 _F64 = torch.float64
 _MAX_PROFILE_STEPS = 100
 _INFINITE_LIMIT = 1e6  # a profile still above the cut this far out has an infinite limit
 _BLOCK_ROWS = 4096
+
+
 def _absmax(t: torch.Tensor) -> float:
     return float(t.abs().max()) if t.numel() else 0.0
+
+
+@dataclass(frozen=True)
+class FirthSettings:
+    """The stopping rules and step controls of every penalised fit (see ``FirthLogisticRegression``)."""
+
+    max_iter: int = 500
+    max_step: float = 5.0
+    max_halfstep: int = 25
+    tol: float = 1e-10
 
 
 class FirthProblem:
@@ -69,11 +93,13 @@ class FirthProblem:
     ----------
     X : (n, d) array; y : (n,) 0/1; sample_weight : (n,) frequency weights
     fit_intercept : bool (the intercept is the last coefficient internally)
+    device : where the (float64) data and every evaluation live
+    settings : iteration limits, step caps and the tolerance (default: ``FirthSettings()``)
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, *, fit_intercept: bool,
-                 device: torch.device, max_iter: int = 500, max_step: float = 5.0, max_halfstep: int = 25,
-                 tol: float = 1e-10):
+                 device: torch.device, settings: FirthSettings | None = None):
+        settings = FirthSettings() if settings is None else settings
         Xt = torch.tensor(np.asarray(X, dtype=np.float64), device=device)  # a copy: X may be read-only
         if fit_intercept:
             Xt = torch.cat([Xt, Xt.new_ones(Xt.shape[0], 1)], dim=1)
@@ -82,9 +108,10 @@ class FirthProblem:
         self.w = torch.as_tensor(np.asarray(sample_weight, dtype=np.float64), device=device)
         self.n_params = Xt.shape[1]
         self.fit_intercept = fit_intercept
-        self.max_iter, self.max_step, self.max_halfstep = max_iter, max_step, max_halfstep
+        self.max_iter, self.max_step, self.max_halfstep = settings.max_iter, settings.max_step, \
+            settings.max_halfstep
         # stop when max |U*| <= tol · Σ sᵢ (the score is a sum over rows) or the step is negligible
-        self.score_tol = tol * max(1.0, float(self.w.sum()))
+        self.score_tol = settings.tol * max(1.0, float(self.w.sum()))
         self.work = Xt.shape[0] * self.n_params**2  # multiply-adds of one information matrix
 
     def evaluate(self, beta: torch.Tensor, need_score: bool = True):
@@ -290,9 +317,10 @@ class FirthLogisticRegression(LinearClassifierMixin, BaseEstimator):
         return tags
 
     def _problem(self, X: np.ndarray, y_index: np.ndarray, weights: np.ndarray) -> FirthProblem:
+        settings = FirthSettings(max_iter=self.max_iter, max_step=self.max_step,
+                                 max_halfstep=self.max_halfstep, tol=self.tol)
         return FirthProblem(X, y_index, weights, fit_intercept=self.fit_intercept,
-                            device=resolve_device(self.device), max_iter=self.max_iter,
-                            max_step=self.max_step, max_halfstep=self.max_halfstep, tol=self.tol)
+                            device=resolve_device(self.device), settings=settings)
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FirthLogisticRegression:
         """Maximise the penalised likelihood. ``sample_weight``: frequency weights."""
@@ -333,61 +361,64 @@ class FirthLogisticRegression(LinearClassifierMixin, BaseEstimator):
         ``xname``/``yname`` name the features and target in the table.
         Returns a :class:`~torchlogit.inference.results.LogitResults` (``llf`` = penalised log-likelihood).
         """
-        from torchlogit.inference.summarize import class_indices, feature_names, presentation_order
-        from torchlogit.inference.sums import inference_sums
-
         check_is_fitted(self)
         alpha = _check_alpha(alpha)
-        dep_variable = yname or str(getattr(y, "name", None) or "y")
         X = validate_data(self, tensor_to_numpy(X), dtype=np.float64, reset=False)
-        names = feature_names(self, X.shape[1]) if xname is None else [str(n) for n in xname]
-        if len(names) != X.shape[1]:
-            raise ValueError(f"xname has {len(names)} names for {X.shape[1]} features")
+        names = feature_names(self, X.shape[1], xname)
         y_index = class_indices(self.classes_, y)
         weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
         problem = self._problem(X, y_index, weights)
-        d = X.shape[1]
         coef = np.r_[self.coef_[0], self.intercept_] if self.fit_intercept else self.coef_[0].copy()
         beta = torch.as_tensor(coef, dtype=_F64, device=problem.X.device)
-        order = presentation_order(1, d, self.fit_intercept)
+        order = presentation_order(1, X.shape[1], self.fit_intercept)
         with single_thread_if_small(problem.work):
             pen_max, _, _, info = problem.evaluate(beta, need_score=False)
             cov = np.linalg.inv(info.cpu().numpy())
-            se = np.sqrt(np.diag(cov))
-            # null model: slopes fixed at 0, intercept free, penalty from the full design (logistf)
-            free = torch.zeros(problem.n_params, dtype=torch.bool, device=beta.device)
-            free[d:] = True
-            pen_null = problem.fit(torch.zeros_like(beta), free)[1] if self.fit_intercept \
-                else problem.evaluate(torch.zeros_like(beta), need_score=False)[0]
-            chi2 = pvalues = conf_int = None
-            if pl:  # penalised likelihood-ratio tests of β_j = 0
-                chi2 = np.array([2 * (pen_max - problem.profile(j, 0.0, beta)[0]) for j in range(len(coef))])
-                chi2 = np.clip(chi2, 0, None)
-                pvalues = stats.chi2.sf(chi2, 1)
-                cache: dict[float, np.ndarray] = {}
+            pen_null = _penalised_null(problem, beta, X.shape[1])
+            tests = _profile_tests(problem, beta, pen_max, np.sqrt(np.diag(cov)), order) if pl else None
+        if tests is not None:
+            tests.conf_int(alpha)  # computed now, like logistf, so problems surface in summary()
+        sums = inference_sums(X, y_index, weights, coef[None, :],
+                              SumsLayout(2, self.fit_intercept, problem.X.device))
+        note = ("Firth's penalised likelihood (logistf): llf and LL-Null are penalised log-likelihoods; "
+                "std err from I(β̂)⁻¹; " + ("p-values from penalised likelihood-ratio tests and intervals "
+                                            "from the profile penalised likelihood." if pl else
+                                            "Wald p-values and intervals."))
+        fit = FitOutcome("Logit", "Firth (penalised ML)", coef[order], pen_max, pen_null, self.converged_)
+        data = DataDescription(yname or str(getattr(y, "name", None) or "y"),
+                               (["const"] if self.fit_intercept else []) + names, self.classes_,
+                               nobs=sums.weight_sum, df_model=X.shape[1])
+        margins = Margins(names, (sums.ame, sums.ame_jacobian[:, order]))
+        return LogitResults(fit, data, Covariance(cov[np.ix_(order, order)]), alpha=alpha, margins=margins,
+                            notes=[note], tests=tests)
 
-                def conf_int(level: float) -> np.ndarray:
-                    if level not in cache:
-                        with single_thread_if_small(problem.work):
-                            ci = [problem.profile_interval(j, beta, pen_max, se[j], level)
-                                  for j in range(len(coef))]
-                        cache[level] = np.asarray(ci)[order]
-                    return cache[level]
 
-                conf_int(alpha)  # computed now, like logistf, so problems surface in summary()
-        sums = inference_sums(X, y_index, weights, coef[None, :], fit_intercept=self.fit_intercept,
-                              n_classes=2, meat=None, groups=None, device=problem.X.device)
-        notes = ["Firth's penalised likelihood (logistf): llf and LL-Null are penalised log-likelihoods; "
-                 "std err from I(β̂)⁻¹; " + ("p-values from penalised likelihood-ratio tests and intervals "
-                                             "from the profile penalised likelihood." if pl else
-                                             "Wald p-values and intervals.")]
-        return LogitResults(
-            model="Logit", method="Firth (penalised ML)", params_flat=coef[order],
-            cov=cov[np.ix_(order, order)],
-            exog_names=(["const"] if self.fit_intercept else []) + names,
-            classes=self.classes_, dep_variable=dep_variable, cov_type="nonrobust", n_groups=None,
-            nobs=sums.weight_sum, df_model=d, llf=pen_max, llnull=pen_null, converged=self.converged_,
-            alpha=alpha, margins=(sums.ame, sums.ame_jacobian[:, order], names), notes=notes,
-            pvalues_flat=None if pvalues is None else pvalues[order], conf_int_flat=conf_int,
-            test_label="chi2" if pl else "z", statistics_flat=None if chi2 is None else chi2[order],
-        )
+def _penalised_null(problem: FirthProblem, beta: torch.Tensor, n_features: int) -> float:
+    """ℓ* of the null model: slopes fixed at 0, intercept free, penalty from the full design (logistf)."""
+    if not problem.fit_intercept:
+        return problem.evaluate(torch.zeros_like(beta), need_score=False)[0]
+    free = torch.zeros(problem.n_params, dtype=torch.bool, device=beta.device)
+    free[n_features:] = True
+    return problem.fit(torch.zeros_like(beta), free)[1]
+
+
+def _profile_tests(problem: FirthProblem, beta: torch.Tensor, pen_max: float, se: np.ndarray,
+                   order: np.ndarray) -> LikelihoodRatioTests:
+    """Penalised likelihood-ratio tests of every ``β_j = 0`` and profile intervals (computed per level).
+
+    ``order`` takes the internal (intercept last) order to the displayed one.
+    """
+    n_params = len(se)
+    chi2 = np.array([2 * (pen_max - problem.profile(j, 0.0, beta)[0]) for j in range(n_params)])
+    chi2 = np.clip(chi2, 0, None)
+    cache: dict[float, np.ndarray] = {}
+
+    def conf_int(level: float) -> np.ndarray:
+        if level not in cache:
+            with single_thread_if_small(problem.work):
+                ci = [problem.profile_interval(j, beta, pen_max, se[j], level) for j in range(n_params)]
+            cache[level] = np.asarray(ci)[order]
+        return cache[level]
+
+    return LikelihoodRatioTests(statistics=chi2[order], pvalues=stats.chi2.sf(chi2, 1)[order],
+                                conf_int=conf_int)

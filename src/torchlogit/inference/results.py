@@ -46,14 +46,16 @@ import abc
 import json
 import math
 import numbers
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
 
-from torchlogit._exceptions import PerfectSeparationWarning
+from torchlogit.inference.tables import HeaderLines, Section, Table, table_renderable, table_text
 
 CovType = Literal["nonrobust", "HC0", "HC1", "cluster"]
 _COV_TYPES = {"nonrobust": "nonrobust", "classical": "nonrobust", "hc0": "HC0", "robust": "HC0",
@@ -90,24 +92,113 @@ def _clean(x: Any) -> Any:
     return x
 
 
+# ---------------------------------------------------------------------- what a results object holds
+@dataclass(frozen=True, eq=False)
+class FitOutcome:
+    """The fitted model: its estimates and (penalised, for Firth) log-likelihoods.
+
+    ``params`` is flat, in the displayed order: equation by equation, ``const`` first in each.
+    """
+
+    model: str  # 'Logit' or 'MNLogit'
+    method: str  # 'MLE', 'Firth (penalised ML)' or 'L2-penalised ML'
+    params: np.ndarray
+    llf: float
+    llnull: float
+    converged: bool
+
+
+@dataclass(frozen=True, eq=False)
+class DataDescription:
+    """What the model was fitted to: the names, the classes and the (frequency-weighted) size."""
+
+    dep_variable: str
+    exog_names: Sequence[str]  # intercept first ('const')
+    classes: np.ndarray  # the estimator's classes_; the reference is classes[0]
+    nobs: float  # Σ sᵢ
+    df_model: float  # (rank(X̃) − 1)(K − 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Covariance:
+    """The parameters' covariance (over the flat ``params``) and how it was estimated."""
+
+    matrix: np.ndarray
+    cov_type: str = "nonrobust"
+    n_groups: int | None = None  # clusters, for cov_type='cluster'
+
+
+@dataclass(frozen=True, eq=False)
+class Margins:
+    """Marginal effects dP/dx (flat) with their Jacobians over the flat ``params`` (delta method)."""
+
+    names: Sequence[str]  # the features
+    overall: tuple[np.ndarray, np.ndarray]  # (effects, Jacobian), averaged over the rows
+    at_mean: tuple[np.ndarray, np.ndarray] | None = None  # the same at the mean of the features
+
+
+@dataclass(frozen=True, eq=False)
+class LikelihoodRatioTests:
+    """Profile (penalised) likelihood-ratio tests and intervals, reported instead of Wald's.
+
+    ``statistics`` are the χ² statistics of ``params_j = 0`` (1 df) and ``pvalues`` theirs, both
+    flat like ``params``; ``conf_int(alpha)`` returns the ``(n_params, 2)`` profile intervals.
+    """
+
+    statistics: np.ndarray
+    pvalues: np.ndarray
+    conf_int: Callable[[float], np.ndarray]
+
+
+class SummaryTable:
+    """A printable summary: ``str()``/``as_text()`` gives statsmodels' layout, ``rich`` a table.
+
+    The table is built when it is shown (the header carries the date and time of printing).
+    """
+
+    def __init__(self, build: Callable[[], Table]):
+        self._build = build
+
+    def as_text(self) -> str:
+        return table_text(self._build())
+
+    def __str__(self) -> str:
+        return self.as_text()
+
+    def __rich__(self):
+        return table_renderable(self._build())
+
+
 class _WaldTable(abc.ABC):
     """Estimates, covariance and z tests of a parameter vector; shared by results and margins."""
+
+    _flat: np.ndarray
+    _cov: np.ndarray
+    alpha: float
+    _tests: LikelihoodRatioTests | None = None
 
     @abc.abstractmethod
     def _shaped(self, flat: np.ndarray) -> np.ndarray:
         """Arrange a flat parameter vector in the subclass's table shape."""
 
-    _flat: np.ndarray
-    _cov: np.ndarray
-    alpha: float
-    _pvalues_flat: np.ndarray | None = None
-    _conf_int_flat: Callable[[float], np.ndarray] | None = None
-    _statistics_flat: np.ndarray | None = None
+    @abc.abstractmethod
+    def _table(self, alpha: float) -> Table:
+        """The summary table at level ``1 − alpha``."""
+
+    @property
+    @abc.abstractmethod
+    def _row_names(self) -> list[str]:
+        """The term of every row within one group (equation or outcome)."""
+
+    @property
+    @abc.abstractmethod
+    def _groups(self) -> list[str] | None:
+        """The group labels (multinomial classes), or None for a single group."""
 
     def _statistic_flat(self) -> np.ndarray:
         """The test statistic shown in tables: Wald z, or the PLR χ² when p-values come from it."""
-        if self._statistics_flat is not None:
-            return self._statistics_flat
+        if self._tests is not None:
+            return self._tests.statistics
         with np.errstate(divide="ignore", invalid="ignore"):
             return self._flat / self._bse_flat
 
@@ -129,8 +220,8 @@ class _WaldTable(abc.ABC):
     tvalues = zvalues  # statsmodels' name (its discrete models also report z)
 
     def _p_flat(self) -> np.ndarray:
-        if self._pvalues_flat is not None:
-            return self._pvalues_flat
+        if self._tests is not None:
+            return self._tests.pvalues
         with np.errstate(divide="ignore", invalid="ignore"):
             return 2 * stats.norm.sf(np.abs(self._flat / self._bse_flat))
 
@@ -141,11 +232,51 @@ class _WaldTable(abc.ABC):
 
     def _ci_flat(self, alpha: float | None) -> np.ndarray:
         alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        if self._conf_int_flat is not None:
-            return self._conf_int_flat(alpha)
+        if self._tests is not None:
+            return self._tests.conf_int(alpha)
         q = stats.norm.ppf(1 - alpha / 2)
         se = self._bse_flat
         return np.column_stack([self._flat - q * se, self._flat + q * se])
+
+    def _sections(self, alpha: float, labels: list[str | None]) -> tuple[Section, ...]:
+        """The table's rows as plain numbers, one section per group, ``_row_names`` in each."""
+        names = self._row_names
+        columns = (self._flat, self._bse_flat, self._statistic_flat(), self._p_flat(), self._ci_flat(alpha))
+        n = len(names)
+        return tuple(Section(label, tuple(names), *(c[k * n:(k + 1) * n] for c in columns))
+                     for k, label in enumerate(labels))
+
+    def _rows(self, alpha: float | None, estimate: str) -> list[dict[str, Any]]:
+        """One plain-Python dict per parameter: term, estimate, std_err, z, p_value, CI bounds."""
+        ci, se, p = self._ci_flat(alpha), self._bse_flat, self._p_flat()
+        names, groups = self._row_names, self._groups
+        rows = []
+        for i, value in enumerate(self._flat):
+            row: dict[str, Any] = {} if groups is None else {"class": groups[i // len(names)]}
+            row.update({"term": names[i % len(names)], estimate: value, "std_err": se[i],
+                        "z": value / se[i] if se[i] > 0 else float("nan")})
+            if self._tests is not None:  # penalised likelihood-ratio statistics (Firth, pl=True)
+                row["chi2"] = self._tests.statistics[i]
+            row.update(p_value=p[i], ci_lower=ci[i, 0], ci_upper=ci[i, 1])
+            rows.append({k: _clean(v) for k, v in row.items()})
+        return rows
+
+    def _frame(self, alpha: float | None, estimate: str):
+        import pandas as pd
+
+        frame = pd.DataFrame(self._rows(alpha, estimate))
+        return frame.set_index(["class", "term"] if self._groups is not None else "term")
+
+    def summary(self, alpha: float | None = None) -> SummaryTable:
+        """The statsmodels-style table: ``print()`` it, or hand it to a ``rich`` console."""
+        alpha = self.alpha if alpha is None else _check_alpha(alpha)
+        return SummaryTable(lambda: self._table(alpha))
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def __rich__(self):
+        return self.summary().__rich__()
 
 
 class LogitResults(_WaldTable):
@@ -154,6 +285,17 @@ class LogitResults(_WaldTable):
     Built by :meth:`torchlogit.LogisticRegression.summary` or
     :meth:`torchlogit.estimators.firth.FirthLogisticRegression.summary`; see the module docstring for the
     conventions. All arrays are float64 numpy.
+
+    Parameters
+    ----------
+    fit : the estimates and log-likelihoods
+    data : names, classes, nobs and df_model
+    covariance : the covariance of ``fit.params``, its type and the number of clusters
+    alpha : default level of the intervals, ``1 − alpha``
+    margins : marginal effects and their Jacobians, for :meth:`get_margeff`
+    notes : lines printed under the table
+    tests : likelihood-ratio tests and intervals replacing the Wald ones (Firth, ``pl=True``)
+    separation : the separating class and features, when detected
 
     Attributes
     ----------
@@ -165,46 +307,47 @@ class LogitResults(_WaldTable):
     exog_names : list of str, intercept first ('const')
     classes : the estimator's ``classes_``; ``reference`` is ``classes[0]``
     method : 'MLE', 'Firth (penalised ML)' or 'L2-penalised ML'
+    test_label : 'z' (Wald) or 'chi2' (likelihood-ratio tests)
     notes : list of str, printed under the table
     separation : dict or None, the separating class and features when detected
     """
 
-    def __init__(
-        self, *, model: str, method: str, params_flat: np.ndarray, cov: np.ndarray, exog_names: list[str],
-        classes: np.ndarray, dep_variable: str, cov_type: str, n_groups: int | None, nobs: float,
-        df_model: float, llf: float, llnull: float, converged: bool, alpha: float,
-        margins: tuple[np.ndarray, np.ndarray, list[str]] | None = None, notes: list[str] | None = None,
-        separation: dict | None = None, pvalues_flat: np.ndarray | None = None,
-        conf_int_flat: Callable[[float], np.ndarray] | None = None, test_label: str = "z",
-        statistics_flat: np.ndarray | None = None,
-        margins_at_mean: tuple[np.ndarray, np.ndarray, list[str]] | None = None,
-    ):
-        self.model, self.method = model, method
-        self._flat = np.asarray(params_flat, dtype=np.float64)
-        self._cov = np.asarray(cov, dtype=np.float64)
-        self.exog_names = list(exog_names)
-        self.classes = np.asarray(classes)
+    def __init__(self, fit: FitOutcome, data: DataDescription, covariance: Covariance, *, alpha: float = 0.05,
+                 margins: Margins | None = None, notes: Sequence[str] = (),
+                 tests: LikelihoodRatioTests | None = None, separation: dict | None = None):
+        self.model, self.method = fit.model, fit.method
+        self._flat = np.asarray(fit.params, dtype=np.float64)
+        self.llf, self.llnull = float(fit.llf), float(fit.llnull)
+        self.converged = bool(fit.converged)
+        self.exog_names = list(data.exog_names)
+        self.classes = np.asarray(data.classes)
         self.reference = self.classes[0]
         self.k_eq = len(self.classes) - 1  # equations (non-reference classes)
-        self.dep_variable, self.cov_type, self.n_groups = dep_variable, cov_type, n_groups
+        self.dep_variable = data.dep_variable
+        nobs = data.nobs
         self.nobs = int(nobs) if float(nobs).is_integer() else float(nobs)
-        self.df_model = float(df_model)
-        self.df_resid = float(nobs - df_model - self.k_eq)
-        self.llf, self.llnull = float(llf), float(llnull)
-        self.converged = bool(converged)
+        self.df_model = float(data.df_model)
+        self.df_resid = float(nobs - data.df_model - self.k_eq)
+        self._cov = np.asarray(covariance.matrix, dtype=np.float64)
+        self.cov_type, self.n_groups = covariance.cov_type, covariance.n_groups
         self.alpha = _check_alpha(alpha)
-        self._margins = margins  # (effects, Jacobian over params_flat, names), averaged over rows
-        self._margins_at_mean = margins_at_mean  # the same at the mean of the features
-        self.notes = list(notes or [])
+        self._margins = margins
+        self.notes = list(notes)
+        self._tests = tests
+        self.test_label = "z" if tests is None else "chi2"
         self.separation = separation
-        self._pvalues_flat = None if pvalues_flat is None else np.asarray(pvalues_flat, dtype=np.float64)
-        self._conf_int_flat = conf_int_flat
-        self.test_label = test_label
-        self._statistics_flat = statistics_flat
 
     def _shaped(self, flat: np.ndarray) -> np.ndarray:
         flat = np.asarray(flat)
         return flat.copy() if self.k_eq == 1 else flat.reshape(self.k_eq, -1).T.copy()
+
+    @property
+    def _row_names(self) -> list[str]:
+        return self.exog_names
+
+    @property
+    def _groups(self) -> list[str] | None:
+        return None if self.k_eq == 1 else self.eq_names
 
     @property
     def params(self) -> np.ndarray:
@@ -262,38 +405,19 @@ class LogitResults(_WaldTable):
         """
         if at not in ("overall", "mean") or method != "dydx":
             raise ValueError("get_margeff supports at='overall' or 'mean' with method='dydx'")
-        margins = self._margins if at == "overall" else self._margins_at_mean
+        margins = None if self._margins is None else \
+            (self._margins.overall if at == "overall" else self._margins.at_mean)
         if margins is None:
             raise ValueError("marginal effects were not computed for this model")
-        effects, jac, names = margins
-        cov = jac @ self._cov @ jac.T
+        effects, jac = margins
         outcome = [str(c) for c in self.classes] if self.k_eq > 1 else None
-        return MarginalEffects(effects, cov, names, outcome, self.alpha, self.model, self.dep_variable, at=at)
+        return MarginalEffects(effects, jac @ self._cov @ jac.T, list(self._margins.names), outcome,
+                               self.alpha, self.model, self.dep_variable, at=at)
 
     # ------------------------------------------------------------------ export
-    def _rows(self, alpha: float | None) -> list[dict[str, Any]]:
-        ci = self._ci_flat(alpha)
-        se, p = self._bse_flat, self._p_flat()
-        chi2 = self._statistics_flat  # penalised likelihood-ratio statistics (Firth, pl=True)
-        names = self.exog_names * self.k_eq
-        eqs = [e for e in self.eq_names for _ in self.exog_names]
-        rows = []
-        for i, name in enumerate(names):
-            row = {} if self.k_eq == 1 else {"class": eqs[i]}
-            z = self._flat[i] / se[i] if se[i] > 0 else float("nan")
-            row.update(term=name, coef=self._flat[i], std_err=se[i], z=z)
-            if chi2 is not None:
-                row["chi2"] = chi2[i]
-            row.update(p_value=p[i], ci_lower=ci[i, 0], ci_upper=ci[i, 1])
-            rows.append({k: _clean(v) for k, v in row.items()})
-        return rows
-
     def to_frame(self, alpha: float | None = None):
         """The coefficient table as a pandas DataFrame (index: term, or (class, term))."""
-        import pandas as pd
-
-        frame = pd.DataFrame(self._rows(alpha))
-        return frame.set_index(["class", "term"] if self.k_eq > 1 else "term")
+        return self._frame(alpha, "coef")
 
     def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
         """Everything in the printed summary as plain Python (JSON-ready apart from non-finite floats)."""
@@ -305,7 +429,7 @@ class LogitResults(_WaldTable):
             "nobs": self.nobs, "df_model": self.df_model, "df_resid": self.df_resid,
             "llf": self.llf, "llnull": self.llnull, "llr": self.llr, "llr_pvalue": self.llr_pvalue,
             "prsquared": self.prsquared, "aic": self.aic, "bic": self.bic, "converged": self.converged,
-            "test": self.test_label, "coefficients": self._rows(alpha),
+            "test": self.test_label, "coefficients": self._rows(alpha, "coef"),
         }
         if self._margins is not None:
             out["marginal_effects"] = self.get_margeff().to_dict(alpha)["effects"]
@@ -323,18 +447,34 @@ class LogitResults(_WaldTable):
         return text
 
     # ------------------------------------------------------------------ display
-    def summary(self, alpha: float | None = None) -> SummaryTable:
-        """The statsmodels-style table: ``print()`` it, or hand it to a ``rich`` console."""
-        from torchlogit.inference.tables import results_renderable, results_text
+    def _header(self) -> tuple[HeaderLines, HeaderLines]:
+        """statsmodels' two header columns: the model on the left, the fit statistics on the right."""
+        now = time.localtime()
+        left = [
+            ("Dep. Variable:", self.dep_variable), ("Model:", self.model), ("Method:", self.method),
+            ("Date:", time.strftime("%a, %d %b %Y", now)), ("Time:", time.strftime("%H:%M:%S", now)),
+            ("converged:", str(self.converged)), ("Covariance Type:", self.cov_type),
+        ]
+        nobs = f"{self.nobs}" if isinstance(self.nobs, int) else f"{self.nobs:#.6g}"
+        right = [
+            ("No. Observations:", nobs), ("Df Residuals:", f"{self.df_resid:g}"),
+            ("Df Model:", f"{self.df_model:g}"), ("Pseudo R-squ.:", f"{self.prsquared:#6.4g}"),
+            ("Log-Likelihood:", f"{self.llf:#8.5g}"), ("LL-Null:", f"{self.llnull:#8.5g}"),
+            ("LLR p-value:", f"{self.llr_pvalue:#6.4g}"),
+        ]
+        if self.n_groups:
+            left.append(("No. Clusters:", str(self.n_groups)))
+            right.append(("", ""))
+        return tuple(left), tuple(right)
 
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        return SummaryTable(lambda: results_text(self, alpha), lambda: results_renderable(self, alpha))
-
-    def __str__(self) -> str:
-        return str(self.summary())
-
-    def __rich__(self):
-        return self.summary().__rich__()
+    def _table(self, alpha: float) -> Table:
+        title = "Firth Logistic Regression Results" if self.method == "Firth (penalised ML)" \
+            else f"{self.model} Regression Results"
+        groups = self._groups
+        labels = [None] if groups is None else [f"{self.dep_variable}={eq}" for eq in groups]
+        left, right = self._header()
+        return Table(title, left, right, self._sections(alpha, labels), alpha, test=self.test_label,
+                     notes=tuple(self.notes))
 
     def __repr__(self) -> str:
         return (f"<LogitResults {self.model} {self.method}: nobs={self.nobs}, llf={self.llf:.6g}, "
@@ -365,6 +505,14 @@ class MarginalEffects(_WaldTable):
         return flat.reshape(len(self.outcomes), len(self.names), *flat.shape[1:]).swapaxes(0, 1).copy()
 
     @property
+    def _row_names(self) -> list[str]:
+        return self.names
+
+    @property
+    def _groups(self) -> list[str] | None:
+        return self.outcomes
+
+    @property
     def margeff(self) -> np.ndarray:
         return self._shaped(self._flat)
 
@@ -384,57 +532,21 @@ class MarginalEffects(_WaldTable):
             return ci
         return ci.reshape(len(self.outcomes), len(self.names), 2).transpose(1, 2, 0).copy()
 
-    def _rows(self, alpha: float | None) -> list[dict[str, Any]]:
-        ci, se, p = self._ci_flat(alpha), self._bse_flat, self._p_flat()
-        rows = []
-        for i, value in enumerate(self._flat):
-            row = {} if self.outcomes is None else {"class": self.outcomes[i // len(self.names)]}
-            row.update(term=self.names[i % len(self.names)], dydx=value, std_err=se[i],
-                       z=value / se[i] if se[i] > 0 else float("nan"), p_value=p[i],
-                       ci_lower=ci[i, 0], ci_upper=ci[i, 1])
-            rows.append({k: _clean(v) for k, v in row.items()})
-        return rows
-
     def summary_frame(self, alpha: float | None = None):
         """pandas DataFrame of the effects (statsmodels' name)."""
-        import pandas as pd
-
-        frame = pd.DataFrame(self._rows(alpha))
-        return frame.set_index(["class", "term"] if self.outcomes is not None else "term")
+        return self._frame(alpha, "dydx")
 
     to_frame = summary_frame
 
     def to_dict(self, alpha: float | None = None) -> dict[str, Any]:
         alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        return {"at": self.at, "method": "dydx", "alpha": alpha, "effects": self._rows(alpha)}
+        return {"at": self.at, "method": "dydx", "alpha": alpha, "effects": self._rows(alpha, "dydx")}
 
-    def summary(self, alpha: float | None = None) -> SummaryTable:
-        from torchlogit.inference.tables import margins_renderable, margins_text
-
-        alpha = self.alpha if alpha is None else _check_alpha(alpha)
-        return SummaryTable(lambda: margins_text(self, alpha), lambda: margins_renderable(self, alpha))
-
-    def __str__(self) -> str:
-        return str(self.summary())
-
-    def __rich__(self):
-        return self.summary().__rich__()
-
-
-class SummaryTable:
-    """A printable summary: ``str()``/``as_text()`` gives statsmodels' layout, ``rich`` a table."""
-
-    def __init__(self, text: Callable[[], str], renderable: Callable[[], Any]):
-        self._text, self._renderable = text, renderable
-
-    def as_text(self) -> str:
-        return self._text()
-
-    def __str__(self) -> str:
-        return self._text()
-
-    def __rich__(self):
-        return self._renderable()
+    def _table(self, alpha: float) -> Table:
+        labels = [None] if self.outcomes is None else [f"{self.dep_variable}={o}" for o in self.outcomes]
+        left = (("Dep. Variable:", self.dep_variable), ("Method:", "dydx"), ("At:", self.at))
+        return Table(f"{self.model} Marginal Effects", left, (("", ""),) * len(left),
+                     self._sections(alpha, labels), alpha, estimate="dy/dx")
 
 
 def _finite(obj: Any) -> Any:
@@ -495,14 +607,3 @@ def null_loglik(class_weights: np.ndarray) -> float:
     total = class_weights.sum()
     seen = class_weights[class_weights > 0]
     return float(np.sum(seen * np.log(seen / total)))
-
-
-def warn_separation(separation: dict) -> None:
-    """PerfectSeparationWarning naming the separating features and the remedies."""
-    hint = " Use torchlogit.estimators.firth.FirthLogisticRegression (Firth's method) or a penalty."
-    warnings.warn(
-        f"Separation: {separation['what']} are (quasi-)completely separated by "
-        f"{', '.join(separation['features']) or 'the intercept'}; the maximum-likelihood estimate does "
-        f"not exist and the reported coefficients and standard errors are meaningless.{hint}",
-        PerfectSeparationWarning, stacklevel=4,
-    )

@@ -79,10 +79,29 @@ def _gram(out: Tensor, Xt: Tensor, h: Tensor, nonnegative: bool) -> None:
         out.addmm_(Xt.T, Xt * h[:, None])
 
 
+@dataclass(frozen=True)
+class SumsLayout:
+    """What one inference pass accumulates, and where.
+
+    Attributes
+    ----------
+    n_classes : number of classes (2: binomial)
+    fit_intercept : whether ``coef`` ends with an intercept column
+    device : where the sums are accumulated (float64)
+    meat : None, 'hc' (Σ sᵢ gᵢgᵢᵀ) or 'cluster' (Σ_g G_g G_gᵀ, needs ``groups``)
+    block_rows : rows per block; None: 4096 on the CPU (cache-friendly Gram products), 262144 on CUDA
+    """
+
+    n_classes: int
+    fit_intercept: bool
+    device: torch.device
+    meat: str | None = None
+    block_rows: int | None = None
+
+
 def inference_sums(
-    X: np.ndarray | sp.csr_matrix, y: np.ndarray, sample_weight: np.ndarray, coef: np.ndarray, *,
-    fit_intercept: bool, n_classes: int, meat: str | None, groups: np.ndarray | None,
-    device: torch.device, block_rows: int | None = None,
+    X: np.ndarray | sp.csr_matrix, y: np.ndarray, sample_weight: np.ndarray, coef: np.ndarray,
+    layout: SumsLayout, groups: np.ndarray | None = None,
 ) -> InferenceSums:
     """Accumulate everything inference needs in one pass.
 
@@ -92,38 +111,36 @@ def inference_sums(
     y : (n,) class indices
     sample_weight : (n,) frequency weights
     coef : (n_outputs, d + fit_intercept) float64, intercept last (estimator layout)
-    meat : None, 'hc' (Σ sᵢ gᵢgᵢᵀ) or 'cluster' (Σ_g G_g G_gᵀ with ``groups``)
-    groups : (n,) cluster indices 0..G-1 when ``meat == 'cluster'``
-    block_rows : rows per block; default 4096 on the CPU (cache-friendly Gram products),
-        262144 on CUDA.
+    layout : the number of classes, the intercept, the device, the meat and the block size
+    groups : (n,) cluster indices 0..G-1 when ``layout.meat == 'cluster'``
     """
+    device, clustered = layout.device, layout.meat == "cluster"
+    block_rows = layout.block_rows
     if block_rows is None:
         block_rows = 4096 if device.type == "cpu" else 1 << 18
     y_t = torch.as_tensor(np.asarray(y, dtype=np.int64), device=device)
     w_t = torch.as_tensor(np.asarray(sample_weight, dtype=np.float64), device=device)
-    g_t = torch.as_tensor(np.asarray(groups, dtype=np.int64), device=device) if meat == "cluster" else None
-    n_groups = int(groups.max()) + 1 if meat == "cluster" else 0
+    g_t = torch.as_tensor(np.asarray(groups, dtype=np.int64), device=device) if clustered else None
+    n_groups = int(groups.max()) + 1 if clustered else 0
     W = torch.as_tensor(np.asarray(coef, dtype=np.float64), device=device)
-    kernel = _BinomialKernel if n_classes == 2 else _MultinomialKernel
-    acc = kernel(W, n_classes, fit_intercept, meat, n_groups, device)
-    for start, Xt in _design_blocks(X, block_rows, fit_intercept, device):
+    kernel = _BinomialKernel if layout.n_classes == 2 else _MultinomialKernel
+    acc = kernel(W, layout, n_groups)
+    for start, Xt in _design_blocks(X, block_rows, layout.fit_intercept, device):
         stop = start + Xt.shape[0]
         acc.add(Xt, y_t[start:stop], w_t[start:stop],
                 None if g_t is None else g_t[start:stop])
-    class_weights = torch.zeros(n_classes, dtype=_F64, device=device).index_add_(0, y_t, w_t)
+    class_weights = torch.zeros(layout.n_classes, dtype=_F64, device=device).index_add_(0, y_t, w_t)
     return acc.finish(class_weights.cpu().numpy(), n_groups)
 
 
 class _BinomialKernel:
-    def __init__(self, W: Tensor, n_classes: int, fit_intercept: bool, meat: str | None, n_groups: int,
-                 device: torch.device):
+    def __init__(self, W: Tensor, layout: SumsLayout, n_groups: int):
         self.theta = W[0]
-        self.d = W.shape[1] - int(fit_intercept)
-        p = W.shape[1]
-        zeros = lambda *shape: torch.zeros(*shape, dtype=_F64, device=device)  # noqa: E731
+        self.d = W.shape[1] - int(layout.fit_intercept)
+        p, meat = W.shape[1], layout.meat
+        zeros = lambda *shape: torch.zeros(*shape, dtype=_F64, device=layout.device)  # noqa: E731
         self.loglik, self.max_abs = zeros(()), zeros(())
         self.info = zeros(p, p)
-        self.meat_kind = meat
         self.meat = zeros(p, p) if meat == "hc" else None
         self.cluster = zeros(n_groups, p) if meat == "cluster" else None
         self.pdf_sum, self.pdf_slope = zeros(()), zeros(p)  # Σ s·f(η), Σ s·f'(η)·x̃
@@ -166,14 +183,13 @@ class _BinomialKernel:
 class _MultinomialKernel:
     """Reference class: index 0 (``classes_[0]``), as statsmodels ``MNLogit``."""
 
-    def __init__(self, W: Tensor, n_classes: int, fit_intercept: bool, meat: str | None, n_groups: int,
-                 device: torch.device):
+    def __init__(self, W: Tensor, layout: SumsLayout, n_groups: int):
         self.W = W  # (K, p) centred rows; the shift does not change the softmax
-        self.K = n_classes
+        self.K = layout.n_classes
         self.p = W.shape[1]
-        self.d = self.p - int(fit_intercept)
-        K, p, d = self.K, self.p, self.d
-        zeros = lambda *shape: torch.zeros(*shape, dtype=_F64, device=device)  # noqa: E731
+        self.d = self.p - int(layout.fit_intercept)
+        K, p, d, meat = self.K, self.p, self.d, layout.meat
+        zeros = lambda *shape: torch.zeros(*shape, dtype=_F64, device=layout.device)  # noqa: E731
         self.loglik, self.max_abs, self.weight_sum = zeros(()), zeros(()), zeros(())
         self.info = zeros(K - 1, K - 1, p, p)  # block (a, b) contiguous; permuted in finish()
         self.meat = zeros(K - 1, K - 1, p, p) if meat == "hc" else None
