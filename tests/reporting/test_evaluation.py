@@ -207,3 +207,55 @@ def test_cli_evaluate_errors_are_one_line_and_leave_no_file(fitted, tmp_path, ca
     assert err.startswith("torchlogit: error: ") and message in err and err.count("\n") == 1
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# --------------------------------------------------------------------------- a case worked by hand
+# Six rows, positive class "yes". P(yes) = [.9, .7, .6, .3 | .65, .55]: the first four are "yes",
+# the last two "no". At 0.5 the prediction is yes, yes, yes, no | yes, yes:
+# TP = 3, FN = 1, FP = 2, TN = 0.
+HAND_Y = np.array(["yes", "yes", "yes", "yes", "no", "no"])
+HAND_P_YES = np.array([0.9, 0.7, 0.6, 0.3, 0.65, 0.55])
+HAND_PROBA = np.column_stack([1 - HAND_P_YES, HAND_P_YES])
+
+
+def test_binary_metrics_of_six_rows_worked_by_hand():
+    ev = evaluate_proba(HAND_Y, HAND_PROBA, ["no", "yes"])
+    np.testing.assert_array_equal(ev.y_pred, ["yes", "yes", "yes", "no", "yes", "yes"])
+    np.testing.assert_array_equal(ev.confusion_matrix, [[0, 2], [1, 3]])  # rows: true no, true yes
+    assert ev.class_counts.tolist() == [2, 4] and ev.n_samples == 6
+    p_true = np.array([0.9, 0.7, 0.6, 0.3, 0.35, 0.45])  # the probability of each row's own label
+    expected = {
+        "accuracy": 3 / 6,
+        "balanced_accuracy": (3 / 4 + 0 / 2) / 2,  # mean recall of "yes" and of "no"
+        "precision": 3 / 5,
+        "recall": 3 / 4,
+        "f1": 2 * (3 / 5) * (3 / 4) / (3 / 5 + 3 / 4),  # = 2/3
+        # of the 4 x 2 (yes, no) pairs, 5 rank the "yes" row higher: .9 > both, .7 > both, .6 > .55
+        "roc_auc": 5 / 8,
+        # precision at each new "yes" in descending score order: 1/1, 2/2, 3/4, 4/6
+        "average_precision": (1 + 1 + 3 / 4 + 4 / 6) / 4,
+        "log_loss": -np.log(p_true).mean(),
+        "brier_score": np.mean((HAND_P_YES - [1, 1, 1, 1, 0, 0]) ** 2),  # = 1.475 / 6
+    }
+    assert ev.metrics.keys() == expected.keys()
+    for name, value in expected.items():
+        assert ev.metrics[name] == pytest.approx(value, rel=1e-12), name
+    # F1 over the thresholds (0.9, 0.7, 0.65, 0.6, 0.55, 0.3): .4, 2/3, 4/7, 3/4, 2/3, 4/5;
+    # Youden's J: .25, .5, 0, .25, -.25, 0
+    best = ev.best_thresholds
+    assert best["f1"] == pytest.approx({"threshold": 0.3, "f1": 0.8, "precision": 4 / 6, "recall": 1.0})
+    assert best["youden_j"] == pytest.approx({"threshold": 0.7, "youden_j": 0.5, "tpr": 0.5, "fpr": 0.0})
+
+
+def test_a_threshold_and_row_weights_worked_by_hand():
+    at_07 = evaluate_proba(HAND_Y, HAND_PROBA, ["no", "yes"], threshold=0.7)  # yes, yes, then no
+    np.testing.assert_array_equal(at_07.confusion_matrix, [[2, 0], [2, 2]])
+    assert at_07.metrics["accuracy"] == pytest.approx(4 / 6)
+    assert at_07.metrics["precision"] == 1.0 and at_07.metrics["recall"] == 0.5
+    weights = np.array([1, 1, 1, 1, 2, 2])  # the two wrongly predicted "no" rows count twice
+    weighted = evaluate_proba(HAND_Y, HAND_PROBA, ["no", "yes"], sample_weight=weights)
+    assert weighted.metrics["accuracy"] == pytest.approx(3 / 8)
+    assert weighted.metrics["precision"] == pytest.approx(3 / 7)
+    assert weighted.metrics["log_loss"] == pytest.approx(
+        -(np.log([0.9, 0.7, 0.6, 0.3]).sum() + 2 * np.log([0.35, 0.45]).sum()) / 8, rel=1e-12)
+    np.testing.assert_array_equal(weighted.confusion_matrix, [[0, 4], [1, 3]])

@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from support.synthetic import make_classification_data
 
-from torchlogit import LogisticRegression
+from torchlogit import LogisticRegression, LogisticRegressionCV
 from torchlogit.cli.main import main
 from torchlogit.serving.export import export_onnx, export_program, export_torchscript, to_sklearn
 
@@ -104,6 +104,23 @@ def test_to_sklearn_predicts_the_same_and_refits_to_the_same_objective(which, re
     refit = clone(sk).set_params(tol=1e-10, max_iter=1000).fit(X, y)
     ours = clone(est).fit(X, y)
     np.testing.assert_allclose(refit.coef_, ours.coef_, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
+def test_to_sklearn_converts_a_cross_validated_model_at_its_chosen_c(penalty):
+    X, y, _ = make_classification_data(n=200, d=3, seed=13)
+    l1_ratio = 0.5 if penalty == "elasticnet" else None
+    cv = LogisticRegressionCV(Cs=[0.003, 0.03, 0.3, 3.0], cv=3, penalty=penalty, l1_ratio=l1_ratio).fit(X, y)
+    assert cv.C_ != 1.0  # scikit-learn's default C: the conversion must carry the chosen one
+    sk = to_sklearn(cv)
+    assert sk.C == cv.C_ and sk.l1_ratio == (0.5 if penalty == "elasticnet" else 0.0)
+    assert sk.solver == ("saga" if penalty == "elasticnet" else "lbfgs")
+    Xn = _inputs(X.shape[1])
+    np.testing.assert_allclose(sk.predict_proba(Xn), cv.predict_proba(Xn), rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(sk.predict(Xn), cv.predict(Xn))
+    if penalty == "l2":  # refitting at the chosen C fits the same objective (saga is too slow to compare)
+        refit = clone(sk).set_params(tol=1e-10, max_iter=1000).fit(X, y)
+        np.testing.assert_allclose(refit.coef_, cv.coef_, rtol=1e-5, atol=1e-6)
 
 
 def test_cli_export_and_a_clean_error_for_an_unwritable_path(binary, tmp_path, capsys):

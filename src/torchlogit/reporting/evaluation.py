@@ -33,6 +33,8 @@ import numpy as np
 
 __all__ = ["Evaluation", "best_thresholds", "check_labels", "evaluate", "evaluate_proba"]
 
+_AVERAGES = ("macro", "weighted")  # the averages reported for three or more classes
+
 
 @dataclass
 class Evaluation:
@@ -129,56 +131,113 @@ def evaluate_proba(
                   else classes[proba.argmax(axis=1)])
     y_pred = _as_labels(np.asarray(y_pred)) if classes.dtype.kind == "U" else np.asarray(y_pred)
     sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    labels = list(classes)
-    present = np.isin(classes, y)
-    out: dict[str, float | None] = {
-        "accuracy": metrics.accuracy_score(y, y_pred, sample_weight=sw),
-        "balanced_accuracy": _balanced_accuracy(y, y_pred, sw),
+    scored = _Scored(y=y, y_pred=y_pred, proba=proba, classes=classes, sample_weight=sw)
+    binary = len(classes) == 2
+    values = {
+        **_accuracies(scored),
+        **(_binary_scores(scored) if binary else _multiclass_scores(scored)),
+        **_probability_losses(scored),
     }
-    if len(classes) == 2:
-        pos = classes[1]
-        prf = {"labels": labels, "pos_label": pos, "average": "binary", "sample_weight": sw,
-               "zero_division": 0.0}
-        out["precision"] = metrics.precision_score(y, y_pred, **prf)
-        out["recall"] = metrics.recall_score(y, y_pred, **prf)
-        out["f1"] = metrics.f1_score(y, y_pred, **prf)
-        both = bool(present.all())
-        y_pos = (y == pos).astype(int)
-        out["roc_auc"] = metrics.roc_auc_score(y_pos, proba[:, 1], sample_weight=sw) if both else None
-        out["average_precision"] = (
-            metrics.average_precision_score(y_pos, proba[:, 1], sample_weight=sw) if both else None
-        )
-    else:
-        for average in ("macro", "weighted"):
-            prf = {"labels": labels, "average": average, "sample_weight": sw, "zero_division": 0.0}
-            out[f"precision_{average}"] = metrics.precision_score(y, y_pred, **prf)
-            out[f"recall_{average}"] = metrics.recall_score(y, y_pred, **prf)
-            out[f"f1_{average}"] = metrics.f1_score(y, y_pred, **prf)
-        indicator = (y[:, None] == classes[None, :]).astype(int)
-        for average in ("macro", "weighted"):
-            out[f"roc_auc_ovr_{average}"] = (
-                metrics.roc_auc_score(y, proba, multi_class="ovr", average=average, labels=labels,
-                                      sample_weight=sw) if present.all() else None
-            )
-        for average in ("macro", "weighted"):
-            out[f"average_precision_{average}"] = (
-                metrics.average_precision_score(indicator, proba, average=average, sample_weight=sw)
-                if present.all() else None
-            )
-    out["log_loss"] = metrics.log_loss(y, proba, labels=labels, sample_weight=sw)
-    out["brier_score"] = (
-        metrics.brier_score_loss(y, proba[:, 1], pos_label=classes[1], sample_weight=sw)
-        if len(classes) == 2
-        else metrics.brier_score_loss(y, proba, labels=labels, sample_weight=sw)
-    )
-    cm = metrics.confusion_matrix(y, y_pred, labels=labels, sample_weight=sw)
-    counts = np.array([(y == c).sum() for c in classes], dtype=np.int64)
-    best = best_thresholds(y, proba, classes, sample_weight=sw) if len(classes) == 2 else {}
     return Evaluation(
-        classes=classes, n_samples=len(y), class_counts=counts, threshold=threshold,
-        metrics={k: None if v is None else float(v) for k, v in out.items()},
-        confusion_matrix=cm, best_thresholds=best, y_pred=y_pred,
+        classes=classes, n_samples=len(y),
+        class_counts=np.array([(y == c).sum() for c in classes], dtype=np.int64), threshold=threshold,
+        metrics={k: None if v is None else float(v) for k, v in values.items()},
+        confusion_matrix=metrics.confusion_matrix(y, y_pred, labels=list(classes), sample_weight=sw),
+        best_thresholds=best_thresholds(y, proba, classes, sample_weight=sw) if binary else {},
+        y_pred=y_pred,
     )
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """What every metric reads: true and predicted labels, probabilities, classes, row weights."""
+
+    y: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray
+    classes: np.ndarray
+    sample_weight: np.ndarray | None
+
+    @property
+    def labels(self) -> list[Any]:
+        return list(self.classes)
+
+    @property
+    def all_classes_present(self) -> bool:
+        """Whether every class occurs in ``y`` (ROC AUC and average precision need it)."""
+        return bool(np.isin(self.classes, self.y).all())
+
+
+def _accuracies(s: _Scored) -> dict[str, float]:
+    from sklearn import metrics
+
+    return {
+        "accuracy": metrics.accuracy_score(s.y, s.y_pred, sample_weight=s.sample_weight),
+        "balanced_accuracy": _balanced_accuracy(s.y, s.y_pred, s.sample_weight),
+    }
+
+
+def _binary_scores(s: _Scored) -> dict[str, float | None]:
+    """Precision, recall, F1 of the positive class ``classes[1]``; ROC AUC and average precision."""
+    from sklearn import metrics
+
+    pos = s.classes[1]
+    prf = {"labels": s.labels, "pos_label": pos, "average": "binary", "sample_weight": s.sample_weight,
+           "zero_division": 0.0}
+    out: dict[str, float | None] = {
+        "precision": metrics.precision_score(s.y, s.y_pred, **prf),
+        "recall": metrics.recall_score(s.y, s.y_pred, **prf),
+        "f1": metrics.f1_score(s.y, s.y_pred, **prf),
+        "roc_auc": None,
+        "average_precision": None,
+    }
+    if s.all_classes_present:
+        y_pos, score = (s.y == pos).astype(int), s.proba[:, 1]
+        out["roc_auc"] = metrics.roc_auc_score(y_pos, score, sample_weight=s.sample_weight)
+        out["average_precision"] = metrics.average_precision_score(y_pos, score,
+                                                                   sample_weight=s.sample_weight)
+    return out
+
+
+def _multiclass_scores(s: _Scored) -> dict[str, float | None]:
+    """Macro and weighted precision, recall, F1, one-vs-rest ROC AUC and average precision."""
+    from sklearn import metrics
+
+    out: dict[str, float | None] = {}
+    for average in _AVERAGES:
+        prf = {"labels": s.labels, "average": average, "sample_weight": s.sample_weight,
+               "zero_division": 0.0}
+        out[f"precision_{average}"] = metrics.precision_score(s.y, s.y_pred, **prf)
+        out[f"recall_{average}"] = metrics.recall_score(s.y, s.y_pred, **prf)
+        out[f"f1_{average}"] = metrics.f1_score(s.y, s.y_pred, **prf)
+    present = s.all_classes_present
+    for average in _AVERAGES:
+        out[f"roc_auc_ovr_{average}"] = (
+            metrics.roc_auc_score(s.y, s.proba, multi_class="ovr", average=average, labels=s.labels,
+                                  sample_weight=s.sample_weight) if present else None
+        )
+    indicator = (s.y[:, None] == s.classes[None, :]).astype(int)
+    for average in _AVERAGES:
+        out[f"average_precision_{average}"] = (
+            metrics.average_precision_score(indicator, s.proba, average=average,
+                                            sample_weight=s.sample_weight) if present else None
+        )
+    return out
+
+
+def _probability_losses(s: _Scored) -> dict[str, float]:
+    """Log-loss and the Brier score (binary: of ``proba[:, 1]``; else of the full matrix)."""
+    from sklearn import metrics
+
+    if len(s.classes) == 2:
+        brier = metrics.brier_score_loss(s.y, s.proba[:, 1], pos_label=s.classes[1],
+                                         sample_weight=s.sample_weight)
+    else:
+        brier = metrics.brier_score_loss(s.y, s.proba, labels=s.labels, sample_weight=s.sample_weight)
+    return {
+        "log_loss": metrics.log_loss(s.y, s.proba, labels=s.labels, sample_weight=s.sample_weight),
+        "brier_score": brier,
+    }
 
 
 def best_thresholds(

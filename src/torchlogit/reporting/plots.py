@@ -13,8 +13,9 @@ Every function writes one figure atomically and returns its path: SVG when the p
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +61,7 @@ def plot_loss(
     return _save(fig, path)
 
 
-def plot_decision_boundary(
+def plot_decision_boundary(  # noqa: PLR0913 tutorial API documented in README
     X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: float,
     path: str | os.PathLike[str], *, class_names: Sequence[str] = ("class 0", "class 1"),
     title: str = "Decision boundary", new_point: np.ndarray | None = None,
@@ -115,11 +116,11 @@ def _color(k: int) -> str:
     return _COLORS[k] if k < len(_COLORS) else f"C{k % 10}"
 
 
-def _one_vs_rest(
-    y: np.ndarray, proba: np.ndarray, classes: Sequence,
-) -> list[tuple[int, str, np.ndarray, np.ndarray]]:
-    """(class index, name, is-positive, score) per curve: the positive class for a binary model,
-    every class otherwise."""
+_Curve = tuple[int, str, np.ndarray, np.ndarray]  # (class index, name, is-positive, score)
+
+
+def _one_vs_rest(y: np.ndarray, proba: np.ndarray, classes: Sequence) -> list[_Curve]:
+    """One curve per class: the positive class for a binary model, every class otherwise."""
     classes = np.asarray(classes)
     index = _class_index(np.asarray(y), classes)
     proba = np.asarray(proba, dtype=float)
@@ -129,6 +130,23 @@ def _one_vs_rest(
     return [(k, str(classes[k]), index == k, proba[:, k]) for k in ks]
 
 
+def _curve_axes(curves: list[_Curve], draw: Callable[[Any, _Curve], None]):
+    """A figure for curves in the unit square, with ``draw(ax, curve)`` called for each curve."""
+    fig, ax = _pyplot().subplots(figsize=(5.5, 5))
+    for curve in curves:
+        draw(ax, curve)
+    return fig, ax
+
+
+def _save_unit_square(fig, ax, path: str | os.PathLike[str], labels: dict[str, str], legend_loc: str) -> Path:
+    """Both axes on [0, 1] (a little headroom above), ``labels`` (xlabel, ylabel, title), a grid
+    and the legend; then :func:`_save`."""
+    ax.set(xlim=(0, 1), ylim=(0, 1.02), **labels)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend_loc, fontsize=8)
+    return _save(fig, path)
+
+
 def plot_roc(
     y: np.ndarray, proba: np.ndarray, classes: Sequence, path: str | os.PathLike[str], *,
     title: str = "ROC curve",
@@ -136,41 +154,39 @@ def plot_roc(
     """ROC curve of the positive class (binary) or one-vs-rest per class, with the AUC in the legend."""
     from sklearn.metrics import auc, roc_curve
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    for k, name, positive, score in _one_vs_rest(y, proba, classes):
+    def draw(ax, curve: _Curve) -> None:
+        k, name, positive, score = curve
         if positive.all() or not positive.any():
-            continue  # undefined without both outcomes
+            return  # undefined without both outcomes
         fpr, tpr, _ = roc_curve(positive, score)
         ax.plot(fpr, tpr, lw=2, color=_color(k), label=f"{name} (AUC {auc(fpr, tpr):.3f})")
+
+    fig, ax = _curve_axes(_one_vs_rest(y, proba, classes), draw)
     ax.plot([0, 1], [0, 1], "k--", lw=1, alpha=0.5, label="chance")
-    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="false positive rate", ylabel="true positive rate",
-           title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    labels = {"xlabel": "false positive rate", "ylabel": "true positive rate", "title": title}
+    return _save_unit_square(fig, ax, path, labels, "lower right")
 
 
 def plot_precision_recall(
     y: np.ndarray, proba: np.ndarray, classes: Sequence, path: str | os.PathLike[str], *,
     title: str = "Precision-recall curve",
 ) -> Path:
-    """Precision against recall (binary: the positive class; else one-vs-rest), with average precision."""
+    """Precision against recall (binary: the positive class; else one-vs-rest), with average
+    precision in the legend and the share of positives (a random model's precision) dotted."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    for k, name, positive, score in _one_vs_rest(y, proba, classes):
+    def draw(ax, curve: _Curve) -> None:
+        k, name, positive, score = curve
         if not positive.any():
-            continue
+            return
         precision, recall, _ = precision_recall_curve(positive, score)
         ap = average_precision_score(positive, score)
         ax.step(recall, precision, where="post", lw=2, color=_color(k), label=f"{name} (AP {ap:.3f})")
         ax.axhline(positive.mean(), color=_color(k), ls=":", lw=1, alpha=0.7)
-    ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    return _save(fig, path)
+
+    fig, ax = _curve_axes(_one_vs_rest(y, proba, classes), draw)
+    labels = {"xlabel": "recall", "ylabel": "precision", "title": title}
+    return _save_unit_square(fig, ax, path, labels, "lower left")
 
 
 def plot_calibration(
@@ -180,12 +196,13 @@ def plot_calibration(
     """Observed frequency against mean predicted probability per bin, above a histogram of probabilities."""
     from sklearn.calibration import calibration_curve
 
+    curves = _one_vs_rest(y, proba, classes)
     plt = _pyplot()
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 6.5), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 1]})
     ax.plot([0, 1], [0, 1], "k--", lw=1, alpha=0.5, label="perfectly calibrated")
     bins = np.linspace(0, 1, n_bins + 1)
-    for k, name, positive, score in _one_vs_rest(y, proba, classes):
+    for k, name, positive, score in curves:
         if positive.any() and not positive.all():
             observed, predicted = calibration_curve(positive, score, n_bins=n_bins)
             ax.plot(predicted, observed, marker="o", lw=2, color=_color(k), label=name)
@@ -291,7 +308,7 @@ def plot_history(
     return _save(fig, path)
 
 
-def plot_decision_regions(
+def plot_decision_regions(  # noqa: PLR0913 public plotting API, keyword options
     X: np.ndarray, y: np.ndarray, coef: np.ndarray, intercept: np.ndarray, classes: Sequence,
     path: str | os.PathLike[str], *, features: tuple[int, int] = (0, 1),
     feature_names: Sequence[str] | None = None, title: str | None = None, resolution: int = 200,
@@ -305,7 +322,6 @@ def plot_decision_regions(
     plt = _pyplot()
     X = np.asarray(X, dtype=float)
     coef = np.atleast_2d(np.asarray(coef, dtype=float))
-    intercept = np.atleast_1d(np.asarray(intercept, dtype=float))
     classes = np.asarray(classes)
     d = X.shape[1]
     i, j = features
@@ -315,14 +331,41 @@ def plot_decision_regions(
         raise ValueError(f"coef has {coef.shape[1]} columns for {d} features")
     names = [str(n) for n in feature_names] if feature_names is not None else [f"x{k + 1}" for k in range(d)]
     index = _class_index(np.asarray(y), classes)
-    others = [k for k in range(d) if k not in (i, j)]
+    gx, gy, scores = _region_scores(X, coef, intercept, (i, j), resolution)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    _shade_regions(fig, ax, (gx, gy, scores), classes)
+    for k, name in enumerate(classes):
+        mask = index == k
+        ax.scatter(X[mask, i], X[mask, j], s=12, alpha=0.7, color=_color(k), edgecolor="none",
+                   label=str(name))
+    ax.set(xlim=(gx.min(), gx.max()), ylim=(gy.min(), gy.max()), xlabel=names[i], ylabel=names[j])
+    held = "" if d == 2 else " (other features at their mean)"
+    ax.set_title(title or f"Decision regions{held}")
+    ax.legend(loc="best", fontsize=8, title="true class")
+    return _save(fig, path)
+
+
+def _region_scores(
+    X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, features: tuple[int, int], resolution: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ``resolution``² grid over the two ``features`` (5 % padding) and the linear scores there,
+    ``(resolution, resolution, n_outputs)``, with every other feature at its mean."""
+    i, j = features
+    intercept = np.atleast_1d(np.asarray(intercept, dtype=float))
+    others = [k for k in range(X.shape[1]) if k not in (i, j)]
     base = intercept + (coef[:, others] @ X[:, others].mean(axis=0) if others else 0.0)
     lo, hi = X[:, [i, j]].min(axis=0), X[:, [i, j]].max(axis=0)
     pad = 0.05 * (hi - lo) + 1e-9
     gx, gy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
                          np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution))
     scores = gx[..., None] * coef[:, i] + gy[..., None] * coef[:, j] + base
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    return gx, gy, scores
+
+
+def _shade_regions(fig, ax, grid: tuple[np.ndarray, np.ndarray, np.ndarray], classes: np.ndarray) -> None:
+    """Binary: shade ``P(classes[1])`` with a colour bar and draw the 0.5 line; else colour each
+    grid cell by its most probable class and outline the borders."""
+    gx, gy, scores = grid
     if len(classes) == 2:
         from matplotlib.colors import LinearSegmentedColormap
 
@@ -338,15 +381,6 @@ def plot_decision_regions(
         cmap = ListedColormap([_color(k) for k in range(len(classes))])
         ax.contourf(gx, gy, region, levels=np.arange(len(classes) + 1) - 0.5, cmap=cmap, alpha=0.25)
         ax.contour(gx, gy, region, levels=np.arange(len(classes)) + 0.5, colors="k", linewidths=1)
-    for k, name in enumerate(classes):
-        mask = index == k
-        ax.scatter(X[mask, i], X[mask, j], s=12, alpha=0.7, color=_color(k), edgecolor="none",
-                   label=str(name))
-    ax.set(xlim=(gx.min(), gx.max()), ylim=(gy.min(), gy.max()), xlabel=names[i], ylabel=names[j])
-    held = "" if not others else " (other features at their mean)"
-    ax.set_title(title or f"Decision regions{held}")
-    ax.legend(loc="best", fontsize=8, title="true class")
-    return _save(fig, path)
 
 
 # --------------------------------------------------------------------------- regularisation paths

@@ -21,6 +21,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ def write_report(
     return Path(path)
 
 
-def build_report(
+def build_report(  # noqa: PLR0913 public keyword API of write_report
     estimator: Any, X: Any, y: Any, *, feature_names: Sequence[str] | None = None,
     title: str | None = None, data_name: str | None = None, target: str | None = None,
     threshold: float | None = None, boundary_features: tuple[int, int] | None = None,
@@ -94,8 +95,10 @@ def build_report(
     names = _feature_names(estimator, feature_names, X.shape[1])
     result = evaluate(estimator, X, y, threshold=threshold)
     proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    notes: list[str] = []
-    figures = _figures(estimator, X, y, proba, result, names, boundary_features, inference, notes)
+    figures, notes = _figures(_Inputs(
+        estimator=estimator, X=X, y=y, proba=proba, result=result, names=names,
+        boundary_features=boundary_features, inference=inference,
+    ))
     heading = title or "torchlogit model report"
     parts = [
         "<!DOCTYPE html>",
@@ -219,46 +222,26 @@ def _coefficient_section(estimator: Any, names: list[str], inference: Any) -> st
 
 
 # --------------------------------------------------------------------------- figures
-def _figures(estimator: Any, X: np.ndarray, y: np.ndarray, proba: np.ndarray, result: Evaluation,
-             names: list[str], boundary_features: tuple[int, int] | None, inference: Any,
-             notes: list[str]) -> list[str]:
-    from torchlogit.reporting import plots
+@dataclass(frozen=True)
+class _Inputs:
+    """What the figures are drawn from: the model, the evaluated rows and their evaluation."""
 
-    classes = np.asarray(estimator.classes_)
-    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
-    jobs: list[tuple[str, str, Callable[[Path], Any]]] = [
-        ("ROC curve", "True against false positive rate as the threshold moves (one-vs-rest per class "
-         "for 3+ classes).", lambda p: plots.plot_roc(y, proba, classes, p)),
-        ("Precision-recall curve", "Dotted lines: the share of positives (a random model).",
-         lambda p: plots.plot_precision_recall(y, proba, classes, p)),
-        ("Calibration", "Observed frequency against predicted probability per bin, and how the "
-         "predicted probabilities are spread.", lambda p: plots.plot_calibration(y, proba, classes, p)),
-        ("Confusion matrix", "Rows: true class; columns: predicted class.",
-         lambda p: plots.plot_confusion_matrix(result.confusion_matrix, classes, p)),
-    ]
-    lower = upper = None
-    plot_coef, plot_rows = coef, (None if len(classes) == 2 else [str(c) for c in classes])
-    caption = "Fitted coefficients (intercept not shown)."
-    if inference is not None:
-        plot_coef, lower, upper, plot_rows = _inference_arrays(inference, names)
-        caption = "Coefficients with confidence intervals (intercept not shown)."
-    k = min(len(names), _MAX_FEATURE_ROWS)
-    jobs.append(("Coefficients", caption, lambda p: plots.plot_coefficients(
-        plot_coef[:, :k], names[:k], p, lower=None if lower is None else lower[:, :k],
-        upper=None if upper is None else upper[:, :k], class_names=plot_rows)))
-    history = getattr(estimator, "history_", None)
-    if history:
-        jobs.append(("Solver progress", "Objective and max |gradient| per iteration.",
-                     lambda p: plots.plot_history(history, p)))
-    else:
-        notes.append("The solver's per-iteration history is not available (model files written "
-                     "before torchlogit stored it lack it), so the convergence figure is omitted.")
-    if X.shape[1] >= 2:
-        pair = boundary_features or plots.strongest_pair(coef)
-        caption = (f"Predicted classes over {names[pair[0]]} and {names[pair[1]]}"
-                   + (", the other features at their mean." if X.shape[1] > 2 else "."))
-        jobs.append(("Decision regions", caption, lambda p: plots.plot_decision_regions(
-            X, y, coef, estimator.intercept_, classes, p, features=pair, feature_names=names)))
+    estimator: Any
+    X: np.ndarray
+    y: np.ndarray
+    proba: np.ndarray
+    result: Evaluation
+    names: list[str]
+    boundary_features: tuple[int, int] | None
+    inference: Any
+
+
+_Figure = tuple[str, str, Callable[[Path], Any]]  # (name, caption, draw(path))
+
+
+def _figures(inputs: _Inputs) -> tuple[list[str], list[str]]:
+    """The ``<figure>`` elements (PNG embedded) and the notes on figures left out."""
+    jobs, notes = _figure_jobs(inputs)
     out = []
     with tempfile.TemporaryDirectory(prefix="torchlogit-report-") as folder:
         for i, (name, text, draw) in enumerate(jobs):
@@ -267,7 +250,59 @@ def _figures(estimator: Any, X: np.ndarray, y: np.ndarray, proba: np.ndarray, re
             data = base64.b64encode(png.read_bytes()).decode("ascii")
             out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{_e(name)}">'
                        f"<figcaption><b>{_e(name)}.</b> {_e(text)}</figcaption></figure>")
-    return out
+    return out, notes
+
+
+def _figure_jobs(inputs: _Inputs) -> tuple[list[_Figure], list[str]]:
+    """Every figure of the report, in order, and the notes on the ones that cannot be drawn."""
+    from torchlogit.reporting import plots
+
+    X, y, proba, names = inputs.X, inputs.y, inputs.proba, inputs.names
+    estimator = inputs.estimator
+    classes = np.asarray(estimator.classes_)
+    coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
+    jobs: list[_Figure] = [
+        ("ROC curve", "True against false positive rate as the threshold moves (one-vs-rest per class "
+         "for 3+ classes).", lambda p: plots.plot_roc(y, proba, classes, p)),
+        ("Precision-recall curve", "Dotted lines: the share of positives (a random model).",
+         lambda p: plots.plot_precision_recall(y, proba, classes, p)),
+        ("Calibration", "Observed frequency against predicted probability per bin, and how the "
+         "predicted probabilities are spread.", lambda p: plots.plot_calibration(y, proba, classes, p)),
+        ("Confusion matrix", "Rows: true class; columns: predicted class.",
+         lambda p: plots.plot_confusion_matrix(inputs.result.confusion_matrix, classes, p)),
+        _coefficient_figure(coef, classes, names, inputs.inference),
+    ]
+    notes: list[str] = []
+    history = getattr(estimator, "history_", None)
+    if history:
+        jobs.append(("Solver progress", "Objective and max |gradient| per iteration.",
+                     lambda p: plots.plot_history(history, p)))
+    else:
+        notes.append("The solver's per-iteration history is not available (model files written "
+                     "before torchlogit stored it lack it), so the convergence figure is omitted.")
+    if X.shape[1] >= 2:
+        pair = inputs.boundary_features or plots.strongest_pair(coef)
+        caption = (f"Predicted classes over {names[pair[0]]} and {names[pair[1]]}"
+                   + (", the other features at their mean." if X.shape[1] > 2 else "."))
+        jobs.append(("Decision regions", caption, lambda p: plots.plot_decision_regions(
+            X, y, coef, estimator.intercept_, classes, p, features=pair, feature_names=names)))
+    return jobs, notes
+
+
+def _coefficient_figure(coef: np.ndarray, classes: np.ndarray, names: list[str], inference: Any) -> _Figure:
+    """The coefficient plot of the first features, with confidence intervals from ``inference``."""
+    from torchlogit.reporting import plots
+
+    lower = upper = None
+    plot_coef, plot_rows = coef, (None if len(classes) == 2 else [str(c) for c in classes])
+    caption = "Fitted coefficients (intercept not shown)."
+    if inference is not None:
+        plot_coef, lower, upper, plot_rows = _inference_arrays(inference, names)
+        caption = "Coefficients with confidence intervals (intercept not shown)."
+    k = min(len(names), _MAX_FEATURE_ROWS)
+    return ("Coefficients", caption, lambda p: plots.plot_coefficients(
+        plot_coef[:, :k], names[:k], p, lower=None if lower is None else lower[:, :k],
+        upper=None if upper is None else upper[:, :k], class_names=plot_rows))
 
 
 def _inference_rows(inference: Any, names: list[str]) -> list[dict[str, Any]]:

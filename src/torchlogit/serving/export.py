@@ -38,7 +38,8 @@ import json
 import logging
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -107,10 +108,8 @@ def serving_module(estimator: Any, *, dtype: str = "float64") -> ServingModule:
     return ServingModule(model, values).train(False)
 
 
-def export_onnx(
-    estimator: Any, path: str | os.PathLike[str], *, dtype: str = "float64",
-    feature_names: list[str] | None = None,
-) -> Path:
+def export_onnx(estimator: Any, path: str | os.PathLike[str], *, dtype: str = "float64",
+                feature_names: list[str] | None = None) -> Path:
     """Write the model as an ONNX graph (inputs/outputs in the module docstring); returns the path.
 
     Raises
@@ -118,6 +117,53 @@ def export_onnx(
     ImportError
         Without the ``onnx`` and ``onnxscript`` packages.
     """
+    return export_model(estimator, path, "onnx", dtype=dtype, feature_names=feature_names)
+
+
+def export_torchscript(estimator: Any, path: str | os.PathLike[str], *, dtype: str = "float64",
+                       feature_names: list[str] | None = None) -> Path:
+    """Write the model as a TorchScript archive (``torch.jit.load``); returns the path."""
+    return export_model(estimator, path, "torchscript", dtype=dtype, feature_names=feature_names)
+
+
+def export_program(estimator: Any, path: str | os.PathLike[str], *, dtype: str = "float64",
+                   feature_names: list[str] | None = None) -> Path:
+    """Write the model as a ``torch.export`` program (``.pt2``, ``torch.export.load``); returns the path."""
+    return export_model(estimator, path, "pt2", dtype=dtype, feature_names=feature_names)
+
+
+def export_model(
+    estimator: Any, path: str | os.PathLike[str], format: ExportFormat, *, dtype: str = "float64",
+    feature_names: list[str] | None = None,
+) -> Path:
+    """Write ``estimator`` to ``path`` in ``format`` (``"onnx"``, ``"torchscript"`` or ``"pt2"``).
+
+    The graph is built in memory first, then written atomically (no partial file on failure).
+    """
+    if format not in _BUILDERS:
+        raise ValueError(f"unknown export format {format!r}; choose from {list(_BUILDERS)}")
+    write = _BUILDERS[format](_Prepared(
+        module=serving_module(estimator, dtype=dtype), example=_example(estimator, dtype),
+        metadata=_metadata(estimator, dtype, feature_names, format),
+    ))
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What every format exports: the serving module, an example input, the metadata JSON."""
+
+    module: ServingModule
+    example: Tensor
+    metadata: str
+
+
+_Writer = Callable[[Path], None]  # writes the built graph to a (temporary) path
+
+
+def _build_onnx(prepared: _Prepared) -> _Writer:
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
@@ -126,62 +172,38 @@ def export_onnx(
             f"ONNX export needs the onnx and onnxscript packages ({exc}); "
             "install them with: pip install 'torchlogit[export]'"
         ) from None
-    module = serving_module(estimator, dtype=dtype)
-    example = _example(estimator, dtype)
     with _quiet_exporter():
         program = torch.onnx.export(
-            module, (example,), None, input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
-            dynamic_shapes={"features": {0: torch.export.Dim("rows")}}, verbose=False,
+            prepared.module, (prepared.example,), None, input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES), dynamic_shapes=_dynamic_rows(), verbose=False,
         )
-    program.model.metadata_props[_META_KEY] = _metadata(estimator, dtype, feature_names, "onnx")
-    with atomic_path(path) as tmp:
-        program.save(tmp)
-    return Path(path)
+    program.model.metadata_props[_META_KEY] = prepared.metadata
+    return program.save
 
 
-def export_torchscript(
-    estimator: Any, path: str | os.PathLike[str], *, dtype: str = "float64",
-    feature_names: list[str] | None = None,
-) -> Path:
-    """Write the model as a TorchScript archive (``torch.jit.load``); returns the path."""
-    module = serving_module(estimator, dtype=dtype)
-    extra = {f"{_META_KEY}.json": _metadata(estimator, dtype, feature_names, "torchscript")}
-    with warnings.catch_warnings():
-        # PyTorch deprecates TorchScript itself; the user asked for this format explicitly
-        warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+.* is deprecated",
-                                category=DeprecationWarning)
-        scripted = torch.jit.script(module)
-        with atomic_path(path) as tmp:
+def _build_torchscript(prepared: _Prepared) -> _Writer:
+    extra = {f"{_META_KEY}.json": prepared.metadata}
+    with _torchscript_allowed():
+        scripted = torch.jit.script(prepared.module)
+
+    def write(tmp: Path) -> None:
+        with _torchscript_allowed():
             torch.jit.save(scripted, str(tmp), _extra_files=extra)
-    return Path(path)
+
+    return write
 
 
-def export_program(
-    estimator: Any, path: str | os.PathLike[str], *, dtype: str = "float64",
-    feature_names: list[str] | None = None,
-) -> Path:
-    """Write the model as a ``torch.export`` program (``.pt2``, ``torch.export.load``); returns the path."""
-    module = serving_module(estimator, dtype=dtype)
+def _build_program(prepared: _Prepared) -> _Writer:
     with _quiet_exporter():
-        program = torch.export.export(module, (_example(estimator, dtype),),
-                                      dynamic_shapes={"features": {0: torch.export.Dim("rows")}})
-    extra = {f"{_META_KEY}.json": _metadata(estimator, dtype, feature_names, "pt2")}
+        program = torch.export.export(prepared.module, (prepared.example,), dynamic_shapes=_dynamic_rows())
     buffer = io.BytesIO()  # torch.export.save wants a name ending in .pt2; the temporary one does not
-    torch.export.save(program, buffer, extra_files=extra)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
-    return Path(path)
+    torch.export.save(program, buffer, extra_files={f"{_META_KEY}.json": prepared.metadata})
+    return lambda tmp: tmp.write_bytes(buffer.getvalue())
 
 
-def export_model(
-    estimator: Any, path: str | os.PathLike[str], format: ExportFormat, *, dtype: str = "float64",
-    feature_names: list[str] | None = None,
-) -> Path:
-    """Write ``estimator`` to ``path`` in ``format`` (``"onnx"``, ``"torchscript"`` or ``"pt2"``)."""
-    writers = {"onnx": export_onnx, "torchscript": export_torchscript, "pt2": export_program}
-    if format not in writers:
-        raise ValueError(f"unknown export format {format!r}; choose from {list(writers)}")
-    return writers[format](estimator, path, dtype=dtype, feature_names=feature_names)
+_BUILDERS: dict[str, Callable[[_Prepared], _Writer]] = {
+    "onnx": _build_onnx, "torchscript": _build_torchscript, "pt2": _build_program,
+}
 
 
 def to_sklearn(estimator: Any):
@@ -193,19 +215,19 @@ def to_sklearn(estimator: Any):
     returned estimator's hyper-parameters (``C``, ``l1_ratio`` for L1/elastic-net, with the
     ``saga`` solver, ``fit_intercept``, ``class_weight``, ``tol``, ``max_iter``) are those of the
     torchlogit model, so refitting it fits the same objective (per-feature ``penalty_factor``
-    has no scikit-learn counterpart and is not carried over).
+    has no scikit-learn counterpart and is not carried over). For a
+    :class:`~torchlogit.LogisticRegressionCV` they are the ones it chose (``C_``, and
+    ``l1_ratio_`` where it has one).
     """
     from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(estimator)
-    penalty = getattr(estimator, "penalty", "l2")
-    C = float(estimator.C) if penalty is not None else np.inf
-    l1_ratio = {None: 0.0, "l2": 0.0, "l1": 1.0}.get(penalty, getattr(estimator, "l1_ratio", None))
+    C, l1_ratio = _fitted_penalty(estimator)
     converted = SklearnLogisticRegression(
-        C=C, l1_ratio=0.0 if l1_ratio is None else float(l1_ratio),
-        solver="lbfgs" if not l1_ratio else "saga", fit_intercept=estimator.fit_intercept,
-        class_weight=estimator.class_weight, tol=estimator.tol, max_iter=estimator.max_iter,
+        C=C, l1_ratio=l1_ratio, solver="lbfgs" if not l1_ratio else "saga",
+        fit_intercept=estimator.fit_intercept, class_weight=estimator.class_weight, tol=estimator.tol,
+        max_iter=estimator.max_iter,
     )
     converted.classes_ = np.asarray(estimator.classes_).copy()
     converted.coef_ = np.asarray(estimator.coef_, dtype=np.float64).copy()
@@ -216,6 +238,24 @@ def to_sklearn(estimator: Any):
         converted.feature_names_in_ = np.asarray(names, dtype=object).copy()
     converted.n_iter_ = np.asarray(getattr(estimator, "n_iter_", [0]), dtype=np.int32).copy()
     return converted
+
+
+def _fitted_penalty(estimator: Any) -> tuple[float, float]:
+    """``(C, l1_ratio)`` of the fitted model in scikit-learn's terms.
+
+    ``C`` is infinite without a penalty; a cross-validated model (``C_``, ``l1_ratio_``) gives the
+    values it chose, a plain one its parameters. ``l1_ratio`` is the L1 share: 0 for 'l2', 1 for
+    'l1'.
+    """
+    penalty = getattr(estimator, "penalty", "l2")
+    if penalty is None:
+        return np.inf, 0.0
+    C = estimator.C_ if hasattr(estimator, "C_") else estimator.C
+    if hasattr(estimator, "l1_ratio_"):
+        l1_ratio = np.ravel(estimator.l1_ratio_)[0]  # scikit-learn's CV keeps one per class
+    else:
+        l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, getattr(estimator, "l1_ratio", None))
+    return float(C), 0.0 if l1_ratio is None else float(l1_ratio)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -235,6 +275,11 @@ def _class_values(classes: np.ndarray) -> tuple[Tensor, str]:
     if kind == "f":
         return torch.from_numpy(classes.astype(np.float64)), "class value"
     return torch.arange(len(classes), dtype=torch.int64), "class index"
+
+
+def _dynamic_rows() -> dict[str, dict[int, Any]]:
+    """The exported graphs take any number of rows."""
+    return {INPUT_NAME: {0: torch.export.Dim("rows")}}
 
 
 def _example(estimator: Any, dtype: str) -> Tensor:
@@ -257,6 +302,15 @@ def _metadata(estimator: Any, dtype: str, feature_names: list[str] | None, fmt: 
         "input": {"name": INPUT_NAME, "dtype": dtype, "shape": ["rows", int(estimator.n_features_in_)]},
         "outputs": list(OUTPUT_NAMES),
     })
+
+
+@contextlib.contextmanager
+def _torchscript_allowed() -> Iterator[None]:
+    """PyTorch deprecates TorchScript itself; the user asked for this format explicitly."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+.* is deprecated",
+                                category=DeprecationWarning)
+        yield
 
 
 @contextlib.contextmanager
