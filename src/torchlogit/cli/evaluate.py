@@ -1,21 +1,27 @@
 """``torchlogit evaluate | report | export``: metrics, the HTML report, serving formats.
 
-Part of the CLI layer (it prints); :mod:`torchlogit.cli.main` parses the arguments and dispatches here.
+Part of the CLI layer: :mod:`torchlogit.cli.main` parses the arguments and dispatches here, and
+:mod:`torchlogit.cli._output` prints.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from typing import TYPE_CHECKING
 
-from torchlogit.cli.main import _check_output, _label_text, _out
+from torchlogit.cli import _output
+
+if TYPE_CHECKING:
+    from torchlogit.reporting.evaluation import Evaluation
 
 
 def evaluate(args: argparse.Namespace) -> None:
+    """Print a model's metrics on labelled data; optionally write them as JSON and draw the figures."""
     from torchlogit.reporting.evaluation import evaluate
 
     threshold = _threshold(args.threshold)
-    _check_output(args.json)
+    _output.check_output(args.json)
     estimator, _, table = _model_and_data(args.model, args.data, args.target)
     pair = _feature_pair(args.features, table.feature_names)
     result = evaluate(estimator, table.X, table.y, threshold=threshold)
@@ -29,7 +35,7 @@ def evaluate(args: argparse.Namespace) -> None:
                     **result.to_dict()}
         with atomic_path(args.json) as tmp:
             tmp.write_text(json.dumps(document, indent=2) + "\n")
-        _out(f"wrote {args.json}")
+        _output.out(f"wrote {args.json}")
     if args.plots is not None:
         from torchlogit.reporting.plots import plot_evaluation
 
@@ -38,14 +44,15 @@ def evaluate(args: argparse.Namespace) -> None:
             feature_names=table.feature_names, features=pair, threshold=threshold,
         )
         for path in written.values():
-            _out(f"wrote {path}")
+            _output.out(f"wrote {path}")
 
 
 def report(args: argparse.Namespace) -> None:
+    """Write the self-contained HTML report of a model on labelled data."""
     from torchlogit.reporting.report import write_report
 
     threshold = _threshold(args.threshold)
-    _check_output(args.out)
+    _output.check_output(args.out)
     estimator, metadata, table = _model_and_data(args.model, args.data, args.target)
     pair = _feature_pair(args.features, table.feature_names)
     inference = None
@@ -62,14 +69,15 @@ def report(args: argparse.Namespace) -> None:
         target=args.target, threshold=threshold, boundary_features=pair, inference=inference,
         model_info=info,
     )
-    _out(f"wrote {args.out}")
+    _output.out(f"wrote {args.out}")
 
 
 def export(args: argparse.Namespace) -> None:
+    """Write a model as ONNX, TorchScript or torch.export for serving, and describe its inputs."""
     from torchlogit.serving.export import export_model
     from torchlogit.serving.modelfile import load_model, read_metadata
 
-    _check_output(args.out)
+    _output.check_output(args.out)
     estimator = load_model(args.model)
     names = read_metadata(args.model)["feature_names"]
     try:
@@ -77,7 +85,7 @@ def export(args: argparse.Namespace) -> None:
     except ImportError as exc:
         raise ValueError(str(exc)) from None
     n_classes = len(estimator.classes_)
-    _out(f"wrote {args.out} ({args.format}): input 'features' ({args.dtype}, rows x "
+    _output.out(f"wrote {args.out} ({args.format}): input 'features' ({args.dtype}, rows x "
          f"{estimator.n_features_in_}: {', '.join(names or [])}); outputs 'probabilities' "
          f"(rows x {n_classes}) and 'label'")
 
@@ -98,12 +106,14 @@ def _model_and_data(model: str, data: str, target: str):
 
 
 def _threshold(value: float | None) -> float | None:
+    """``--threshold``, checked: a probability strictly between 0 and 1, or ``None``."""
     if value is not None and not (math.isfinite(value) and 0 < value < 1):
         raise ValueError(f"--threshold must lie strictly between 0 and 1, got {value:g}")
     return value
 
 
 def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
+    """The column indices of ``--features A,B`` (the decision-region figure's axes), or ``None``."""
     if text is None:
         return None
     parts = [p.strip() for p in text.split(",")]
@@ -115,30 +125,29 @@ def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
     return names.index(parts[0]), names.index(parts[1])
 
 
-def _print_evaluation(result, data: str) -> None:
-    from rich.console import Console
+def _print_evaluation(result: Evaluation, data: str) -> None:
+    """The decision rule, the metrics and confusion-matrix tables, and the best thresholds."""
     from rich.table import Table
 
-    console = Console(highlight=False, markup=False)  # labels and paths are plain text
-    labels = [_label_text(c) for c in result.classes]
+    labels = [_output.label_text(c) for c in result.classes]
     rule = ("most probable class" if result.threshold is None
             else f"{labels[1]} when its probability >= {result.threshold:g}")
-    console.print(f"evaluate: {result.n_samples} rows of {data}, {len(labels)} classes; "
-                  f"decision rule: {rule}")
+    header = (f"evaluate: {result.n_samples} rows of {data}, {len(labels)} classes; "
+              f"decision rule: {rule}")
     metrics = Table(title="Metrics (scikit-learn)", title_justify="left")
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
     for name, value in result.metrics.items():
         metrics.add_row(name, "n/a" if value is None else f"{value:.6f}")
-    console.print(metrics)
     matrix = Table(title="Confusion matrix", title_justify="left")
     matrix.add_column("true \\ predicted")
     for label in labels:
         matrix.add_column(label, justify="right")
     for label, row in zip(labels, result.confusion_matrix, strict=True):
         matrix.add_row(label, *(f"{int(v)}" for v in row))
-    console.print(matrix)
+    parts = [header, metrics, matrix]
     if result.best_thresholds:
         f1, j = result.best_thresholds["f1"], result.best_thresholds["youden_j"]
-        console.print(f"best threshold: F1 {f1['f1']:.4f} at {f1['threshold']:.6g}; "
-                      f"Youden's J {j['youden_j']:.4f} at {j['threshold']:.6g}")
+        parts.append(f"best threshold: F1 {f1['f1']:.4f} at {f1['threshold']:.6g}; "
+                     f"Youden's J {j['youden_j']:.4f} at {j['threshold']:.6g}")
+    _output.show(*parts, plain=True)  # labels and paths are plain text

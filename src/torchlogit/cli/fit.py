@@ -1,6 +1,8 @@
 """``torchlogit fit``: in-memory CSV fits, cross-validation, and the inference summary.
 
-Part of the CLI layer (it prints); :mod:`torchlogit.cli.main` parses the arguments and dispatches here.
+Streamed inputs (Parquet, several files, streaming options, ``torchrun``) go on to
+:mod:`torchlogit.cli.stream`. Part of the CLI layer: :mod:`torchlogit.cli.main` parses the
+arguments and dispatches here, and :mod:`torchlogit.cli._output` prints.
 """
 
 from __future__ import annotations
@@ -8,104 +10,154 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from torchlogit.cli.main import _out, _progress
+from torchlogit.cli import _output, stream
+
+if TYPE_CHECKING:
+    from torchlogit.data.tabular import Table
+    from torchlogit.estimators.logistic import LogisticRegression
+    from torchlogit.inference.results import LogitResults
+
+
+@dataclass(frozen=True)
+class _SolverChoice:
+    """The solver options once ``--solver``/``--optimizer``/``--penalty`` are reconciled."""
+
+    solver: str
+    max_iter: int
+    penalty: str | None
+
+
+@dataclass(frozen=True)
+class _TrainingData:
+    """The rows fitted and held out; ``groups`` labels the training rows' clusters (``--cov cluster:``)."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray | None
+    y_test: np.ndarray | None
+    groups: np.ndarray | None
+    feature_names: list[str]
+    n_classes: int
 
 
 def fit(args: argparse.Namespace) -> None:
-    """Fit a model to the data named in ``args`` and save it (streamed inputs go to _cli_stream)."""
-    from sklearn.model_selection import train_test_split
-
-    from torchlogit.data.tabular import read_csv
-    from torchlogit.estimators.logistic import LogisticRegression
+    """Fit a model to the data named in ``args`` and save it (streamed inputs go to :mod:`.stream`)."""
     from torchlogit.serving.modelfile import save_model
 
-    if args.solver and args.optimizer and args.solver != args.optimizer:
-        raise ValueError(f"--solver {args.solver} contradicts --optimizer {args.optimizer}")
-    solver = args.optimizer or args.solver or "auto"
-    stochastic = solver in ("sgd", "adam")
-    max_iter = args.max_iter or (1000 if stochastic else 100)
-    penalty = None if args.penalty == "none" else args.penalty
-    if args.l1_ratio is not None and penalty != "elasticnet":
-        raise ValueError("--l1-ratio applies to --penalty elasticnet only")
-
-    def make_estimator() -> LogisticRegression:
-        return LogisticRegression(
-            penalty=penalty, l1_ratio=args.l1_ratio, C=args.C, solver=solver, tol=args.tol,
-            max_iter=max_iter, learning_rate=args.lr, batch_size=args.batch_size, device=args.device,
-            dtype=args.dtype, random_state=args.seed,
-        )
-
-    from torchlogit.cli import stream as _cli_stream
-
-    if _cli_stream.wants_streaming(args):  # Parquet, several files, streaming options or torchrun
-        _cli_stream.fit(args, make_estimator())
+    choice = _solver_choice(args)
+    if stream.wants_streaming(args):  # Parquet, several files, streaming options or torchrun
+        stream.fit(args, _new_estimator(args, choice))
         return
-    data, test_size = args.data[0], 0.33 if args.test_size is None else args.test_size
-    cluster = _check_inference_options(args, penalty)
-    if cluster is None:
-        table = read_csv(data, target=args.target)
-    else:  # the cluster column labels groups; it is not a feature
-        features = [c for c in _csv_header(data) if c not in (args.target, cluster)]
-        table = read_csv(data, target=args.target, features=features)
-        groups = read_csv(data, target=cluster, features=features).y
-    labels = np.unique(table.y)
-    if len(labels) < 2:
-        raise ValueError(f"target {args.target!r} has a single class ({labels[0]!r}); need at least 2")
-    X_train, X_test, y_train, y_test = table.X, None, table.y, None
-    if test_size > 0:
-        X_train, X_test, y_train, y_test = train_test_split(
-            table.X, table.y, test_size=test_size, random_state=args.seed,
-        )
-        missing = np.setdiff1d(labels, y_train)
-        if len(missing):
-            raise ValueError(f"the training split has no rows of class {missing[0]!r}; "
-                             "lower --test-size or add data")
-    if args.summary and test_size > 0:
-        rows = np.arange(len(table.y))
-        train_rows = train_test_split(rows, test_size=test_size, random_state=args.seed)[0]
-        groups = groups[train_rows] if cluster is not None else None
-    elif args.summary and cluster is None:
-        groups = None
-    if args.firth:
-        estimator = _fit_firth(args, X_train, y_train)
-    elif args.cv is not None:
-        estimator = _cross_validate(args, penalty, solver, max_iter, X_train, y_train)
-    else:
-        estimator = make_estimator()
-        with _progress(args.quiet, max_iter, "fitting") as advance:
-            estimator.fit(X_train, y_train,
-                          callback=lambda it, f, g: advance(f"objective {f:.8g}, max |gradient| {g:.1e}"))
-    status = "converged" if estimator.converged_ else "NOT converged"
-    gradient = ("" if math.isnan(estimator.grad_max_)
-                else f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), ")
-    _out(f"fit: {len(labels)} classes, {X_train.shape[0]} training rows, {X_train.shape[1]} features; "
-         f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
-         f"{gradient}objective {estimator.objective_:.10g}")
-    accuracy = {"train_accuracy": float(estimator.score(X_train, y_train))}
-    line = f"accuracy: train {accuracy['train_accuracy']:.4f}"
-    if X_test is not None:
-        accuracy["test_accuracy"] = float(estimator.score(X_test, y_test))
-        line += f", test {accuracy['test_accuracy']:.4f} ({len(y_test)} held-out rows)"
-    _out(line)
-    if penalty in ("l1", "elasticnet"):
-        kept = int(np.count_nonzero(estimator.coef_.any(axis=0)))
-        _out(f"sparsity: {kept} of {X_train.shape[1]} features have a non-zero coefficient")
-    results = None
-    if args.summary:
-        results = _summarize(args, estimator, X_train, y_train, groups, table.feature_names)
-    save_model(estimator, args.out, feature_names=table.feature_names,
-               extra={"source": str(data), "target": args.target, **accuracy})
-    _out(f"wrote {args.out}")
+    data = _training_data(args, choice.penalty)
+    estimator = _fit_in_memory(args, choice, data)
+    accuracy = _print_fit(args, choice.penalty, estimator, data)
+    results = _summarize(args, estimator, data) if args.summary else None
+    save_model(estimator, args.out, feature_names=data.feature_names,
+               extra={"source": str(args.data[0]), "target": args.target, **accuracy})
+    _output.out(f"wrote {args.out}")
     if results is not None:
         from torchlogit._fileio import atomic_path
 
         summary_path = f"{args.out}.summary.json"
         with atomic_path(summary_path) as tmp:
             tmp.write_text(results.to_json(alpha=args.alpha) + "\n", encoding="utf-8")
-        _out(f"wrote {summary_path}")
+        _output.out(f"wrote {summary_path}")
+
+
+def _solver_choice(args: argparse.Namespace) -> _SolverChoice:
+    """Reconcile ``--solver`` and ``--optimizer`` (the tutorial's sgd/adam); fail on contradictions."""
+    if args.solver and args.optimizer and args.solver != args.optimizer:
+        raise ValueError(f"--solver {args.solver} contradicts --optimizer {args.optimizer}")
+    solver = args.optimizer or args.solver or "auto"
+    max_iter = args.max_iter or (1000 if solver in ("sgd", "adam") else 100)
+    penalty = None if args.penalty == "none" else args.penalty
+    if args.l1_ratio is not None and penalty != "elasticnet":
+        raise ValueError("--l1-ratio applies to --penalty elasticnet only")
+    return _SolverChoice(solver=solver, max_iter=max_iter, penalty=penalty)
+
+
+def _new_estimator(args: argparse.Namespace, choice: _SolverChoice) -> LogisticRegression:
+    """The unfitted estimator the options describe (in memory or streamed alike)."""
+    from torchlogit.estimators.logistic import LogisticRegression
+
+    return LogisticRegression(
+        penalty=choice.penalty, l1_ratio=args.l1_ratio, C=args.C, solver=choice.solver, tol=args.tol,
+        max_iter=choice.max_iter, learning_rate=args.lr, batch_size=args.batch_size, device=args.device,
+        dtype=args.dtype, random_state=args.seed,
+    )
+
+
+def _training_data(args: argparse.Namespace, penalty: str | None) -> _TrainingData:
+    """Read the CSV file and split it (``--test-size``, default 0.33); every class must be trained on."""
+    from sklearn.model_selection import train_test_split
+
+    test_size = 0.33 if args.test_size is None else args.test_size
+    cluster = _check_inference_options(args, penalty)
+    table, groups = _read_training_csv(args.data[0], args.target, cluster)
+    labels = np.unique(table.y)
+    if len(labels) < 2:
+        raise ValueError(f"target {args.target!r} has a single class ({labels[0]!r}); need at least 2")
+    if test_size == 0:
+        return _TrainingData(table.X, table.y, None, None, groups, table.feature_names, len(labels))
+    train, test = train_test_split(np.arange(len(table.y)), test_size=test_size, random_state=args.seed)
+    missing = np.setdiff1d(labels, table.y[train])
+    if len(missing):
+        raise ValueError(f"the training split has no rows of class {missing[0]!r}; "
+                         "lower --test-size or add data")
+    return _TrainingData(table.X[train], table.y[train], table.X[test], table.y[test],
+                         None if groups is None else groups[train], table.feature_names, len(labels))
+
+
+def _read_training_csv(path: str, target: str, cluster: str | None) -> tuple[Table, np.ndarray | None]:
+    """The table of features and labels, and the cluster column's values when ``cluster`` is given."""
+    from torchlogit.data.tabular import read_csv
+
+    if cluster is None:
+        return read_csv(path, target=target), None
+    features = [c for c in _csv_header(path) if c not in (target, cluster)]  # clusters are no feature
+    table = read_csv(path, target=target, features=features)
+    return table, read_csv(path, target=cluster, features=features).y
+
+
+def _fit_in_memory(args: argparse.Namespace, choice: _SolverChoice,
+                   data: _TrainingData) -> LogisticRegression:
+    """Firth's fit, C chosen by cross-validation, or one fit with a progress bar over its iterations."""
+    if args.firth:
+        return _fit_firth(args, data.X_train, data.y_train)
+    if args.cv is not None:
+        return _cross_validate(args, choice, data.X_train, data.y_train)
+    estimator = _new_estimator(args, choice)
+    with _output.progress(args.quiet, choice.max_iter, "fitting") as advance:
+        estimator.fit(data.X_train, data.y_train,
+                      callback=lambda it, f, g: advance(f"objective {f:.8g}, max |gradient| {g:.1e}"))
+    return estimator
+
+
+def _print_fit(args: argparse.Namespace, penalty: str | None, estimator: LogisticRegression,
+               data: _TrainingData) -> dict[str, float]:
+    """Print the fit, its accuracy and (sparse penalties) its sparsity; return the accuracies."""
+    n_rows, n_features = data.X_train.shape
+    status = "converged" if estimator.converged_ else "NOT converged"
+    gradient = ("" if math.isnan(estimator.grad_max_)
+                else f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), ")
+    _output.out(f"fit: {data.n_classes} classes, {n_rows} training rows, {n_features} features; "
+                f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
+                f"{gradient}objective {estimator.objective_:.10g}")
+    accuracy = {"train_accuracy": float(estimator.score(data.X_train, data.y_train))}
+    line = f"accuracy: train {accuracy['train_accuracy']:.4f}"
+    if data.X_test is not None:
+        accuracy["test_accuracy"] = float(estimator.score(data.X_test, data.y_test))
+        line += f", test {accuracy['test_accuracy']:.4f} ({len(data.y_test)} held-out rows)"
+    _output.out(line)
+    if penalty in ("l1", "elasticnet"):
+        kept = int(np.count_nonzero(estimator.coef_.any(axis=0)))
+        _output.out(f"sparsity: {kept} of {n_features} features have a non-zero coefficient")
+    return accuracy
 
 
 def _check_inference_options(args: argparse.Namespace, penalty: str | None) -> str | None:
@@ -132,11 +184,12 @@ def _check_inference_options(args: argparse.Namespace, penalty: str | None) -> s
 
 
 def _csv_header(path: str) -> list[str]:
+    """The column names in the first line of a CSV file."""
     with open(path, newline="", encoding="utf-8") as handle:
         return next(csv.reader(handle), [])
 
 
-def _fit_firth(args: argparse.Namespace, X: np.ndarray, y: np.ndarray):
+def _fit_firth(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> LogisticRegression:
     """Firth's fit, stored in a LogisticRegression shell so the model file format stays one."""
     from torchlogit.estimators.firth import FirthLogisticRegression
     from torchlogit.estimators.logistic import LogisticRegression
@@ -151,23 +204,22 @@ def _fit_firth(args: argparse.Namespace, X: np.ndarray, y: np.ndarray):
     return shell
 
 
-def _summarize(args: argparse.Namespace, estimator, X: np.ndarray, y: np.ndarray, groups, names):
-    """Print the statsmodels-style table; return the results for the JSON file."""
-    from rich.console import Console
-
-    labels = {"xname": list(names), "yname": args.target, "alpha": args.alpha}
+def _summarize(args: argparse.Namespace, estimator: LogisticRegression, data: _TrainingData) -> LogitResults:
+    """Print the statsmodels-style table of the training rows; return the results for the JSON file."""
+    X, y = data.X_train, data.y_train
+    labels = {"xname": list(data.feature_names), "yname": args.target, "alpha": args.alpha}
     if args.firth:
         results = estimator.firth_.summary(X, y, **labels)
     else:
         cov = {"robust": "HC0"}.get(args.cov, args.cov)
         cov = "cluster" if cov.startswith("cluster:") else cov
-        results = estimator.summary(X, y, cov_type=cov, groups=groups, **labels)
-    Console(width=100).print(results)
+        results = estimator.summary(X, y, cov_type=cov, groups=data.groups, **labels)
+    _output.show(results, width=100)
     return results
 
 
-def _cross_validate(args: argparse.Namespace, penalty: str | None, solver: str, max_iter: int,
-                    X: np.ndarray, y: np.ndarray):
+def _cross_validate(args: argparse.Namespace, choice: _SolverChoice, X: np.ndarray,
+                    y: np.ndarray) -> LogisticRegression:
     """``fit --cv K``: choose C on K folds, print the CV curve, plot it; the refitted model."""
     from pathlib import Path
 
@@ -176,20 +228,20 @@ def _cross_validate(args: argparse.Namespace, penalty: str | None, solver: str, 
 
     if args.cv < 2:
         raise ValueError(f"--cv needs at least 2 folds, got {args.cv}")
-    if penalty is None:
+    if choice.penalty is None:
         raise ValueError("--cv chooses the penalty strength: use --penalty l2, l1 or elasticnet")
-    if solver not in ("auto", "prox_newton", "newton"):
-        raise ValueError(f"--cv fits with the exact solvers; drop --solver/--optimizer {solver}")
-    cv = LogisticRegressionCV(penalty=penalty, l1_ratio=args.l1_ratio, Cs=args.Cs, cv=args.cv,
-                              tol=args.tol, max_iter=max_iter, device=args.device, dtype=args.dtype)
+    if choice.solver not in ("auto", "prox_newton", "newton"):
+        raise ValueError(f"--cv fits with the exact solvers; drop --solver/--optimizer {choice.solver}")
+    cv = LogisticRegressionCV(penalty=choice.penalty, l1_ratio=args.l1_ratio, Cs=args.Cs, cv=args.cv,
+                              tol=args.tol, max_iter=choice.max_iter, device=args.device, dtype=args.dtype)
     cv.fit(X, y)
-    _out(f"cv: {args.cv}-fold, {len(cv.Cs_)} values of C, score = mean held-out log-likelihood "
-         f"(negative log-loss); chosen C = {cv.C_:.6g}")
-    _out(f"  {'C':>12}  {'mean score':>12}  {'std':>10}")
+    _output.out(f"cv: {args.cv}-fold, {len(cv.Cs_)} values of C, score = mean held-out log-likelihood "
+                f"(negative log-loss); chosen C = {cv.C_:.6g}")
+    _output.out(f"  {'C':>12}  {'mean score':>12}  {'std':>10}")
     for C, mean, std in zip(cv.Cs_, cv.mean_scores_, cv.std_scores_, strict=True):
-        _out(f"  {C:12.6g}  {mean:12.6f}  {std:10.6f}{'  <- chosen' if C == cv.C_ else ''}")
-    out = Path(args.out)
-    plot = args.cv_plot or str(out.with_name(f"{out.stem}-cv.png"))
+        _output.out(f"  {C:12.6g}  {mean:12.6f}  {std:10.6f}{'  <- chosen' if C == cv.C_ else ''}")
+    model_path = Path(args.out)
+    plot = args.cv_plot or str(model_path.with_name(f"{model_path.stem}-cv.png"))
     plot_cv_curve(cv.Cs_, cv.mean_scores_, cv.std_scores_, cv.C_, plot)
-    _out(f"wrote {plot}")
+    _output.out(f"wrote {plot}")
     return cv.best_estimator_

@@ -1,26 +1,33 @@
-"""The command line's streaming paths: ``fit`` over Parquet/CSV files (one or many processes) and
-``predict`` to Parquet. Part of the CLI layer (it prints); :mod:`torchlogit.cli.main` dispatches here.
+"""``torchlogit fit`` over Parquet/CSV files read in chunks, in one process or many (``torchrun``).
 
-Under ``torchrun`` every rank runs the same command: each reads its shard, all take the same
-solver steps, and rank 0 alone prints, draws the progress bar and writes the model.
+Part of the CLI layer: :mod:`torchlogit.cli.fit` hands streamed fits here, and
+:mod:`torchlogit.cli._output` prints. Under ``torchrun`` every rank runs the same command: each
+reads its shard, all take the same solver steps, and rank 0 alone prints, draws the progress bar
+and writes the model.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+from torchlogit.cli import _output
 
-from torchlogit import distributed
+if TYPE_CHECKING:
+    import torch
+
+    from torchlogit.data.base import DataSource
+    from torchlogit.data.streaming import CSVSource, ParquetSource
+    from torchlogit.estimators.logistic import LogisticRegression
 
 
 def wants_streaming(args: argparse.Namespace) -> bool:
     """Whether ``fit`` streams: Parquet, several files, a folder or pattern, streaming options, torchrun."""
+    from torchlogit import distributed
     from torchlogit.data.tabular import is_parquet
 
     data = args.data
@@ -30,53 +37,30 @@ def wants_streaming(args: argparse.Namespace) -> bool:
             or distributed.env_world_size() > 1)
 
 
-def fit(args: argparse.Namespace, estimator) -> None:
+def fit(args: argparse.Namespace, estimator: LogisticRegression) -> None:
     """``torchlogit fit FILES... --target y [--chunk-rows N] [--checkpoint DIR]`` streamed."""
-    from torchlogit._validation import resolve_device, resolve_dtype
-    from torchlogit.data.streaming import DEFAULT_CHUNK_ROWS, open_source
+    from torchlogit import distributed
+    from torchlogit._validation import resolve_device
     from torchlogit.estimators.streaming import fit_streamed
 
-    if args.cv is not None:
-        raise ValueError("--cv needs the data in memory; it is not available when streaming")
-    if args.test_size:
-        raise ValueError("--test-size is not available when streaming; evaluate the model on separate "
-                         "files with `torchlogit evaluate`")
-    if args.checkpoint is not None:
-        from torchlogit.cli.main import _check_output
-
-        _check_output(args.out)
+    _check_streaming_options(args)
     device = resolve_device(estimator.device)
     created = distributed.init_from_env(device, timeout_s=args.dist_timeout)
     try:
         rank, world = distributed.rank(), distributed.world_size()
-        say = _printer(rank)
-        features = None if args.features is None else [f.strip() for f in args.features.split(",")]
-        source = open_source(args.data, target=args.target, features=features, weight=args.weight,
-                             chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
-                             dtype=resolve_dtype(estimator.dtype), device=device,
-                             memory_map=args.memory_map)
-        classes = source.classes
-        if len(classes) < 2:
-            raise ValueError(f"target {args.target!r} has a single class ({classes[0]!r}); need at least 2")
+        say = _output.rank_zero_printer(rank)
+        source = _open_training_source(args, estimator, device)
         started = time.perf_counter()
-        with _pass_progress(args.quiet or rank != 0, source) as on_iteration:
+        with _output.pass_progress(args.quiet or rank != 0, source.row_totals()[0]) as bar, \
+                _chunks_reported_to(source, bar.on_chunk):
             fit_streamed(estimator, source, checkpoint=args.checkpoint,
-                         checkpoint_every=args.checkpoint_every or 0, callback=on_iteration)
+                         checkpoint_every=args.checkpoint_every or 0, callback=bar.on_iteration)
         seconds = time.perf_counter() - started
         if estimator.checkpoint_resumed_from_ is not None:
             say(f"resumed from the checkpoint in {args.checkpoint} (iteration "
                 f"{estimator.checkpoint_resumed_from_})")
-        n_rows = int(distributed.all_reduce_sum(_tensor([source.row_totals()[0]]))[0])
-        status = "converged" if estimator.converged_ else "NOT converged"
-        where = f"{len(source.files)} file{'s' if len(source.files) > 1 else ''}"
-        if world > 1:
-            where += f", {world} ranks"
-        say(f"fit: {len(classes)} classes, {n_rows} rows ({where}), {source.n_features} features; "
-            f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
-            f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), "
-            f"objective {estimator.objective_:.10g}")
-        say(f"passes: {estimator.n_passes_} in {seconds:.2f} s "
-            f"({seconds / max(estimator.n_passes_, 1):.3f} s per pass, chunks of {source.chunk_rows} rows)")
+        n_rows = _all_ranks_sum(source.row_totals()[0])
+        _print_streamed_fit(say, args, estimator, source, n_rows, world, seconds)
         accuracy = _streamed_accuracy(estimator, source)
         say(f"accuracy: train {accuracy:.4f} (all {n_rows} rows; no held-out split when streaming)")
         if rank == 0:
@@ -91,68 +75,75 @@ def fit(args: argparse.Namespace, estimator) -> None:
             distributed.shutdown()
 
 
-def predict_wanted(args: argparse.Namespace) -> bool:
-    """Whether ``predict`` takes the streaming path here: Parquet output, or a folder/pattern as input."""
-    return str(args.out or "").lower().endswith((".parquet", ".pq")) or not Path(args.data).is_file()
-
-
-def predict(args: argparse.Namespace) -> None:
-    """``torchlogit predict MODEL DATA --out preds.parquet``: streamed, one block at a time."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from torchlogit._fileio import atomic_path
-    from torchlogit.cli.main import _label_text
-    from torchlogit.data.streaming import open_source
-    from torchlogit.serving.modelfile import load_model, read_metadata
-
-    estimator = load_model(args.model)
-    names = read_metadata(args.model)["feature_names"]
-    source = open_source(args.data, features=names, rank=0, world_size=1)
-    if source.n_features != estimator.n_features_in_:
-        raise ValueError(f"{args.data!r} has {source.n_features} feature columns; the model expects "
-                         f"{estimator.n_features_in_}")
-    classes = estimator.classes_
-    with_proba = bool(getattr(args, "proba", False))
-    label_type = pa.array(classes.tolist()).type
-    fields = [("prediction", label_type), ("probability", pa.float64())]
-    if with_proba:
-        fields += [(f"proba_{_label_text(c)}", pa.float64()) for c in classes]
-    schema = pa.schema(fields)
-    total = source.row_totals()[0] if source.format_name == "Parquet" else None
-    count = 0
-    with atomic_path(args.out) as tmp, pq.ParquetWriter(tmp, schema) as writer, \
-            _row_progress(args.quiet if hasattr(args, "quiet") else False, total) as advance:
-        for X in source.feature_blocks():
-            proba = estimator.predict_proba(X)
-            best = proba.argmax(axis=1)
-            columns = [pa.array(classes[best].tolist(), type=label_type),
-                       pa.array(proba[np.arange(len(best)), best])]
-            columns += [pa.array(proba[:, k]) for k in range(len(classes))] if with_proba else []
-            writer.write_table(pa.Table.from_arrays(columns, schema=schema))
-            count += len(best)
-            advance(len(best))
-    print(f"wrote {count} predictions to {args.out}", file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------- helpers
-def _printer(rank: int):
-    def say(text: str) -> None:
-        if rank == 0:
-            print(text, flush=True)
+def _check_streaming_options(args: argparse.Namespace) -> None:
+    """Refuse the in-memory-only options, and a model file that could not be written, before any pass."""
+    if args.cv is not None:
+        raise ValueError("--cv needs the data in memory; it is not available when streaming")
+    if args.test_size:
+        raise ValueError("--test-size is not available when streaming; evaluate the model on separate "
+                         "files with `torchlogit evaluate`")
+    if args.checkpoint is not None:  # fail now, not after a long checkpointed fit
+        _output.check_output(args.out)
 
-    return say
+
+def _open_training_source(args: argparse.Namespace, estimator: LogisticRegression,
+                          device: torch.device) -> ParquetSource | CSVSource:
+    """This rank's shard of the files, in the estimator's dtype on ``device``, with two classes or more."""
+    from torchlogit._validation import resolve_dtype
+    from torchlogit.data.streaming import DEFAULT_CHUNK_ROWS, open_source
+
+    features = None if args.features is None else [f.strip() for f in args.features.split(",")]
+    source = open_source(args.data, target=args.target, features=features, weight=args.weight,
+                         chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+                         dtype=resolve_dtype(estimator.dtype), device=device,
+                         memory_map=args.memory_map)
+    classes = source.classes
+    if len(classes) < 2:
+        raise ValueError(f"target {args.target!r} has a single class ({classes[0]!r}); need at least 2")
+    return source
 
 
-def _tensor(values):
+@contextlib.contextmanager
+def _chunks_reported_to(source: DataSource, on_chunk: Callable[[int], None] | None) -> Iterator[None]:
+    """Have ``source`` call ``on_chunk`` with each chunk's row count inside the block; always undone."""
+    previous = source.on_chunk
+    source.on_chunk = on_chunk
+    try:
+        yield
+    finally:
+        source.on_chunk = previous
+
+
+def _print_streamed_fit(say: Callable[[str], None], args: argparse.Namespace, estimator: LogisticRegression,
+                        source: ParquetSource | CSVSource, n_rows: int, world: int, seconds: float) -> None:
+    """The fit's summary lines: ``n_rows`` on all ``world`` ranks, fitted in ``seconds``."""
+    status = "converged" if estimator.converged_ else "NOT converged"
+    where = f"{len(source.files)} file{'s' if len(source.files) > 1 else ''}"
+    if world > 1:
+        where += f", {world} ranks"
+    say(f"fit: {len(source.classes)} classes, {n_rows} rows ({where}), {source.n_features} features; "
+        f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
+        f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), "
+        f"objective {estimator.objective_:.10g}")
+    say(f"passes: {estimator.n_passes_} in {seconds:.2f} s "
+        f"({seconds / max(estimator.n_passes_, 1):.3f} s per pass, chunks of {source.chunk_rows} rows)")
+
+
+def _all_ranks_sum(count: int) -> int:
+    """``count`` summed over the ranks of a distributed run (itself in a single process)."""
     import torch
 
-    return torch.tensor(values, dtype=torch.float64)
+    from torchlogit import distributed
+
+    return int(distributed.all_reduce_sum(torch.tensor([count], dtype=torch.float64))[0])
 
 
-def _streamed_accuracy(estimator, source) -> float:
+def _streamed_accuracy(estimator: LogisticRegression, source: ParquetSource | CSVSource) -> float:
     """Training accuracy over every rank's shard (as ``score``, unweighted): one more pass."""
     import torch
+
+    from torchlogit import distributed
 
     weights = torch.as_tensor(estimator.coef_, dtype=torch.float64)
     intercept = torch.as_tensor(estimator.intercept_, dtype=torch.float64)
@@ -164,60 +155,3 @@ def _streamed_accuracy(estimator, source) -> float:
         sums[1] += len(y)
     sums = distributed.all_reduce_sum(sums)
     return float(sums[0] / sums[1]) if sums[1] > 0 else float("nan")
-
-
-@contextlib.contextmanager
-def _pass_progress(disabled: bool, source) -> Iterator:
-    """A progress bar over the passes of a streamed fit: rows, rows/s, passes, max |gradient|.
-
-    Yields the solver callback; the bar advances as the source yields chunks (rank 0's shard).
-    """
-    if disabled:
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    total = max(source.row_totals()[0], 1)
-    columns = (TextColumn("pass {task.fields[passes]}"), BarColumn(),
-               TextColumn("{task.fields[rows]} rows, {task.fields[speed]} rows/s"), TimeElapsedColumn(),
-               TextColumn("{task.fields[info]}"))
-    state = {"done": 0, "started": time.perf_counter()}
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("fit", total=total, passes=1, rows=0, speed="-", info="")
-
-        def on_chunk(rows: int) -> None:
-            state["done"] += rows
-            passes, within = divmod(state["done"], total)
-            speed = state["done"] / max(time.perf_counter() - state["started"], 1e-9)
-            bar.update(task, completed=within, passes=passes + 1, rows=state["done"], speed=f"{speed:,.0f}")
-
-        def on_iteration(iteration: int, f: float, grad_max: float) -> None:
-            bar.update(task, info=f"iteration {iteration}: max |gradient| {grad_max:.1e}")
-
-        source.on_chunk = on_chunk
-        try:
-            yield on_iteration
-        finally:
-            source.on_chunk = None
-
-
-@contextlib.contextmanager
-def _row_progress(disabled: bool, total: int | None) -> Iterator:
-    if disabled or not sys.stderr.isatty():
-        yield lambda rows: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    started = time.perf_counter()
-    columns = (TextColumn("predict"), BarColumn(),
-               TextColumn("{task.completed} rows, {task.fields[speed]} rows/s"), TimeElapsedColumn())
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("predict", total=total, speed="-")
-
-        def advance(rows: int) -> None:
-            done = bar.tasks[0].completed + rows
-            speed = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=done, speed=f"{speed:,.0f}")
-
-        yield advance
