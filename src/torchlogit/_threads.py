@@ -1,8 +1,8 @@
 """Thread discipline for small work.
 
-On a 2-core machine a tiny LAPACK or BLAS call made with two OpenMP/MKL threads can wait
-milliseconds for the second thread (measured: a 3×3 Cholesky takes 8 ms with 2 threads while
-the other core is busy, 5 µs with 1). Small work therefore runs on one thread.
+A tiny LAPACK or BLAS call made with several OpenMP/MKL threads can wait milliseconds for a
+thread whose core is busy, far longer than the work itself; small work therefore runs on one
+thread (the measurements behind the threshold: benchmarks/README.md, "Thresholds in the code").
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import torch
 
-# below this many multiply-adds per call, one thread beats two (fits of 1,000 × 2 run 50× faster)
+# below this many multiply-adds per call, one thread beats two
 SMALL_WORK = 1 << 20
 
 

@@ -74,13 +74,61 @@ def test_sampled_hessian_of_repeated_blocks_is_the_full_hessian(monkeypatch, n_c
     X, y, w = np.tile(X, (repeats, 1)), np.tile(y, repeats), np.tile(w, repeats)
     n_out = 1 if n_classes == 2 else n_classes
     full, sampled = _objective(X, y, w, n_out), _objective(X, y, w, n_out, chunk_rows=13)
-    sampled.sample_hessians(rows=30)  # every 3rd block of 8 rows: 4 of the 12
-    assert sampled.hessian_stride == 3
+    stride = sampled.hessian_stride_for(rows=30)  # every 3rd block of 8 rows: 4 of the 12
+    assert stride == 3
     coef = torch.randn(full.coef_shape, dtype=torch.float64)
     f1, g1, h1 = full.value_grad_hess(coef)
-    f2, g2, h2 = sampled.value_grad_hess(coef)
+    f2, g2, h2 = sampled.value_grad_hess(coef, hessian_stride=stride)
     assert f1 == pytest.approx(f2, rel=1e-13)  # F and its gradient still use every row
     torch.testing.assert_close(g1, g2, rtol=1e-12, atol=1e-14)
     torch.testing.assert_close(h1, h2, rtol=1e-12, atol=1e-14)
-    assert sampled._sampled_ranges(0, 13) == [(0, 8)]  # chunk rows 0-12: block 0 only
-    assert sampled._sampled_ranges(13, 13) == [(11, 13)]  # rows 13-25: rows 24-25 of block 3
+    assert sampled._sampled_ranges(0, 13, stride) == [(0, 8)]  # chunk rows 0-12: block 0 only
+    assert sampled._sampled_ranges(13, 13, stride) == [(11, 13)]  # rows 13-25: rows 24-25 of block 3
+
+
+def test_sampled_hessian_differs_when_the_blocks_differ(monkeypatch):
+    """The stride really selects rows: on rows that are not repeats, a sample is not the full Hessian,
+    and the sample of every 2nd block is exactly the Hessian of those rows scaled up."""
+    import torchlogit.core.objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 8)
+    X, y, w = make_classification_data(n=64, weights=True)
+    objective = _objective(X, y, w, 1, chunk_rows=20)
+    coef = torch.randn(objective.coef_shape, dtype=torch.float64)
+    _, _, full = objective.value_grad_hess(coef)
+    _, _, sampled = objective.value_grad_hess(coef, hessian_stride=2)
+    assert not torch.allclose(full, sampled, rtol=1e-3)
+    rows = np.concatenate([np.arange(start, start + 8) for start in range(0, 64, 16)])
+    blocks = _objective(X[rows], y[rows], w[rows], 1, alpha=0.0)
+    _, _, block_hess = blocks.value_grad_hess(coef)
+    ridge = torch.diag(objective.l2.hess_diag(1))
+    scale = 64 / 32 * w[rows].sum() / w.sum()  # rows/sampled rows, then the weight sums' ratio
+    torch.testing.assert_close(sampled - ridge, block_hess * scale, rtol=1e-10, atol=1e-14)
+
+
+def test_with_l2_shares_the_counted_rows_and_leaves_the_source_objective_alone():
+    X, y, w = make_classification_data(n=90, weights=True)
+    source = InMemorySource(torch.tensor(X), torch.tensor(y), torch.tensor(w), chunk_rows=40)
+    passes = []
+    chunks = source.chunks
+
+    def counted_chunks():
+        passes.append(1)
+        yield from chunks()
+
+    source.chunks = counted_chunks
+    base = Objective(source, n_outputs=1, fit_intercept=True, l2=None, dtype=torch.float64, device="cpu")
+    counted = len(passes)
+    assert counted == 1  # an in-memory source is counted in one pass
+    l2 = L2Penalty(column_strengths(0.3, X.shape[1], True, None, dtype=torch.float64, device="cpu"))
+    ridge = base.with_l2(l2)
+    assert len(passes) == counted  # no counting pass
+    assert (ridge.n_rows, ridge.weight_sum, ridge.source) == (base.n_rows, base.weight_sum, base.source)
+    assert base.l2 is None and ridge.l2 is l2
+    coef = torch.randn(base.coef_shape, dtype=torch.float64)
+    expected = Objective(source, n_outputs=1, fit_intercept=True, l2=l2, dtype=torch.float64, device="cpu")
+    value = ridge.value(coef)
+    assert value == expected.value(coef)
+    assert value == pytest.approx(base.value(coef) + float(l2.value(coef)), rel=1e-14)
+    assert (ridge.n_passes, base.n_passes) == (1, 1)  # each counts the passes made through it
+    assert ridge.last_coef is coef

@@ -37,8 +37,12 @@ def test_works_in_pipeline_gridsearch_and_cross_validation():
     scores = cross_val_score(pipe, X, y, cv=3)
     reference = cross_val_score(make_pipeline(StandardScaler(), _sk()), X, y, cv=3)
     np.testing.assert_allclose(scores, reference)
-    search = GridSearchCV(LogisticRegression(), {"C": [0.01, 1.0]}, cv=3).fit(X, y)
-    assert search.best_params_["C"] in (0.01, 1.0)
+    grid = {"C": [0.001, 0.01, 1.0]}
+    search = GridSearchCV(LogisticRegression(), grid, cv=3).fit(X, y)
+    sk_search = GridSearchCV(_sk(), grid, cv=3).fit(X, y)
+    assert search.best_params_ == sk_search.best_params_
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               sk_search.cv_results_["mean_test_score"])
     assert clone(LogisticRegression(C=3.0)).get_params()["C"] == 3.0
 
 
@@ -87,8 +91,22 @@ def test_predict_proba_and_log_proba_are_consistent_and_stable():
 def test_warm_start_starts_from_the_previous_solution():
     X, y, _ = make_classification_data(n=200, seed=10)
     est = LogisticRegression(warm_start=True).fit(X, y)
+    first = est.coef_.copy(), est.intercept_.copy()
     est.fit(X, y)
-    assert est.n_iter_[0] == 0
+    assert est.n_iter_[0] == 0  # already at the optimum
+    np.testing.assert_array_equal(est.coef_, first[0])
+    np.testing.assert_array_equal(est.intercept_, first[1])
+    # with no iterations allowed, a warm start at a new C keeps the previous coefficients exactly
+    with pytest.warns(ConvergenceWarning):
+        est.set_params(C=0.05, max_iter=0).fit(X, y)
+    np.testing.assert_array_equal(est.coef_, first[0])
+    # and with iterations it reaches the new optimum, scikit-learn's at C=0.05, from there
+    est.set_params(max_iter=100).fit(X, y)
+    reference = _sk(C=0.05).fit(X, y)
+    np.testing.assert_allclose(est.coef_, reference.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(est.intercept_, reference.intercept_, rtol=1e-6, atol=1e-9)
+    cold = LogisticRegression(C=0.05).fit(X, y)
+    assert 0 < est.n_iter_[0] <= cold.n_iter_[0]
 
 
 def test_convergence_warning_says_how_far_and_what_to_do():
@@ -99,7 +117,7 @@ def test_convergence_warning_says_how_far_and_what_to_do():
 
 def test_separated_data_without_penalty_is_reported():
     X, y = make_demo_data(n_samples=200)
-    with pytest.warns(PerfectSeparationWarning, match="does not exist.*x0"):
+    with pytest.warns(PerfectSeparationWarning, match=r"does not exist.*combination of x1, x2\."):
         LogisticRegression(penalty=None).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -118,7 +136,7 @@ def test_quasi_complete_separation_is_detected():
     x1 = rng.normal(size=100)
     x2 = np.where(x1 > 0, 1.0, 0.0)  # y = 1 whenever x2 = 1; mixed where x2 = 0
     y = np.where(x2 == 1, 1, rng.integers(0, 2, 100))
-    with pytest.warns(PerfectSeparationWarning, match="x1"):
+    with pytest.warns(PerfectSeparationWarning, match=r"combination of x2\."):  # 1-based, as summary()
         LogisticRegression(penalty=None, max_iter=200).fit(np.column_stack([x1, x2]), y)
 
 

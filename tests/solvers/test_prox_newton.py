@@ -195,6 +195,7 @@ def test_working_sets_reach_the_full_optimum(n_classes):
     assert narrow.converged and narrow.grad_max <= 1e-10
     torch.testing.assert_close(narrow.coef, full.coef, rtol=0, atol=1e-8)
     assert 0 < len(cache.features) < 40  # solved on a narrow copy, not the fallback
+    assert cache.objective.l2 is None  # the cached copy is not changed: each fit uses with_l2
     # a second, weaker penalty on the same cache (as along a path) also lands on the optimum
     objective2, l1_weak = _problem(X, y, sw, 0.03, 0.7)
     again = working_set_prox_newton(objective2, narrow.coef, l1=l1_weak, tol=1e-10, cache=ColumnCache(),
@@ -216,8 +217,8 @@ def test_working_sets_fall_back_for_sources_without_columns():
 
     X, y, _ = make_classification_data(n=200, d=6, seed=52)
     objective, l1 = _problem(X, y, None, 0.05, 1.0)
-    streamed = Objective(as_data_source(Streamed(objective.source)), n_outputs=1, fit_intercept=True, l2=objective.l2,
-                         dtype=torch.float64, device="cpu")
+    streamed = Objective(as_data_source(Streamed(objective.source)), n_outputs=1, fit_intercept=True,
+                         l2=objective.l2, dtype=torch.float64, device="cpu")
     res = working_set_prox_newton(streamed, streamed.zeros(), l1=l1, tol=1e-10)
     ref = prox_newton(objective, objective.zeros(), l1=l1, tol=1e-10)
     torch.testing.assert_close(res.coef, ref.coef, rtol=0, atol=1e-9)

@@ -139,17 +139,18 @@ def test_newton_goes_back_to_full_hessians_when_the_sample_misses_a_feature(monk
     X = np.column_stack([X, rare])
     y[16:32] = 1
     y[16:20] = 0
-    sampled = []
-    original = objective_module.Objective.sample_hessians
+    strides = []  # the rows each Hessian pass sampled: every 4th block, then all (1)
+    original = objective_module.Objective.value_grad_hess
 
-    def record(self, rows):
-        original(self, rows)
-        sampled.append(self)
+    def record(self, coef, hess_index=None, *, hessian_stride=1):
+        strides.append(hessian_stride)
+        return original(self, coef, hess_index, hessian_stride=hessian_stride)
 
-    monkeypatch.setattr(objective_module.Objective, "sample_hessians", record)
+    monkeypatch.setattr(objective_module.Objective, "value_grad_hess", record)
     ours = LogisticRegression(tol=1e-10).fit(X, y)
     ref = SkLogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-6)
     assert ours.converged_ and ours.grad_max_ <= 1e-10
-    assert [objective.hessian_stride for objective in sampled] == [1]  # was 4, until a step disappointed
+    assert strides[0] == 4 and strides[-1] == 1  # was 4, until a step disappointed
+    assert strides == sorted(strides, reverse=True)  # and all rows from then on
     assert ours.n_iter_[0] <= 8  # blind to the rare feature it took 24 Newton steps

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 PROG = "torchlogit"
 """The program name at the start of every error, warning and note line."""
 
@@ -84,7 +82,9 @@ def warnings_to_stderr() -> Iterator[None]:
 
 def label_text(label: object) -> str:
     """A class label as written in output files and tables (numpy scalars as plain Python values)."""
-    return str(label.item() if isinstance(label, np.generic) else label)
+    from torchlogit._validation import plain
+
+    return str(plain(label))
 
 
 def check_output(path: str | None) -> None:

@@ -25,8 +25,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 # Rows per block when forming weighted Gram matrices: keeps the block in cache and lets BLAS use
-# its fast tall-skinny path (measured 3x faster than one big float64 X.T @ X on the 2-core box);
-# float32 blocks are 4x taller (1e6 x 32: 28 ms at 16,384 rows against 32 ms at 4,096).
+# its fast tall-skinny path; float32 blocks are 4x taller (see benchmarks/README.md).
 _GRAM_BLOCK_ROWS = 4096
 
 
@@ -98,8 +97,8 @@ def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
     """The ``columns`` block of ``X̃ᵀ diag(h) X̃`` (X̃ = [X, 1]; index ``X.shape[1]`` is the intercept).
 
     What an active-set solver needs: ``len(columns)²`` work per row instead of ``d²``. The columns
-    are gathered a row block at a time, blocks of ~4M values (measured: 2.5x faster than 4096-row
-    blocks for 300 of 500 columns, whose products are too thin); the intercept's row is ``X_Sᵀh``.
+    are gathered a row block at a time, blocks of ~4M values (4096-row blocks of a few hundred
+    columns make products too thin); the intercept's row is ``X_Sᵀh``.
     """
     d = X.shape[1]
     is_feature = columns < d
@@ -156,8 +155,8 @@ def multinomial_sums(
     """Weighted multinomial (softmax) log-loss sums for one chunk (``coef`` has one row per class).
 
     Works on class-major scores (``n_classes × n_rows``): the log-sum-exp and softmax then reduce
-    across a few long contiguous rows, which vectorises; torch's row-wise softmax over 10 columns
-    was measured 4x slower.
+    across a few long contiguous rows, which vectorises, where torch's row-wise softmax over a few
+    columns does not.
     """
     weights, bias = (coef[:, :-1], coef[:, -1:]) if fit_intercept else (coef, None)
     scores_t = weights @ X.T if bias is None else torch.addmm(bias, weights, X.T)

@@ -17,7 +17,9 @@ same solver code serves in-memory, streamed and distributed data.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -26,6 +28,24 @@ from torchlogit.core.loss import ChunkSums, chunk_sums
 from torchlogit.core.penalties import L2Penalty
 from torchlogit.data.base import DataSource
 from torchlogit.distributed import all_reduce_sum
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What one pass forms: F always, ∇F with ``grad``, the Hessian (and ∇F) with ``hess``.
+
+    ``hess_index`` restricts the Hessian to a square block; ``hessian_stride`` > 1 forms it from
+    every ``hessian_stride``-th block of ``_HESSIAN_BLOCK_ROWS`` rows only.
+    """
+
+    grad: bool = False
+    hess: bool = False
+    hess_index: Tensor | None = None
+    hessian_stride: int = 1
+
+    @property
+    def sampled(self) -> bool:
+        return self.hess and self.hessian_stride > 1
 
 
 class Objective:
@@ -39,6 +59,11 @@ class Objective:
     fit_intercept : bool
     l2 : L2Penalty or None
     dtype, device : where coefficients live (the source's chunks must match).
+
+    An objective is never changed by the solvers that use it: another ridge term is another
+    objective (:meth:`with_l2`), Hessian sampling an argument (:meth:`value_grad_hess`). Only
+    ``n_passes`` (passes over the data so far) and ``last_coef`` (where F was last evaluated,
+    which checkpoints read) move.
     """
 
     def __init__(
@@ -52,24 +77,21 @@ class Objective:
         self.dtype = dtype
         self.device = torch.device(device)
         self.n_passes = 0
-        # Hessians from every ``hessian_stride``-th block of rows (1: all rows), see sample_hessians
-        self.hessian_stride = 1
         self.coef_shape = (n_outputs, source.n_features + int(fit_intercept))
-        self.last_coef: Tensor | None = None  # where F was last evaluated (checkpoints read it)
-        totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # rows, weight sum
-        row_totals = source.row_totals()
-        if row_totals is not None:  # a streamed source counts without a full pass (footers, one column)
-            rows, weight_sum = row_totals
-            totals += torch.tensor([float(rows), weight_sum], dtype=torch.float64, device=self.device)
-        else:
-            for _, _, w in source.chunks():
-                totals[0] += w.shape[0]
-                totals[1] += w.sum(dtype=torch.float64)
-        totals = all_reduce_sum(totals)
-        self.n_rows = int(totals[0].item())
-        self.weight_sum = float(totals[1].item())
+        self.last_coef: Tensor | None = None
+        self.n_rows, self.weight_sum = _count_rows(source, self.device)
         if not self.weight_sum > 0:
             raise ValueError("the sample weights sum to zero: there is nothing to fit")
+
+    def with_l2(self, l2: L2Penalty | None) -> Objective:
+        """The same data with another ridge term (e.g. the next C of a path), without a counting pass.
+
+        The new objective shares the source, its row count and weight sum; its pass counter and
+        ``last_coef`` start afresh, so each counts the passes made through it.
+        """
+        other = copy.copy(self)
+        other.l2, other.n_passes, other.last_coef = l2, 0, None
+        return other
 
     def chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
         """The source's chunks, ``X`` and the weights in the objective's dtype (a no-op when they are)."""
@@ -80,43 +102,49 @@ class Objective:
         """A starting point of the right shape, dtype and device."""
         return torch.zeros(self.coef_shape, dtype=self.dtype, device=self.device)
 
-    def sample_hessians(self, rows: int) -> None:
-        """Form Hessians from about ``rows`` rows (evenly spaced blocks) instead of all of them.
+    def hessian_stride_for(self, rows: int) -> int:
+        """The ``hessian_stride`` that forms Hessians from about ``rows`` rows (evenly spaced blocks).
 
         The Hessian only shapes Newton's steps; F and ∇F still use every row, so the optimum is
-        unchanged. On tens of millions of rows the weighted Gram costs as reading the
+        unchanged. On tens of millions of rows the weighted Gram costs as much as reading the
         data, while a few million rows give it to a few parts in a thousand. Newton returns to
         full Hessians if a step disappoints (a feature too rare to be sampled, say).
         """
-        self.hessian_stride = max(1, self.n_rows // rows)
+        return max(1, self.n_rows // rows)
 
-    def _sampled_ranges(self, first_row: int, n: int) -> list[tuple[int, int]]:
-        """Rows ``[start, stop)`` of a chunk (first row ``first_row`` of this shard) in sampled blocks."""
+    def _sampled_ranges(self, first_row: int, n: int, stride: int) -> list[tuple[int, int]]:
+        """Rows ``[start, stop)`` of a chunk (first row ``first_row`` of this shard) in the sampled
+        blocks: every ``stride``-th block of ``_HESSIAN_BLOCK_ROWS`` rows, counted from the shard's start."""
         ranges = []
         block = _HESSIAN_BLOCK_ROWS
         start = (first_row // block) * block
         while start < first_row + n:
-            if (start // block) % self.hessian_stride == 0:
+            if (start // block) % stride == 0:
                 stop = min(start + block, first_row + n)
                 ranges.append((max(start, first_row) - first_row, stop - first_row))
             start += block
         return ranges
 
-    def _sums(
-        self, coef: Tensor, need_grad: bool, need_hess: bool, hess_index: Tensor | None = None,
-    ) -> ChunkSums:
+    def _sums(self, coef: Tensor, request: _Request) -> ChunkSums:
+        """One pass: the chunks' sums, all-reduced and normalised, plus the ridge term."""
         self.n_passes += 1
         self.last_coef = coef
+        total, hess_rows = self._chunk_totals(coef, request)
+        self._normalise(total, coef, request, hess_rows)
+        self._add_ridge(total, coef, request)
+        return total
+
+    def _chunk_totals(self, coef: Tensor, request: _Request) -> tuple[ChunkSums, int]:
+        """This shard's sums over every chunk, and how many rows its sampled Hessian saw."""
         total: ChunkSums | None = None
-        sampled = need_hess and self.hessian_stride > 1
         first_row, hess_rows = 0, 0
         for X, y, w in self.chunks():
-            part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=need_grad or sampled,
-                              need_hess=need_hess and not sampled, hess_index=hess_index)
-            if sampled:
-                for start, stop in self._sampled_ranges(first_row, X.shape[0]):
+            part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=request.grad,
+                              need_hess=request.hess and not request.sampled, hess_index=request.hess_index)
+            if request.sampled:
+                for start, stop in self._sampled_ranges(first_row, X.shape[0], request.hessian_stride):
                     block = chunk_sums(X[start:stop], y[start:stop], w[start:stop], coef, self.fit_intercept,
-                                       need_hess=True, hess_index=hess_index).hess
+                                       need_hess=True, hess_index=request.hess_index).hess
                     part.hess = block if part.hess is None else part.hess + block
                     hess_rows += stop - start
             first_row += X.shape[0]
@@ -126,35 +154,42 @@ class Objective:
                 total += part
         if total is None:
             raise ValueError("the data source yielded no rows")
-        # one all_reduce for everything: pack loss, gradient and Hessian into a flat buffer
+        return total, hess_rows
+
+    def _normalise(self, total: ChunkSums, coef: Tensor, request: _Request, hess_rows: int) -> None:
+        """Sum ``total`` over ranks and divide by the weight sum, in place: one all_reduce for all of
+        loss, gradient, sampled rows and Hessian, packed in a flat buffer. A sampled Hessian is
+        scaled up to all rows."""
         pieces = [total.loss.reshape(1)]
-        if need_grad or sampled:
+        if request.grad:
             pieces.append(total.grad.reshape(-1))
-        if sampled:
+        if request.sampled:
             if total.hess is None:  # this shard's rows fell between the sampled blocks
-                size = int(hess_index.numel()) if hess_index is not None else coef.numel()
+                size = int(request.hess_index.numel()) if request.hess_index is not None else coef.numel()
                 total.hess = coef.new_zeros(size, size)
             pieces.append(torch.tensor([float(hess_rows)], dtype=coef.dtype, device=coef.device))
-        if need_hess:
+        if request.hess:
             pieces.append(total.hess.reshape(-1))
         flat = all_reduce_sum(torch.cat(pieces)) / self.weight_sum
-        n_grad = total.grad.numel() if need_grad or sampled else 0
+        n_grad = total.grad.numel() if request.grad else 0
         total.loss = flat[0]
-        if need_grad or sampled:
+        if request.grad:
             total.grad = flat[1 : 1 + n_grad].reshape(self.coef_shape)
-        if need_hess:
-            hess = flat[1 + n_grad + int(sampled) :].reshape(total.hess.shape)
-            if sampled:  # scale the sample up to all rows
+        if request.hess:
+            hess = flat[1 + n_grad + int(request.sampled) :].reshape(total.hess.shape)
+            if request.sampled:
                 hess = hess * (self.n_rows / (flat[1 + n_grad] * self.weight_sum))
             total.hess = hess
-        if self.l2 is not None:
-            total.loss = total.loss + self.l2.value(coef)
-            if need_grad:
-                total.grad = total.grad + self.l2.grad(coef)
-            if need_hess:
-                diag = self.l2.hess_diag(self.n_outputs)
-                total.hess.diagonal().add_(diag if hess_index is None else diag[hess_index])
-        return total
+
+    def _add_ridge(self, total: ChunkSums, coef: Tensor, request: _Request) -> None:
+        if self.l2 is None:
+            return
+        total.loss = total.loss + self.l2.value(coef)
+        if request.grad:
+            total.grad = total.grad + self.l2.grad(coef)
+        if request.hess:
+            diag = self.l2.hess_diag(self.n_outputs)
+            total.hess.diagonal().add_(diag if request.hess_index is None else diag[request.hess_index])
 
     def column_moments(self) -> tuple[Tensor, Tensor]:
         """Weighted mean and standard deviation of every feature column (one pass)."""
@@ -171,22 +206,43 @@ class Objective:
 
     def value(self, coef: Tensor) -> float:
         """F(coef)."""
-        return float(self._sums(coef, False, False).loss)
+        return float(self._sums(coef, _Request()).loss)
 
     def value_grad(self, coef: Tensor) -> tuple[float, Tensor]:
         """F and its gradient (shape of ``coef``)."""
-        sums = self._sums(coef, True, False)
+        sums = self._sums(coef, _Request(grad=True))
         return float(sums.loss), sums.grad
 
-    def value_grad_hess(self, coef: Tensor, hess_index: Tensor | None = None) -> tuple[float, Tensor, Tensor]:
+    def value_grad_hess(
+        self, coef: Tensor, hess_index: Tensor | None = None, *, hessian_stride: int = 1,
+    ) -> tuple[float, Tensor, Tensor]:
         """F, its gradient and its Hessian over ``coef.ravel()``.
 
         ``hess_index`` (int64 flat indices into ``coef.ravel()``), when given, asks only for that
         square block of the Hessian: what an active-set solver needs, at a fraction of the cost.
+        ``hessian_stride`` > 1 forms the Hessian from every ``hessian_stride``-th block of rows
+        only (:meth:`hessian_stride_for`); F and the gradient always use every row.
         """
-        sums = self._sums(coef, True, True, hess_index)
+        sums = self._sums(coef, _Request(grad=True, hess=True, hess_index=hess_index,
+                                         hessian_stride=hessian_stride))
         return float(sums.loss), sums.grad, sums.hess
 
 
-# rows per sampled block when Hessians are sampled (Objective.sample_hessians)
+def _count_rows(source: DataSource, device: torch.device) -> tuple[int, float]:
+    """Rows and weight sum of ``source`` over every rank: from ``row_totals()`` where a source
+    counts without a full pass (footers, one column), else from one pass."""
+    totals = torch.zeros(2, dtype=torch.float64, device=device)
+    row_totals = source.row_totals()
+    if row_totals is not None:
+        rows, weight_sum = row_totals
+        totals += torch.tensor([float(rows), weight_sum], dtype=torch.float64, device=device)
+    else:
+        for _, _, w in source.chunks():
+            totals[0] += w.shape[0]
+            totals[1] += w.sum(dtype=torch.float64)
+    totals = all_reduce_sum(totals)
+    return int(totals[0].item()), float(totals[1].item())
+
+
+# rows per sampled block when Hessians are sampled (Objective.hessian_stride_for)
 _HESSIAN_BLOCK_ROWS = 16384

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,8 +19,9 @@ from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import encode_labels, resolve_device, resolve_dtype, tensor_to_numpy
 from torchlogit.core.objective import Objective
+from torchlogit.estimators._shared import join_coef, make_source, penalty_factor_tensor, split_coef
 from torchlogit.estimators.logistic import PENALTIES, LogisticRegression
-from torchlogit.estimators.paths import _factor, c_grid, fit_path, make_source
+from torchlogit.estimators.paths import c_grid, fit_path
 
 
 class LogisticRegressionCV(LogisticRegression):
@@ -54,7 +56,7 @@ class LogisticRegressionCV(LogisticRegression):
     best_estimator_ : the refitted :class:`~torchlogit.LogisticRegression` (``refit=True`` only)
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  scikit-learn: hyperparameters are __init__ keywords
         self, *, Cs: int | Sequence[float] = 10, cv: Any = 5, scoring: Any = None,
         penalty: str = "l2", l1_ratio: float | None = None, penalty_factor: Any = None,
         fit_intercept: bool = True, tol: float = 1e-8, max_iter: int = 100,
@@ -90,11 +92,37 @@ class LogisticRegressionCV(LogisticRegression):
         -------
         self
         """
+        self._check_cv_params()
+        data = self._validated(X, y, sample_weight)
+        self.Cs_ = self._grid(data)
+        fold_coefs = self._score_folds(data)
+        self.mean_scores_ = self.scores_.mean(axis=0)
+        self.std_scores_ = self.scores_.std(axis=0)
+        best = int(np.argmax(self.mean_scores_))
+        self.C_ = float(self.Cs_[best])
+        if self.refit:
+            final = self._single(self.C_).fit(X, y, sample_weight=sample_weight)
+            coef = join_coef(final.coef_, final.intercept_, self.fit_intercept)
+            self.best_estimator_ = final
+            self.n_iter_ = final.n_iter_
+            self.solver_, self.converged_ = final.solver_, final.converged_
+            self.objective_, self.grad_max_ = final.objective_, final.grad_max_
+        else:
+            coef = fold_coefs[:, best].mean(axis=0)
+            self.n_iter_ = np.array([0], dtype=np.int32)
+        self.classes_ = data.classes
+        self.coef_, self.intercept_ = split_coef(np.asarray(coef, dtype=data.np_dtype), self.fit_intercept)
+        return self
+
+    def _check_cv_params(self) -> None:
         if self.penalty is None or self.penalty not in PENALTIES:
             raise ValueError(f"penalty must be one of 'l2', 'l1', 'elasticnet', got {self.penalty!r}")
         if not isinstance(self.Cs, numbers.Integral) and np.ndim(self.Cs) != 1:
             raise ValueError(f"Cs must be an int or a sequence of C values, got {self.Cs!r}")
         self._single(1.0)._check_params()
+
+    def _validated(self, X: Any, y: Any, sample_weight: Any) -> _CVData:
+        """Checked arrays, encoded labels, fitting and scoring weights, the penalty's factor."""
         dtype, device = resolve_dtype(self.dtype), resolve_device(self.device)
         X, y = validate_data(self, tensor_to_numpy(X), tensor_to_numpy(y), accept_sparse="csr",
                              dtype=[np.float64, np.float32], y_numeric=False)
@@ -110,73 +138,82 @@ class LogisticRegressionCV(LogisticRegression):
         if self.class_weight is not None:
             weights = weights * compute_class_weight(self.class_weight, classes=classes, y=y,
                                                      sample_weight=weights)[y_index]
-        l1_ratio = self._single(1.0)._l1_ratio
-        factor = None if self.penalty_factor is None else _factor(self.penalty_factor, X.shape[1], dtype,
-                                                                  device)
-        np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        n_outputs = 1 if len(classes) == 2 else len(classes)
+        return _CVData(
+            X=X, y=y, y_index=y_index, classes=classes, weights=weights, score_weights=score_weights,
+            dtype=dtype, device=device, l1_ratio=self._single(1.0)._l1_ratio,
+            factor=penalty_factor_tensor(self.penalty_factor, X.shape[1], dtype, device),
+        )
 
-        def objective_on(rows: np.ndarray) -> Objective:
-            source = make_source(X[rows], y_index[rows], weights[rows].astype(np_dtype), dtype, device)
-            return Objective(source, n_outputs=n_outputs, fit_intercept=self.fit_intercept, l2=None,
-                             dtype=dtype, device=device)
+    def _objective_on(self, data: _CVData, rows: np.ndarray) -> Objective:
+        source = make_source(data.X[rows], data.y_index[rows], data.weights[rows].astype(data.np_dtype),
+                             data.dtype, data.device)
+        return Objective(source, n_outputs=data.n_outputs, fit_intercept=self.fit_intercept, l2=None,
+                         dtype=data.dtype, device=data.device)
 
+    def _grid(self, data: _CVData) -> np.ndarray:
+        """The candidate Cs, ascending: a path grid on all the data for an int, else the user's."""
         if isinstance(self.Cs, numbers.Integral):
-            self.Cs_ = c_grid(objective_on(np.arange(X.shape[0])), int(self.Cs), l1_ratio, factor)
-        else:
-            self.Cs_ = np.sort(np.asarray(self.Cs, dtype=np.float64))
-            if not (np.isfinite(self.Cs_).all() and (self.Cs_ > 0).all()):
-                raise ValueError(f"Cs must be positive finite numbers, got {self.Cs!r}")
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+            return c_grid(self._objective_on(data, np.arange(data.X.shape[0])), int(self.Cs),
+                          data.l1_ratio, data.factor)
+        grid = np.sort(np.asarray(self.Cs, dtype=np.float64))
+        if not (np.isfinite(grid).all() and (grid > 0).all()):
+            raise ValueError(f"Cs must be positive finite numbers, got {self.Cs!r}")
+        return grid
+
+    def _score_folds(self, data: _CVData) -> np.ndarray:
+        """One warm-started path per fold, scored on its held-out rows into ``scores_``.
+
+        Returns the folds' coefficient matrices, shape (n_folds, n_Cs, n_outputs, n_columns).
+        """
+        folds = list(check_cv(self.cv, data.y, classifier=True).split(data.X, data.y))
         scorer = _neg_log_loss if self.scoring is None else check_scoring(self, scoring=self.scoring)
+        n_columns = data.X.shape[1] + int(self.fit_intercept)
         self.scores_ = np.empty((len(folds), len(self.Cs_)))
-        fold_coefs = np.empty((len(folds), len(self.Cs_), n_outputs, X.shape[1] + int(self.fit_intercept)))
+        fold_coefs = np.empty((len(folds), len(self.Cs_), data.n_outputs, n_columns))
         for i, (train, test) in enumerate(folds):
-            results = fit_path(objective_on(train), self.Cs_, l1_ratio=l1_ratio, penalty_factor=factor,
-                               tol=self.tol, max_iter=self.max_iter)
+            results = fit_path(self._objective_on(data, train), self.Cs_, l1_ratio=data.l1_ratio,
+                               penalty_factor=data.factor, tol=self.tol, max_iter=self.max_iter)
+            held_out_y = data.y_index[test] if self.scoring is None else data.y[test]
+            held_out_weights = None if data.score_weights is None else data.score_weights[test]
             for j, result in enumerate(results):
                 fold_coefs[i, j] = result.coef.detach().cpu().numpy()
-                model = self._fitted_copy(fold_coefs[i, j], classes, np_dtype)
-                fold_weights = None if score_weights is None else score_weights[test]
+                model = self._fitted_copy(fold_coefs[i, j], data.classes, data.np_dtype)
                 with single_thread_if_small(len(test) * fold_coefs[i, j].size):
-                    self.scores_[i, j] = scorer(model, X[test], y_index[test] if self.scoring is None
-                                                else y[test], sample_weight=fold_weights)
-        self.mean_scores_ = self.scores_.mean(axis=0)
-        self.std_scores_ = self.scores_.std(axis=0)
-        best = int(np.argmax(self.mean_scores_))
-        self.C_ = float(self.Cs_[best])
-        if self.refit:
-            final = self._single(self.C_).fit(X, y, sample_weight=sample_weight)
-            coef = np.hstack([final.coef_, final.intercept_[:, None]]) if self.fit_intercept else final.coef_
-            self.best_estimator_ = final
-            self.n_iter_ = final.n_iter_
-            self.solver_, self.converged_ = final.solver_, final.converged_
-            self.objective_, self.grad_max_ = final.objective_, final.grad_max_
-        else:
-            coef = fold_coefs[:, best].mean(axis=0)
-            self.n_iter_ = np.array([0], dtype=np.int32)
-        self.classes_ = classes
-        self._set_coef(coef, np_dtype)
-        return self
-
-    def _set_coef(self, coef: np.ndarray, np_dtype: type) -> None:
-        coef = np.asarray(coef, dtype=np_dtype)
-        if self.fit_intercept:
-            self.coef_, self.intercept_ = coef[:, :-1].copy(), coef[:, -1].copy()
-        else:
-            self.coef_, self.intercept_ = coef.copy(), np.zeros(coef.shape[0], dtype=np_dtype)
+                    self.scores_[i, j] = scorer(model, data.X[test], held_out_y,
+                                                sample_weight=held_out_weights)
+        return fold_coefs
 
     def _fitted_copy(self, coef: np.ndarray, classes: np.ndarray, np_dtype: type) -> LogisticRegression:
         """A LogisticRegression holding ``coef``, for a scorer to call (no fitting)."""
         model = self._single(1.0)
         model.classes_ = classes
         model.n_features_in_ = self.n_features_in_
-        coef = np.asarray(coef, dtype=np_dtype)
-        if self.fit_intercept:
-            model.coef_, model.intercept_ = coef[:, :-1], coef[:, -1]
-        else:
-            model.coef_, model.intercept_ = coef, np.zeros(coef.shape[0], dtype=np_dtype)
+        model.coef_, model.intercept_ = split_coef(np.asarray(coef, dtype=np_dtype), self.fit_intercept)
         return model
+
+
+@dataclass(frozen=True)
+class _CVData:
+    """The validated training data of one cross-validated fit, shared by its folds."""
+
+    X: Any
+    y: np.ndarray
+    y_index: np.ndarray
+    classes: np.ndarray
+    weights: np.ndarray
+    score_weights: np.ndarray | None
+    dtype: torch.dtype
+    device: torch.device
+    l1_ratio: float
+    factor: torch.Tensor | None
+
+    @property
+    def np_dtype(self) -> type:
+        return np.float64 if self.dtype == torch.float64 else np.float32
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if len(self.classes) == 2 else len(self.classes)
 
 
 def _neg_log_loss(model: LogisticRegression, X: Any, y_index: np.ndarray, sample_weight: Any = None) -> float:

@@ -23,18 +23,23 @@ from torchlogit._exceptions import ConvergenceWarning, PerfectSeparationWarning
 from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
-    dense_rows_per_chunk,
     encode_labels,
     resolve_device,
     resolve_dtype,
     tensor_to_numpy,
-    to_torch,
 )
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty, elastic_net
-from torchlogit.data import DataSource, InMemorySource, SparseRowsSource
-from torchlogit.inference.separation import find_separation
-from torchlogit.solvers import SolverResult, lbfgs, newton, prox_newton, stochastic
+from torchlogit.data import DataSource, as_data_source
+from torchlogit.estimators._shared import join_coef, make_source, penalty_factor_tensor, split_coef
+from torchlogit.inference.naming import feature_names
+from torchlogit.inference.separation import (
+    SEPARATION_SCORE,
+    describe_separation,
+    find_separation,
+    separating_features_text,
+)
+from torchlogit.solvers import SolverResult, StochasticOptions, lbfgs, newton, prox_newton, stochastic
 
 logger = logging.getLogger("torchlogit")
 
@@ -50,26 +55,32 @@ NONSMOOTH_SOLVERS = ("auto", "prox_newton")
 # intercepts); above it, forming and factorising the Hessian costs more than L-BFGS's extra passes.
 AUTO_NEWTON_MAX_PARAMS = 500
 
-# A separated unpenalised fit drives some |score| up without bound; past this we look for separation.
-_SEPARATION_SCORE = 15.0
-
-
 # Newton on float64 data takes its Hessians from a float32 copy of X once X has this many values:
-# the copy costs half of X's memory once, each Hessian then costs a third (measured on the 2-core
-# box: weighted Gram of 1e6 x 32, 112 ms in float64, 35 ms in float32), and F and its gradient
-# stay float64, so the optimum is the float64 one.
+# the copy costs half of X's memory once, each Hessian then costs about a third (benchmarks/README.md),
+# and F and its gradient stay float64, so the optimum is the float64 one.
 FLOAT32_HESSIAN_MIN_VALUES = 1 << 22
 
-# Newton forms its Hessians from about this many rows (Objective.sample_hessians): with 2M rows
+# Newton forms its Hessians from about this many rows (newton's hessian_rows): with 2M rows
 # they are accurate to a few parts in a thousand, and on 20M rows they cost a tenth
 HESSIAN_SAMPLE_ROWS = 1 << 21
 
 
-def _use_float32_hessian(objective: Objective) -> bool:
-    """In memory the float32 copy is made once; a streamed source (``astype``) re-reads its files
-    as float32 chunks instead, so the float32 passes need no copy at all."""
-    return (objective.dtype == torch.float64 and callable(getattr(objective.source, "astype", None))
-            and objective.n_rows * objective.source.n_features >= FLOAT32_HESSIAN_MIN_VALUES)
+def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Objective | None:
+    """The same problem over float32 rows, for Newton's Hessians on large float64 data, or None.
+
+    In memory the float32 copy is made once; a streamed source re-reads its files as float32
+    chunks instead, so its float32 passes need no copy at all. None for small or float32 data,
+    and for sources that cannot serve float32 (``DataSource.astype`` returns None).
+    """
+    source = objective.source
+    if objective.dtype != torch.float64 or objective.n_rows * source.n_features < FLOAT32_HESSIAN_MIN_VALUES:
+        return None
+    rows32 = source.astype(torch.float32)
+    if rows32 is None:
+        return None
+    return Objective(rows32, n_outputs=objective.n_outputs, fit_intercept=objective.fit_intercept,
+                     l2=None if l2 is None else L2Penalty(l2.strength.float()), dtype=torch.float32,
+                     device=objective.device)
 
 
 def select_solver(solver: str, n_params: int, nonsmooth: bool = False) -> str:
@@ -136,7 +147,7 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
     during each pass, which is cheap for moderate widths.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  scikit-learn: hyperparameters are __init__ keywords
         self, penalty: Penalty = "l2", *, C: float = 1.0, fit_intercept: bool = True,
         solver: SolverName = "auto", tol: float = 1e-8, max_iter: int = 100,
         class_weight: dict | str | None = None, warm_start: bool = False,
@@ -210,17 +221,6 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
             return 1.0
         return float(self.l1_ratio) if self.penalty == "elasticnet" else 0.0
 
-    def _penalty_factor(self, n_features: int, dtype: torch.dtype, device: torch.device):
-        if self.penalty_factor is None:
-            return None
-        factor = np.asarray(self.penalty_factor, dtype=np.float64)
-        if factor.shape != (n_features,) or not (np.isfinite(factor).all() and (factor >= 0).all()):
-            raise ValueError(
-                f"penalty_factor must be {n_features} non-negative finite numbers (one per feature), "
-                f"got shape {factor.shape}"
-            )
-        return torch.as_tensor(factor, dtype=dtype, device=device)
-
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, *,
         callback: Callable[[int, float, float], None] | None = None,
@@ -263,7 +263,7 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
                 "weight; at least 2 classes are needed"
             )
 
-        source = self._make_source(X, y_index, weights.astype(np_dtype), dtype, device)
+        source = make_source(X, y_index, weights.astype(np_dtype), dtype, device)
         self._fit_objective(source, n_classes, float(weights.sum()), callback)
         if not self._penalised:
             self._warn_if_separated(X, y_index, weights, n_classes)
@@ -297,12 +297,12 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         self.classes_ = np.asarray(classes)
         if len(self.classes_) < 2:
             raise ValueError(f"need at least 2 classes, got {self.classes_.tolist()}")
+        source = as_data_source(source)
         self.n_features_in_ = source.n_features
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
-        reusing = getattr(source, "reusing_buffers", None)  # the objective's sums use each chunk at once
-        self._fit_objective(source if reusing is None else reusing(), len(self.classes_), None, callback,
-                            checkpoint)
+        # the objective's sums finish with each chunk before taking the next: buffers may be reused
+        self._fit_objective(source.reusing_buffers(), len(self.classes_), None, callback, checkpoint)
         return self
 
     def _fit_objective(
@@ -320,24 +320,16 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
             dtype=dtype, device=device,
         )
         strength, l1 = None, None
-        factor = self._penalty_factor(n_features, dtype, device)
+        factor = penalty_factor_tensor(self.penalty_factor, n_features, dtype, device)
         if self._penalised:
             alpha = 1.0 / (self.C * (objective.weight_sum if weight_sum is None else weight_sum))
             strength, l1 = elastic_net(alpha, self._l1_ratio, n_features, self.fit_intercept, factor,
                                        dtype=dtype, device=device)
-            objective.l2 = strength
+            objective = objective.with_l2(strength)
         coef0 = self._starting_point(objective)
         n_params = objective.coef_shape[0] * objective.coef_shape[1]
         solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None)
-        hessian_objective = None
-        if solver == "newton" and _use_float32_hessian(objective):
-            hessian_objective = Objective(
-                source.astype(torch.float32), n_outputs=n_outputs, fit_intercept=self.fit_intercept,
-                l2=None if strength is None else L2Penalty(strength.strength.float()),
-                dtype=torch.float32, device=device,
-            )
-        if solver == "newton":
-            (hessian_objective or objective).sample_hessians(HESSIAN_SAMPLE_ROWS)
+        hessian_objective = float32_hessian_objective(objective, strength) if solver == "newton" else None
         if checkpoint is not None:
             coef0 = checkpoint.restore(coef0)
             if solver not in ("sgd", "adam"):  # those save their own state (checkpoint.stochastic_hooks)
@@ -347,10 +339,7 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
                                       hessian_objective=hessian_objective, checkpoint=checkpoint)
 
         coef = result.coef.detach().cpu().numpy().astype(np_dtype, copy=False)
-        if self.fit_intercept:
-            self.coef_, self.intercept_ = coef[:, :-1].copy(), coef[:, -1].copy()
-        else:
-            self.coef_, self.intercept_ = coef.copy(), np.zeros(n_outputs, dtype=np_dtype)
+        self.coef_, self.intercept_ = split_coef(coef, self.fit_intercept)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.solver_ = solver
         self.converged_ = result.converged
@@ -361,25 +350,10 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         if not result.converged:
             warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=3)
 
-    def _make_source(
-        self, X: Any, y_index: np.ndarray, weights: np.ndarray, dtype: torch.dtype,
-        device: torch.device,
-    ) -> DataSource:
-        if sp.issparse(X):
-            return SparseRowsSource(
-                X, y_index, weights, chunk_rows=dense_rows_per_chunk(X.shape[1]),
-                dtype=dtype, device=device,
-            )
-        return InMemorySource(
-            to_torch(X, dtype, device), torch.from_numpy(y_index.astype(np.int64)).to(device),
-            torch.from_numpy(weights).to(device=device, dtype=dtype),
-        )
-
     def _starting_point(self, objective: Objective) -> torch.Tensor:
         coef0 = objective.zeros()
         if self.warm_start and hasattr(self, "coef_"):
-            previous = np.hstack([self.coef_, self.intercept_[:, None]]) if self.fit_intercept \
-                else self.coef_
+            previous = join_coef(self.coef_, self.intercept_, self.fit_intercept)
             if previous.shape == tuple(objective.coef_shape):
                 coef0 = torch.as_tensor(previous, dtype=objective.dtype, device=objective.device)
         return coef0
@@ -400,15 +374,16 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         if solver == "prox_newton":
             return prox_newton(objective, coef0, l1=l1, **common)
         if solver == "newton":
-            return newton(objective, coef0, hessian_objective=hessian_objective, **common)
+            return newton(objective, coef0, hessian_objective=hessian_objective,
+                          hessian_rows=HESSIAN_SAMPLE_ROWS, **common)
         if solver == "lbfgs":
             return lbfgs(objective, coef0, **common)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        return stochastic(
-            objective, coef0, optimizer=solver, learning_rate=self.learning_rate,
-            batch_size=self.batch_size, generator=torch.Generator().manual_seed(int(seed)), **common,
-            **(checkpoint.stochastic_hooks() if checkpoint is not None else {}),
-        )
+        options = StochasticOptions(optimizer=solver, learning_rate=self.learning_rate,
+                                    batch_size=self.batch_size,
+                                    generator=torch.Generator().manual_seed(int(seed)))
+        return stochastic(objective, coef0, options, **common,
+                          snapshots=checkpoint.stochastic_hooks() if checkpoint is not None else None)
 
     def _convergence_message(self, solver: str, result: SolverResult) -> str:
         advice = (
@@ -426,19 +401,19 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         # X is already validated (a plain array): score it directly, not through
         # decision_function, which would warn about missing feature names
         scores = safe_sparse_dot(X, self.coef_.T) + self.intercept_
-        if np.abs(scores).max() < _SEPARATION_SCORE and self.converged_:
+        if np.abs(scores).max() < SEPARATION_SCORE and self.converged_:
             return
         dense = X.toarray() if sp.issparse(X) else np.asarray(X)
         found = find_separation(dense, y_index, weights, n_classes, self.fit_intercept)
         self.separation_ = found
         if found is None:
             return
-        names = getattr(self, "feature_names_in_", None)
-        features = [str(names[j]) if names is not None else f"x{j}" for j in found.features]
-        which = "the two classes" if n_classes == 2 else f"class {self.classes_[found.class_index]!r}"
+        # the features named as summary() names them (feature_names_in_, else x1..xd)
+        described = describe_separation(found, dense, y_index, weights, self.classes_, self.fit_intercept,
+                                        feature_names(self, X.shape[1]))
         warnings.warn(
-            f"The maximum-likelihood estimate does not exist: {which} are (quasi-)completely "
-            f"separated by a linear combination of {', '.join(features) or 'the intercept'}. "
+            f"The maximum-likelihood estimate does not exist: {described['what']} are (quasi-)completely "
+            f"separated by a linear combination of {separating_features_text(described)}. "
             "The unpenalised coefficients grow without bound (the reported ones are arbitrary). "
             "Use a penalty (penalty='l2' with finite C) or Firth's bias-reduced method.",
             PerfectSeparationWarning, stacklevel=3,
@@ -474,12 +449,12 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         model = LogisticModel(self.coef_.shape[1], self.coef_.shape[0], bias=self.fit_intercept,
                               dtype=torch.float64)
-        coef = np.hstack([self.coef_, self.intercept_[:, None]]) if self.fit_intercept else self.coef_
+        coef = join_coef(self.coef_, self.intercept_, self.fit_intercept)
         model.load_coef_matrix(torch.as_tensor(coef, dtype=torch.float64))
         return model
 
     # ---------------------------------------------------------------- inference
-    def summary(
+    def summary(  # noqa: PLR0913  statsmodels' summary keywords, documented API
         self, X: Any, y: Any, sample_weight: Any = None, *, cov_type: str = "nonrobust",
         groups: Any = None, alpha: float = 0.05, allow_penalized: bool = False,
         xname: list[str] | None = None, yname: str | None = None,

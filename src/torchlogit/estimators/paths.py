@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_consistent_length
@@ -29,16 +28,14 @@ from torchlogit._exceptions import ConvergenceWarning
 from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
-    dense_rows_per_chunk,
     encode_labels,
     resolve_device,
     resolve_dtype,
     tensor_to_numpy,
-    to_torch,
 )
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import elastic_net
-from torchlogit.data import DataSource, InMemorySource, SparseRowsSource
+from torchlogit.estimators._shared import make_source, penalty_factor_tensor
 from torchlogit.estimators.logistic import select_solver
 from torchlogit.solvers import SolverResult, lbfgs, newton, prox_newton
 from torchlogit.solvers.working_set import ColumnCache, working_set_prox_newton
@@ -78,7 +75,7 @@ class RegularizationPath:
     results: list[SolverResult] = field(default_factory=list, repr=False)
 
 
-def path(
+def path(  # noqa: PLR0913  the documented keyword API, as glmnet's
     X: Any, y: Any, *, Cs: int | Sequence[float] = 20, l1_ratio: float = 1.0, sample_weight: Any = None,
     fit_intercept: bool = True, penalty_factor: Any = None, tol: float = 1e-8, max_iter: int = 100,
     dtype: str = "float64", device: str = "cpu",
@@ -118,8 +115,7 @@ def path(
     n_outputs = 1 if len(classes) == 2 else len(classes)
     objective = Objective(source, n_outputs=n_outputs, fit_intercept=fit_intercept, l2=None,
                           dtype=torch_dtype, device=torch_device)
-    factor = None if penalty_factor is None else _factor(penalty_factor, X.shape[1], torch_dtype,
-                                                         torch_device)
+    factor = penalty_factor_tensor(penalty_factor, X.shape[1], torch_dtype, torch_device)
     grid = c_grid(objective, Cs, l1_ratio, factor) if isinstance(Cs, int) else _checked_grid(Cs)
     results = fit_path(objective, grid, l1_ratio=l1_ratio, penalty_factor=factor, tol=tol,
                        max_iter=max_iter)
@@ -143,12 +139,11 @@ def fit_path(
 ) -> list[SolverResult]:
     """The path on an :class:`~torchlogit.core.objective.Objective`: one solver result per C (ascending).
 
-    ``objective.l2`` is replaced for every C (and restored afterwards); ``C`` is scikit-learn's,
-    so the strengths are ``1/(C·Σsᵢ)`` split by ``l1_ratio``.
+    Each C is fitted on ``objective.with_l2(...)`` (``objective`` itself is left unchanged);
+    ``C`` is scikit-learn's, so the strengths are ``1/(C·Σsᵢ)`` split by ``l1_ratio``.
     """
     import warnings
 
-    saved_l2 = objective.l2
     n_outputs, n_cols = objective.coef_shape
     n_features = n_cols - int(objective.fit_intercept)
     coef = objective.zeros() if coef0 is None else coef0.clone()
@@ -156,31 +151,28 @@ def fit_path(
     previous_l1: torch.Tensor | None = None
     grad: torch.Tensor | None = None
     cache = ColumnCache()  # the working set's columns, kept along the path
-    try:
-        for C in np.sort(np.asarray(Cs, dtype=np.float64)):
-            alpha = 1.0 / (C * objective.weight_sum)
-            l2, l1 = elastic_net(alpha, l1_ratio, n_features, objective.fit_intercept, penalty_factor,
-                                 dtype=objective.dtype, device=objective.device)
-            objective.l2 = l2
-            with single_thread_if_small(objective.n_rows * n_outputs * n_cols):
-                if l1 is not None:
-                    guess = coef != 0
-                    if grad is not None and previous_l1 is not None:  # sequential strong rule
-                        guess |= grad.abs() >= 2 * l1.strength - previous_l1
-                    result = working_set_prox_newton(objective, coef, l1=l1, tol=tol, max_iter=max_iter,
-                                                     working_set=guess, grad0=grad, cache=cache)
-                    previous_l1, grad = l1.strength, result.grad
-                elif select_solver("auto", n_outputs * n_cols) == "newton":
-                    result = newton(objective, coef, tol=tol, max_iter=max_iter)
-                else:
-                    result = lbfgs(objective, coef, tol=tol, max_iter=max_iter)
-            if not result.converged:
-                warnings.warn(f"the path's fit at C={C:.6g} did not converge: {result.message}",
-                              ConvergenceWarning, stacklevel=3)
-            results.append(result)
-            coef = result.coef
-    finally:
-        objective.l2 = saved_l2
+    for C in np.sort(np.asarray(Cs, dtype=np.float64)):
+        alpha = 1.0 / (C * objective.weight_sum)
+        l2, l1 = elastic_net(alpha, l1_ratio, n_features, objective.fit_intercept, penalty_factor,
+                             dtype=objective.dtype, device=objective.device)
+        at_c = objective.with_l2(l2)
+        with single_thread_if_small(objective.n_rows * n_outputs * n_cols):
+            if l1 is not None:
+                guess = coef != 0
+                if grad is not None and previous_l1 is not None:  # sequential strong rule
+                    guess |= grad.abs() >= 2 * l1.strength - previous_l1
+                result = working_set_prox_newton(at_c, coef, l1=l1, tol=tol, max_iter=max_iter,
+                                                 working_set=guess, grad0=grad, cache=cache)
+                previous_l1, grad = l1.strength, result.grad
+            elif select_solver("auto", n_outputs * n_cols) == "newton":
+                result = newton(at_c, coef, tol=tol, max_iter=max_iter)
+            else:
+                result = lbfgs(at_c, coef, tol=tol, max_iter=max_iter)
+        if not result.converged:
+            warnings.warn(f"the path's fit at C={C:.6g} did not converge: {result.message}",
+                          ConvergenceWarning, stacklevel=3)
+        results.append(result)
+        coef = result.coef
     return results
 
 
@@ -207,14 +199,10 @@ def smallest_c(objective: Objective, l1_ratio: float, penalty_factor: torch.Tens
     # the null model: an infinite L1 strength on the penalised columns keeps them at zero
     _, l1 = elastic_net(1.0, 1.0, n_features, objective.fit_intercept, penalty_factor,
                         dtype=objective.dtype, device=objective.device)
-    saved = objective.l2
-    objective.l2 = None
-    try:
-        huge = type(l1)(torch.where(l1.strength > 0, torch.full_like(l1.strength, 1e300), l1.strength))
-        null = prox_newton(objective, objective.zeros(), l1=huge, tol=1e-10)
-        _, grad = objective.value_grad(null.coef)
-    finally:
-        objective.l2 = saved
+    unpenalised = objective.with_l2(None)
+    huge = type(l1)(torch.where(l1.strength > 0, torch.full_like(l1.strength, 1e300), l1.strength))
+    null = prox_newton(unpenalised, objective.zeros(), l1=huge, tol=1e-10)
+    _, grad = unpenalised.value_grad(null.coef)
     factor = l1.strength  # penalty_factor per column, 0 for unpenalised ones
     penalised = factor > 0
     ratio = (grad.abs() / torch.where(penalised, factor, torch.ones_like(factor)))[:, penalised]
@@ -222,25 +210,6 @@ def smallest_c(objective: Objective, l1_ratio: float, penalty_factor: torch.Tens
     if not top > 0:
         raise ValueError("every penalised coefficient is zero for any C: no path to fit")
     return l1_ratio / (objective.weight_sum * top)
-
-
-def make_source(
-    X: Any, y_index: np.ndarray, weights: np.ndarray, dtype: torch.dtype, device: torch.device,
-) -> DataSource:
-    """In-memory tensors for dense X; bounded dense chunks of a CSR matrix for sparse X."""
-    if sp.issparse(X):
-        return SparseRowsSource(X, y_index, weights, chunk_rows=dense_rows_per_chunk(X.shape[1]),
-                                dtype=dtype, device=device)
-    return InMemorySource(to_torch(X, dtype, device), torch.from_numpy(y_index.astype(np.int64)).to(device),
-                          torch.from_numpy(weights).to(device=device, dtype=dtype))
-
-
-def _factor(penalty_factor: Any, n_features: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    factor = np.asarray(penalty_factor, dtype=np.float64)
-    if factor.shape != (n_features,) or not (np.isfinite(factor).all() and (factor >= 0).all()):
-        raise ValueError(f"penalty_factor must be {n_features} non-negative finite numbers, "
-                         f"got shape {factor.shape}")
-    return torch.as_tensor(factor, dtype=dtype, device=device)
 
 
 def _checked_grid(Cs: Sequence[float]) -> np.ndarray:

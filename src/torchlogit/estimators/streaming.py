@@ -62,7 +62,7 @@ def fit_streamed(
     return estimator
 
 
-def fit_files(
+def fit_files(  # noqa: PLR0913  the documented keyword API (README)
     estimator: LogisticRegression, paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
     target: str, features: Sequence[str] | None = None, weight: str | None = None, classes: Any = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS, checkpoint: str | os.PathLike[str] | None = None,

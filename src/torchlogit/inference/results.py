@@ -55,6 +55,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from torchlogit._validation import plain
 from torchlogit.inference.tables import HeaderLines, Section, Table, table_renderable, table_text
 
 CovType = Literal["nonrobust", "HC0", "HC1", "cluster"]
@@ -87,9 +88,7 @@ def _clean(x: Any) -> Any:
     """numpy scalars/arrays → plain Python for JSON."""
     if isinstance(x, np.ndarray):
         return [_clean(v) for v in x.tolist()]
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
+    return plain(x)
 
 
 # ---------------------------------------------------------------------- what a results object holds

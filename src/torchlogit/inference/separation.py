@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from torchlogit._exceptions import PerfectSeparationWarning
+from torchlogit._validation import plain
 
 _LP_TOL = 1e-7
 
@@ -76,7 +77,7 @@ def describe_separation(found: Separation, X: np.ndarray, y: np.ndarray, sample_
     """
     k = found.class_index
     features = _fewest_separating_features(X, y == k, sample_weight, fit_intercept)
-    label = classes[k].item() if isinstance(classes[k], np.generic) else classes[k]
+    label = plain(classes[k])
     return {
         "class": None if len(classes) == 2 else label,
         "what": "the two classes" if len(classes) == 2 else f"class {label!r} and the others",

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from torchlogit._validation import plain as _scalar
+
 __all__ = ["Evaluation", "best_thresholds", "check_labels", "evaluate", "evaluate_proba"]
 
 _AVERAGES = ("macro", "weighted")  # the averages reported for three or more classes
@@ -329,10 +331,6 @@ def _balanced_accuracy(y: np.ndarray, y_pred: np.ndarray, sw: np.ndarray | None)
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         return metrics.balanced_accuracy_score(y, y_pred, sample_weight=sw)
-
-
-def _scalar(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _finite(value: Any) -> Any:

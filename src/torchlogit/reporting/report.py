@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from torchlogit._fileio import atomic_path
+from torchlogit._validation import plain
 from torchlogit.reporting.evaluation import Evaluation, check_labels, evaluate
 
 __all__ = ["build_report", "write_report"]
@@ -379,15 +380,14 @@ def _num(value: Any) -> str:
 
 
 def _value(value: Any) -> str:
-    if isinstance(value, np.generic):
-        value = value.item()
+    value = plain(value)
     if isinstance(value, float):
         return f"{value:.10g}"
     return "none" if value is None else str(value)
 
 
 def _label(value: Any) -> str:
-    return str(value.item() if isinstance(value, np.generic) else value)
+    return str(plain(value))
 
 
 def _generated() -> str:

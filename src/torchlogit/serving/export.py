@@ -48,6 +48,7 @@ import torch
 from torch import Tensor, nn
 
 from torchlogit._fileio import atomic_path
+from torchlogit._validation import plain
 from torchlogit.core.model import LogisticModel
 
 __all__ = [
@@ -296,7 +297,7 @@ def _metadata(estimator: Any, dtype: str, feature_names: list[str] | None, fmt: 
     return json.dumps({
         "format": f"torchlogit-{fmt}",
         "torchlogit_version": __version__,
-        "classes": [c.item() if isinstance(c, np.generic) else c for c in classes],
+        "classes": [plain(c) for c in classes],
         "label": label_holds,
         "feature_names": None if names is None else [str(n) for n in names],
         "input": {"name": INPUT_NAME, "dtype": dtype, "shape": ["rows", int(estimator.n_features_in_)]},

@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 from torchlogit._exceptions import ModelFileError
 from torchlogit._fileio import atomic_path
+from torchlogit._validation import plain
 from torchlogit.estimators.logistic import LogisticRegression
 
 FORMAT_NAME = "torchlogit-model"
@@ -33,8 +34,7 @@ def _label_type(classes: np.ndarray) -> str:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
+    value = plain(value)
     if isinstance(value, np.ndarray):  # e.g. penalty_factor
         return _jsonable(value.tolist())
     if isinstance(value, dict):

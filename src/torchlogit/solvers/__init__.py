@@ -7,6 +7,8 @@ from torchlogit.solvers._result import SolverResult
 from torchlogit.solvers.lbfgs import lbfgs
 from torchlogit.solvers.newton import newton
 from torchlogit.solvers.prox_newton import prox_newton
-from torchlogit.solvers.stochastic import stochastic
+from torchlogit.solvers.stochastic import SnapshotHooks, StochasticOptions, stochastic
 
-__all__ = ["SolverResult", "lbfgs", "newton", "prox_newton", "stochastic"]
+__all__ = [
+    "SnapshotHooks", "SolverResult", "StochasticOptions", "lbfgs", "newton", "prox_newton", "stochastic",
+]

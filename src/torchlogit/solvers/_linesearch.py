@@ -1,13 +1,20 @@
-"""The backtracking rule Newton and proximal Newton share: when to accept a step."""
+"""The backtracking line search Newton and proximal Newton share: when to accept a step, and the loop."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import torch
+from torch import Tensor
 
 # sufficient decrease: F must fall by at least this fraction of what the model predicts
 ARMIJO = 1e-4
 # the line search gives up below this step length
 MIN_STEP = 1e-10
+# why a solver stops when no step length is acceptable
+LINE_SEARCH_FAILED = "the line search could not decrease the objective (rounding level reached)"
 
 
 def accept_step(
@@ -25,3 +32,36 @@ def accept_step(
         return True
     flat = abs(f_new - f) <= 16 * torch.finfo(dtype).eps * max(abs(f), 1.0)
     return flat and progress_new < progress
+
+
+@dataclass
+class Trial:
+    """An accepted point of the line search: ``point = coef + step·direction``."""
+
+    step: float
+    point: Tensor
+    f: float
+    progress: float
+    evaluation: Any  # what ``evaluate`` computed there besides F (gradient, Hessian, ...)
+
+
+# evaluate(point, step) -> (F, optimality measure, anything else the solver keeps)
+Evaluate = Callable[[Tensor, float], tuple[float, float, Any]]
+
+
+def backtrack(
+    coef: Tensor, direction: Tensor, f: float, predicted: float, progress: float, evaluate: Evaluate,
+) -> Trial | None:
+    """Halve the step from 1 until :func:`accept_step` takes it; None once it falls below ``MIN_STEP``.
+
+    ``f`` and ``progress`` are F and the optimality measure at ``coef``, ``predicted`` the model's
+    decrease for the full step; each trial costs the pass ``evaluate`` makes.
+    """
+    step = 1.0
+    while step >= MIN_STEP:
+        point = coef + step * direction
+        f_new, progress_new, evaluation = evaluate(point, step)
+        if accept_step(f, f_new, step, predicted, progress, progress_new, coef.dtype):
+            return Trial(step=step, point=point, f=f_new, progress=progress_new, evaluation=evaluation)
+        step *= 0.5
+    return None

@@ -1,8 +1,9 @@
-"""The one result type every solver returns."""
+"""What every solver shares at its end: the result type, the stopping rule, the trace of iterates."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -48,3 +49,51 @@ class SolverResult:
     message: str = ""
     grad: Tensor | None = None  # the smooth part's final gradient, where the solver keeps it
     hessian: tuple | None = None  # (flat index, Hessian block) to warm-start a later solve with
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """When Newton and proximal Newton stop, and how they say why: the one convergence check.
+
+    A solver stops as soon as its optimality measure (``measure``: max |∇F| or the KKT
+    violation) is ``<= tol``, after ``max_iter`` steps, or when it stalls (no acceptable step:
+    ``stall`` is then why). A stall at the rounding floor of F counts as converged.
+    """
+
+    tol: float
+    max_iter: int
+    measure: str = "max |gradient|"
+    steps: str = "Newton steps"
+
+    def should_stop(self, progress: float, n_iter: int, stall: str | None) -> bool:
+        return progress <= self.tol or n_iter >= self.max_iter or stall is not None
+
+    def outcome(
+        self, progress: float, objective_value: float, dtype: torch.dtype, n_iter: int, stall: str | None,
+    ) -> tuple[bool, str]:
+        """``(converged, message)`` for a solver that stopped after ``n_iter`` steps."""
+        if progress <= self.tol:
+            return True, f"{self.measure} {progress:.3g} <= tol {self.tol:g} after {n_iter} {self.steps}"
+        if stall is None:
+            return False, f"reached max_iter={self.max_iter}"
+        if progress <= rounding_floor(objective_value, dtype):
+            return True, (f"stopped at the rounding floor of F after {n_iter} {self.steps}: "
+                          f"{self.measure} {progress:.3g} is as {dtype} can certify")
+        return False, stall
+
+
+@dataclass
+class Trace:
+    """The solver's ``history`` (starting point first) and the user's per-iteration callback."""
+
+    callback: Callable[[int, float, float], None] | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def start(self, objective_value: float, progress: float) -> None:
+        """The starting point: history only, no callback."""
+        self.history.append({"objective": objective_value, "grad_max": progress})
+
+    def record(self, iteration: int, objective_value: float, progress: float) -> None:
+        self.history.append({"objective": objective_value, "grad_max": progress})
+        if self.callback is not None:
+            self.callback(iteration, objective_value, progress)

@@ -34,6 +34,7 @@ from torch import Tensor
 
 from torchlogit import distributed
 from torchlogit._fileio import atomic_path
+from torchlogit.solvers.stochastic import SnapshotHooks
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 _META_KEY = "torchlogit-checkpoint"
@@ -117,10 +118,10 @@ class Checkpoint:
             self._solver_state = _unpack_state(tensors, header["stochastic"], coef0.device)
         return tensors["coef"].to(dtype=coef0.dtype, device=coef0.device)
 
-    def stochastic_hooks(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`~torchlogit.solvers.stochastic.stochastic`: the state to
+    def stochastic_hooks(self) -> SnapshotHooks:
+        """The ``snapshots`` of :func:`~torchlogit.solvers.stochastic.stochastic`: the state to
         resume from (if any), and saving it every ``every`` mini-batches and every epoch."""
-        return {"state": self._solver_state, "on_state": self._save_state, "state_every": self.every}
+        return SnapshotHooks(state=self._solver_state, on_state=self._save_state, every=self.every)
 
     def _save_state(self, state: dict[str, Any]) -> None:
         if distributed.rank() != 0:

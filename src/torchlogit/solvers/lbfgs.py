@@ -18,14 +18,17 @@ certify more.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from torchlogit.core.coordinates import precondition
+from torchlogit.core.coordinates import StandardisedCoordinates, WhitenedCoordinates, precondition
 from torchlogit.core.objective import Objective
-from torchlogit.solvers._result import SolverResult, rounding_floor
+from torchlogit.solvers._result import SolverResult, Trace, rounding_floor
 
 _HISTORY_SIZE = 20
 
@@ -45,56 +48,78 @@ def lbfgs(
     """
     passes_before = objective.n_passes
     coords = precondition(objective)
-    param = coords.to_standardised(coef0).clone().requires_grad_(True)
-    history: list[dict[str, float]] = []
-    best: dict[str, object] = {}
+    run = _Run(coords=coords, param=coords.to_standardised(coef0).clone().requires_grad_(True), tol=tol,
+               trace=Trace(callback))
+    n_iter = _minimise(run, max_iter)
+    coef = coords.to_original(run.best_coef)
+    converged, message = _outcome(run, n_iter, max_iter, coef.dtype)
+    return SolverResult(
+        coef=coef, n_iter=n_iter, converged=converged, grad_max=run.best_grad_max,
+        objective=run.best_objective, n_passes=objective.n_passes - passes_before,
+        history=run.trace.history, message=message,
+    )
 
-    def closure() -> Tensor:
-        with torch.no_grad():
-            f, grad_std, grad = coords.value_grad(param)
-        grad_max = float(grad.abs().max())
-        history.append({"objective": f, "grad_max": grad_max})
-        if callback is not None:
-            callback(len(history), f, grad_max)
-        if not best or f < best["objective"] or grad_max <= tol:
-            best.update(objective=f, grad_max=grad_max, grad_std_max=float(grad_std.abs().max()),
-                        coef=param.detach().clone())
-        if grad_max <= tol:
-            raise _Converged
-        param.grad = grad_std
-        return torch.tensor(f, dtype=param.dtype, device=param.device)
 
+@dataclass
+class _Run:
+    """An L-BFGS run: the parameter torch optimises (preconditioned coordinates) and the best point seen."""
+
+    coords: StandardisedCoordinates | WhitenedCoordinates
+    param: Tensor
+    tol: float
+    trace: Trace
+    best_coef: Tensor | None = None  # in preconditioned coordinates
+    best_objective: float = math.inf
+    best_grad_max: float = math.inf  # max |∇F| in the original coordinates
+    best_grad_std_max: float = math.inf  # the same in the preconditioned ones
+
+
+def _closure(run: _Run) -> Tensor:
+    """One evaluation (a pass): F and the gradient for torch's L-BFGS; the best point is kept and a
+    point meeting ``tol`` ends the run."""
+    with torch.no_grad():
+        f, grad_std, grad = run.coords.value_grad(run.param)
+    grad_max = float(grad.abs().max())
+    run.trace.record(len(run.trace.history) + 1, f, grad_max)
+    if run.best_coef is None or f < run.best_objective or grad_max <= run.tol:
+        run.best_coef, run.best_objective, run.best_grad_max = run.param.detach().clone(), f, grad_max
+        run.best_grad_std_max = float(grad_std.abs().max())
+    if grad_max <= run.tol:
+        raise _Converged
+    run.param.grad = grad_std
+    return torch.tensor(f, dtype=run.param.dtype, device=run.param.device)
+
+
+def _minimise(run: _Run, max_iter: int) -> int:
+    """Run torch's L-BFGS for at most ``max_iter`` iterations (none: one evaluation); the iterations done."""
     n_iter = 0
     try:
         if max_iter == 0:
-            closure()
+            _closure(run)
         else:
             optimizer = torch.optim.LBFGS(
-                [param], lr=1.0, max_iter=max_iter, max_eval=max(2 * max_iter, 20),
-                tolerance_grad=0.0, tolerance_change=torch.finfo(param.dtype).eps,
+                [run.param], lr=1.0, max_iter=max_iter, max_eval=max(2 * max_iter, 20),
+                tolerance_grad=0.0, tolerance_change=torch.finfo(run.param.dtype).eps,
                 history_size=_HISTORY_SIZE, line_search_fn="strong_wolfe",
             )
             try:
-                optimizer.step(closure)
+                optimizer.step(functools.partial(_closure, run))
             finally:
-                n_iter = int(optimizer.state[param].get("n_iter", 0))
+                n_iter = int(optimizer.state[run.param].get("n_iter", 0))
     except _Converged:
         pass
-    coef = coords.to_original(best["coef"])
-    f, grad_max = float(best["objective"]), float(best["grad_max"])
-    converged = grad_max <= tol
-    if converged:
-        message = f"max |gradient| {grad_max:.3g} <= tol {tol:g} after {n_iter} L-BFGS iterations"
-    elif n_iter >= max_iter:
-        message = f"reached max_iter={max_iter}"
-    elif float(best["grad_std_max"]) <= rounding_floor(f, coef.dtype):
-        converged = True
-        message = (f"stopped at the rounding floor of F after {n_iter} L-BFGS iterations: max |gradient| "
-                   f"{grad_max:.3g} is as {coef.dtype} evaluation of F can certify "
-                   "(solver='newton' goes further)")
-    else:
-        message = "the line search could not decrease the objective further (rounding level reached)"
-    return SolverResult(
-        coef=coef, n_iter=n_iter, converged=converged, grad_max=grad_max, objective=f,
-        n_passes=objective.n_passes - passes_before, history=history, message=message,
-    )
+    return n_iter
+
+
+def _outcome(run: _Run, n_iter: int, max_iter: int, dtype: torch.dtype) -> tuple[bool, str]:
+    """``(converged, message)``: the stopping rule of the module docstring, in one place."""
+    f, grad_max = run.best_objective, run.best_grad_max
+    if grad_max <= run.tol:
+        return True, f"max |gradient| {grad_max:.3g} <= tol {run.tol:g} after {n_iter} L-BFGS iterations"
+    if n_iter >= max_iter:
+        return False, f"reached max_iter={max_iter}"
+    if run.best_grad_std_max <= rounding_floor(f, dtype):
+        return True, (f"stopped at the rounding floor of F after {n_iter} L-BFGS iterations: max |gradient| "
+                      f"{grad_max:.3g} is as {dtype} evaluation of F can certify "
+                      "(solver='newton' goes further)")
+    return False, "the line search could not decrease the objective further (rounding level reached)"

@@ -22,8 +22,8 @@ from torch import Tensor
 
 from torchlogit._threads import single_thread_if_small
 from torchlogit.core.objective import Objective
-from torchlogit.solvers._linesearch import MIN_STEP, accept_step
-from torchlogit.solvers._result import SolverResult, rounding_floor
+from torchlogit.solvers._linesearch import LINE_SEARCH_FAILED, Trial, backtrack
+from torchlogit.solvers._result import SolverResult, StoppingRule, Trace
 
 # with a separate low-precision Hessian, keep it once a full step shrinks max |∇F| at least 100-fold
 _REUSE_RATIO = 0.01
@@ -73,7 +73,7 @@ def _solve(hess: Tensor, grad: Tensor) -> Tensor:
 def newton(
     objective: Objective, coef0: Tensor, *, tol: float = 1e-8, max_iter: int = 100,
     callback: Callable[[int, float, float], None] | None = None,
-    hessian_objective: Objective | None = None,
+    hessian_objective: Objective | None = None, hessian_rows: int | None = None,
 ) -> SolverResult:
     """Minimise ``objective`` from ``coef0`` with damped Newton steps.
 
@@ -86,124 +86,161 @@ def newton(
     callback : called as ``callback(iteration, F, max |∇F|)`` after each step
     hessian_objective : the same objective over a float32 copy of the data. When given, Newton
         runs in two phases (mixed-precision iterative refinement): first entirely in float32,
-        where passes and Hessians cost a third, until ``max |∇F|`` has dropped by
+        where passes and Hessians are cheaper, until ``max |∇F|`` has dropped by
         ``_LOW_PRECISION_REDUCTION``; then in full precision for F and ∇F with float32 Hessians,
         recomputed only while a step shrinks ``max |∇F|`` less than ``_REUSE_RATIO``-fold.
         The optimum is exactly the full-precision one.
+    hessian_rows : form Hessians from about this many rows (evenly spaced blocks,
+        :meth:`~torchlogit.core.objective.Objective.hessian_stride_for`) instead of all of them;
+        after a step that needs damping or shrinks ``max |∇F|`` less than
+        ``_SAMPLED_HESSIAN_MAX_SHRINK``-fold, Newton goes back to all rows. None: all rows.
 
     Returns
     -------
     SolverResult
     """
-    passes_before = objective.n_passes
-    low_passes_before = hessian_objective.n_passes if hessian_objective is not None else 0
-    history: list[dict[str, float]] = []
-    coef, n_iter, hess = coef0.clone(), 0, None
-    if hessian_objective is not None:
-        low = hessian_objective
-        f, grad, hess = low.value_grad_hess(coef.to(low.dtype))
-        target = max(tol, _LOW_PRECISION_REDUCTION * float(grad.abs().max()))
-        phase1 = _iterate(low, coef.to(low.dtype), f, grad, hess, tol=target, max_iter=max_iter,
-                          history=history, callback=callback, hessian_at=None, hessians=low)
-        coef, n_iter, hess = phase1.coef.to(coef.dtype), phase1.n_iter, phase1.hess.to(coef.dtype)
-
-        def hessian_at(point: Tensor) -> Tensor:
-            return low.value_grad_hess(point.to(low.dtype))[2].to(point.dtype)
-
-        f, grad = objective.value_grad(coef)
+    hessians = hessian_objective or objective
+    stride = 1 if hessian_rows is None else hessians.hessian_stride_for(hessian_rows)
+    passes_before = _passes(objective, hessian_objective)
+    trace = Trace(callback)
+    rule = StoppingRule(tol, max_iter)
+    if hessian_objective is None:
+        state = _start(objective, coef0.clone(), stride, trace)
     else:
-        hessian_at = None
-        f, grad, hess = objective.value_grad_hess(coef)
-    result = _iterate(objective, coef, f, grad, hess, tol=tol, max_iter=max_iter - n_iter,
-                      history=history, callback=callback, hessian_at=hessian_at, first_iter=n_iter,
-                      hessians=hessian_objective or objective)
-    passes = objective.n_passes - passes_before
-    if hessian_objective is not None:
-        passes += hessian_objective.n_passes - low_passes_before
+        state = _low_precision_phase(objective, hessian_objective, coef0, rule, stride, trace)
+    _iterate(_Phase(objective, hessians, rule), state, trace)
+    converged, message = rule.outcome(state.grad_max, state.f, state.coef.dtype, state.n_iter, state.stall)
     return SolverResult(
-        coef=result.coef, n_iter=n_iter + result.n_iter, converged=result.converged,
-        grad_max=result.grad_max, objective=result.objective, n_passes=passes, history=history,
-        message=result.message,
+        coef=state.coef, n_iter=state.n_iter, converged=converged, grad_max=state.grad_max,
+        objective=state.f, n_passes=_passes(objective, hessian_objective) - passes_before,
+        history=trace.history, message=message,
     )
 
 
 @dataclass
-class _Phase:
+class _NewtonState:
+    """What Newton carries from one step to the next."""
+
     coef: Tensor
-    hess: Tensor
-    n_iter: int
-    converged: bool
+    f: float
+    grad: Tensor
     grad_max: float
-    objective: float
-    message: str
+    hess: Tensor
+    hessian_stride: int = 1  # Hessians from every this-many-th block of rows (1: all rows)
+    keep_hessian: bool = False  # the next full step's pass may skip forming a Hessian
+    formed_hess: Tensor | None = None  # the Hessian this step's line search formed (at its full step)
+    n_iter: int = 0  # Newton steps taken, both phases together
+    stall: str | None = None  # why no step was acceptable, once none was
 
 
-def _iterate(
-    objective: Objective, coef: Tensor, f: float, grad: Tensor, hess: Tensor, *, tol: float,
-    max_iter: int, history: list[dict[str, float]],
-    callback: Callable[[int, float, float], None] | None,
-    hessian_at: Callable[[Tensor], Tensor] | None, hessians: Objective, first_iter: int = 0,
-) -> _Phase:
-    """Damped Newton steps from ``coef`` (with F, ∇F and Hessian there) until ``max |∇F| <= tol``.
+@dataclass(frozen=True)
+class _Phase:
+    """Where one phase takes F and ∇F (``objective``) and its Hessians (``hessians``), and when it stops."""
 
-    ``hessian_at``, when given, supplies Hessians (lazily, see :func:`newton`); otherwise each
-    accepted full step's pass computes the next Hessian together with F and ∇F. ``hessians`` is
-    the objective forming them: if its Hessians are sampled (``Objective.sample_hessians``) and a
-    step needs damping or shrinks max |∇F| less than ``_SAMPLED_HESSIAN_MAX_SHRINK``-fold, it goes
-    back to all rows.
+    objective: Objective
+    hessians: Objective
+    rule: StoppingRule
+
+    @property
+    def fused(self) -> bool:
+        """Whether one pass can give F, ∇F and the Hessian together (the same objective forms all)."""
+        return self.hessians is self.objective
+
+
+def _passes(objective: Objective, hessian_objective: Objective | None) -> int:
+    return objective.n_passes + (0 if hessian_objective is None else hessian_objective.n_passes)
+
+
+def _start(objective: Objective, coef: Tensor, stride: int, trace: Trace) -> _NewtonState:
+    """F, ∇F and the Hessian at the starting point (one pass)."""
+    f, grad, hess = objective.value_grad_hess(coef, hessian_stride=stride)
+    state = _NewtonState(coef=coef, f=f, grad=grad, grad_max=float(grad.abs().max()), hess=hess,
+                         hessian_stride=stride)
+    trace.start(state.f, state.grad_max)
+    return state
+
+
+def _low_precision_phase(
+    objective: Objective, low: Objective, coef0: Tensor, rule: StoppingRule, stride: int, trace: Trace,
+) -> _NewtonState:
+    """Phase one of mixed precision: Newton entirely on ``low`` (float32) until ``max |∇F|`` has
+    dropped by ``_LOW_PRECISION_REDUCTION``; returns phase two's start, F and ∇F in full precision
+    and the float32 phase's last Hessian."""
+    state = _start(low, coef0.clone().to(low.dtype), stride, trace)
+    target = max(rule.tol, _LOW_PRECISION_REDUCTION * state.grad_max)
+    _iterate(_Phase(low, low, StoppingRule(target, rule.max_iter)), state, trace)
+    coef = state.coef.to(coef0.dtype)
+    f, grad = objective.value_grad(coef)
+    return _NewtonState(coef=coef, f=f, grad=grad, grad_max=float(grad.abs().max()),
+                        hess=state.hess.to(coef0.dtype), hessian_stride=state.hessian_stride,
+                        n_iter=state.n_iter)
+
+
+def _iterate(phase: _Phase, state: _NewtonState, trace: Trace) -> None:
+    """Damped Newton steps on ``state`` until the phase's stopping rule holds."""
+    while not phase.rule.should_stop(state.grad_max, state.n_iter, state.stall):
+        # 1. the Newton direction from the current Hessian
+        direction, slope = _direction(phase.objective, state)
+        # 2. backtracking along it, each trial one pass (a full step's usually forms the next Hessian)
+        trial = backtrack(state.coef, direction, state.f, slope, state.grad_max,
+                          lambda point, step: _evaluate(phase, state, point, step))
+        if trial is None:
+            state.stall = LINE_SEARCH_FAILED
+            continue
+        # 3. move there and settle the Hessian for the next step
+        _accept(phase, state, trial)
+        trace.record(state.n_iter, state.f, state.grad_max)
+
+
+def _direction(objective: Objective, state: _NewtonState) -> tuple[Tensor, float]:
+    """The (gauged) Newton direction and its slope ∇Fᵀd; the steepest descent one if that is no descent."""
+    gauge = _gauge(objective, state.hess)
+    direction = newton_direction(state.hess if gauge is None else state.hess + gauge, state.grad)
+    slope = float(torch.sum(state.grad * direction))
+    if not slope < 0:  # not a descent direction (numerical trouble): fall back to the gradient
+        direction = -state.grad
+        slope = -float(torch.sum(state.grad * state.grad))
+    return direction, slope
+
+
+def _evaluate(phase: _Phase, state: _NewtonState, point: Tensor, step: float) -> tuple[float, float, Tensor]:
+    """F, max |∇F| and ∇F at a trial point, in one pass. A full step's pass usually forms the next
+    Hessian too (fused, into ``state.formed_hess``), unless the current one is being kept; that
+    Hessian serves even if a shorter step is accepted: formed nearby, it saves a pass."""
+    if step == 1.0 and phase.fused and not state.keep_hessian:
+        stride = state.hessian_stride
+        f, grad, state.formed_hess = phase.objective.value_grad_hess(point, hessian_stride=stride)
+    else:
+        f, grad = phase.objective.value_grad(point)
+    return f, float(grad.abs().max()), grad
+
+
+def _accept(phase: _Phase, state: _NewtonState, trial: Trial) -> None:
+    """Move to the accepted point and settle the Hessian for the next step.
+
+    A sampled Hessian that made this step need damping or shrink max |∇F| less than
+    ``_SAMPLED_HESSIAN_MAX_SHRINK``-fold misled it: all rows from now on. In the quadratic phase
+    (a full step shrinking max |∇F| ``_FUSED_REUSE_RATIO``-fold, or ``_REUSE_RATIO``-fold with a
+    separate low-precision Hessian) a one-step-old Hessian is as good and is kept.
     """
-    grad_max = float(grad.abs().max())
-    if not history:
-        history.append({"objective": f, "grad_max": grad_max})
-    message = f"reached max_iter={first_iter + max_iter}"
-    n_iter = 0
-    at_rounding_floor = False
-    keep_hessian = False
-    while grad_max > tol and n_iter < max_iter:
-        gauge = _gauge(objective, hess)
-        direction = newton_direction(hess if gauge is None else hess + gauge, grad)
-        slope = float(torch.sum(grad * direction))
-        if not slope < 0:  # not a descent direction (numerical trouble): fall back to the gradient
-            direction = -grad
-            slope = -float(torch.sum(grad * grad))
-        step, accepted, hess_new = 1.0, False, None
-        while step >= MIN_STEP:
-            trial = coef + step * direction
-            if step == 1.0 and hessian_at is None and not keep_hessian:
-                # usual case: one fused pass gives F, ∇F and the next Hessian
-                f_new, grad_new, hess_new = objective.value_grad_hess(trial)
-            else:
-                f_new, grad_new = objective.value_grad(trial)
-            grad_new_max = float(grad_new.abs().max())
-            if accept_step(f, f_new, step, slope, grad_max, grad_new_max, coef.dtype):
-                accepted = True
-                break
-            step *= 0.5
-        if not accepted:
-            message = "the line search could not decrease the objective (rounding level reached)"
-            at_rounding_floor = grad_max <= rounding_floor(f, coef.dtype)
-            if at_rounding_floor:
-                message = (f"stopped at the rounding floor of F after {first_iter + n_iter} Newton "
-                           f"steps: max |gradient| {grad_max:.3g} is as {coef.dtype} can certify")
-            break
-        n_iter += 1
-        shrink = grad_new_max / grad_max if grad_max > 0 else 0.0
-        coef, f, grad, grad_max = trial, f_new, grad_new, grad_new_max
-        reuse_ratio = _REUSE_RATIO if hessian_at is not None else _FUSED_REUSE_RATIO
-        lazy_ok = step == 1.0 and shrink <= reuse_ratio
-        if hessians.hessian_stride > 1 and (step < 1.0 or shrink > _SAMPLED_HESSIAN_MAX_SHRINK):
-            hessians.hessian_stride = 1  # the sampled Hessian misled this step: all rows from now on
-            hess_new = None
-        if hess_new is not None:
-            hess = hess_new
-        elif grad_max > tol and not (lazy_ok and (hessian_at is not None or keep_hessian)):
-            hess = (hessian_at or (lambda c: objective.value_grad_hess(c)[2]))(coef)
-        # in the quadratic phase a one-step-old Hessian is as good: the next pass skips forming one
-        keep_hessian = hessian_at is None and lazy_ok
-        history.append({"objective": f, "grad_max": grad_max})
-        if callback is not None:
-            callback(first_iter + n_iter, f, grad_max)
-    if grad_max <= tol:
-        message = f"max |gradient| {grad_max:.3g} <= tol {tol:g} after {first_iter + n_iter} Newton steps"
-    return _Phase(coef=coef, hess=hess, n_iter=n_iter, converged=grad_max <= tol or at_rounding_floor,
-                  grad_max=grad_max, objective=f, message=message)
+    hess_new, state.formed_hess = state.formed_hess, None
+    shrink = trial.progress / state.grad_max if state.grad_max > 0 else 0.0
+    state.n_iter += 1
+    state.coef, state.f, state.grad, state.grad_max = trial.point, trial.f, trial.evaluation, trial.progress
+    reuse_ratio = _FUSED_REUSE_RATIO if phase.fused else _REUSE_RATIO
+    lazy_ok = trial.step == 1.0 and shrink <= reuse_ratio
+    if state.hessian_stride > 1 and (trial.step < 1.0 or shrink > _SAMPLED_HESSIAN_MAX_SHRINK):
+        state.hessian_stride = 1
+        hess_new = None
+    if hess_new is not None:
+        state.hess = hess_new
+    elif state.grad_max > phase.rule.tol and not (lazy_ok and (state.keep_hessian or not phase.fused)):
+        state.hess = _hessian_at(phase.hessians, state)
+    state.keep_hessian = phase.fused and lazy_ok
+
+
+def _hessian_at(hessians: Objective, state: _NewtonState) -> Tensor:
+    """The Hessian alone at ``state.coef``, from a pass of ``hessians`` (formed in its dtype,
+    returned in the iterate's)."""
+    _, _, hess = hessians.value_grad_hess(state.coef.to(hessians.dtype), hessian_stride=state.hessian_stride)
+    return hess.to(state.coef.dtype)

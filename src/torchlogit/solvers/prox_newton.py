@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
@@ -39,8 +40,8 @@ from torch import Tensor
 
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty
-from torchlogit.solvers._linesearch import MIN_STEP, accept_step
-from torchlogit.solvers._result import SolverResult, rounding_floor
+from torchlogit.solvers._linesearch import LINE_SEARCH_FAILED, Trial, backtrack
+from torchlogit.solvers._result import SolverResult, StoppingRule, Trace
 
 # Coordinate descent sweeps per model, at most: an inexact model minimiser is still a descent
 # direction (the line search takes care of the rest), and on nearly collinear features the
@@ -89,109 +90,179 @@ def prox_newton(
     >>> result = prox_newton(objective, objective.zeros(), l1=L1Penalty(strength))  # doctest: +SKIP
     """
     passes_before = objective.n_passes
-    shape = objective.coef_shape
-
-    def block(point: Tensor, index: np.ndarray):
-        """F, ∇F and the Hessian block over ``index`` at ``point`` (one pass), H as numpy."""
-        f_s, grad, hess = objective.value_grad_hess(point, _to_index(index, point))
-        return f_s, grad, _numpy(hess)
     lam = _l1_strengths(objective, l1)
-    free = lam == 0
-    coef = coef0.clone()
-    guess = (coef.reshape(-1) != 0).cpu().numpy() | free
+    problem = _Problem(objective=objective, l1=l1, lam=lam, free=lam == 0,
+                       rule=StoppingRule(tol, max_iter, "KKT violation", "proximal Newton steps"))
+    state = _start(problem, coef0.clone(), working_set, hessian)
+    trace = Trace(callback)
+    trace.start(state.f, state.kkt)
+    while not problem.rule.should_stop(state.kkt, state.n_iter, state.stall):
+        if _step(problem, state):
+            trace.record(state.n_iter, state.f, state.kkt)
+    converged, message = problem.rule.outcome(state.kkt, state.f, state.coef.dtype, state.n_iter, state.stall)
+    return SolverResult(
+        coef=_centre_free_columns(objective, state.coef, problem.free), n_iter=state.n_iter,
+        converged=converged, grad_max=state.kkt, objective=state.f,
+        n_passes=objective.n_passes - passes_before, history=trace.history, message=message,
+        grad=state.grad, hessian=(state.index, state.H),
+    )
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """What stays fixed during a solve: the smooth part, the L1 term and the stopping rule."""
+
+    objective: Objective
+    l1: L1Penalty | None
+    lam: np.ndarray  # λ₁ for every entry of coef.ravel() (float64)
+    free: np.ndarray  # the unpenalised entries (λ₁ = 0)
+    rule: StoppingRule
+
+
+@dataclass
+class _ProxState:
+    """What proximal Newton carries from one iteration to the next."""
+
+    coef: Tensor
+    f: float  # the full objective F + L1
+    grad: Tensor  # ∇F, the smooth part's gradient
+    kkt: float  # the largest KKT violation
+    index: np.ndarray  # the Hessian block's entries (flat indices into coef.ravel())
+    H: np.ndarray  # the Hessian block over ``index``
+    fresh: bool  # H was formed at ``coef`` (else at an earlier iterate, and reused)
+    refresh: bool = False  # form a new block before the next step: the reused one misled
+    want_hess: bool = False  # trial points get a Hessian block in the same pass
+    n_iter: int = 0
+    stall: str | None = None  # why no step was possible, once none was
+
+
+@dataclass(frozen=True)
+class _ModelStep:
+    """The minimiser ``v`` of the L1-penalised quadratic model over the block, as a direction."""
+
+    v: np.ndarray
+    model_grad: np.ndarray  # the smooth model's gradient at v
+    direction: Tensor  # v − w over the block, zero elsewhere (shape of coef)
+    decrease: float  # the model's decrease for the full step (negative for a descent step)
+
+
+def _start(
+    problem: _Problem, coef: Tensor, working_set: Tensor | None, hessian: tuple | None,
+) -> _ProxState:
+    """F, ∇F and a first Hessian block at the starting point (one pass). The block covers the
+    non-zero and unpenalised coefficients and the ``working_set`` guess; an earlier solve's
+    ``hessian`` that covers them is reused instead, saving its cost."""
+    objective = problem.objective
+    guess = (coef.reshape(-1) != 0).cpu().numpy() | problem.free
     if working_set is not None:
         guess |= working_set.reshape(-1).cpu().numpy().astype(bool)
     if hessian is not None and np.all(np.isin(np.flatnonzero(guess), hessian[0])):
-        index, H = hessian  # an earlier solve's block (e.g. the last C of a path): no Hessian pass
-        guess = np.zeros_like(guess)
-        guess[index] = True
+        index, H = hessian
         f_smooth, grad = objective.value_grad(coef)
         fresh = False
     else:
         index = np.flatnonzero(guess)
-        f_smooth, grad, H = block(coef, index)  # H: the Hessian block over ``index``
-        fresh = True  # H was formed at ``coef`` (else at an earlier iterate, and reused)
-    want_hess = False  # whether trial points get a Hessian block in the same pass
-    f = f_smooth + _l1_value(l1, coef)
-    kkt = _kkt(l1, coef, grad)
-    history = [{"objective": f, "grad_max": kkt}]
-    message = f"reached max_iter={max_iter}"
-    n_iter = 0
-    at_rounding_floor = False
-    refresh = False
-    while kkt > tol and n_iter < max_iter:
-        w, g = _numpy(coef).reshape(-1), _numpy(grad).reshape(-1)
-        active = _working_set(w, g, lam, free)
-        if refresh or not np.all(guess[active]):  # new variables enter, or H is too stale
-            index, guess = np.flatnonzero(active), active
-            f_smooth, grad, H = block(coef, index)
-            fresh, refresh = True, False
-        inner_tol = max(0.1 * tol, min(0.1 * kkt, kkt * kkt))
-        with _one_blas_thread():  # small matrices: a second BLAS thread only waits
-            v, model_grad = _cd_quadratic(H, g[index], w[index], lam[index], inner_tol)
-        step_flat = np.zeros_like(w)
-        step_flat[index] = v - w[index]
-        direction = torch.as_tensor(step_flat, dtype=coef.dtype, device=coef.device).reshape(shape)
-        # the model's decrease, summed elementwise: no cancellation between two large L1 sums
-        model_decrease = float(np.sum(g * step_flat + lam * (np.abs(w + step_flat) - np.abs(w))))
-        if not model_decrease < 0:
-            if not fresh:
-                refresh = True
-                continue
-            message = "the quadratic model allows no further decrease (rounding level reached)"
-            at_rounding_floor = kkt <= rounding_floor(f, coef.dtype)
-            break
-        # the next Hessian block: where the model says coefficients will be non-zero or near it
-        keep = (v != 0) | free[index] | (np.abs(model_grad) >= _GUESS_MARGIN * lam[index])
-        index, H = index[keep], H[np.ix_(keep, keep)]
-        guess = np.zeros_like(guess)
-        guess[index] = True
-        step = 1.0
-        accepted = False
-        while step >= MIN_STEP:
-            trial = coef + step * direction
-            if want_hess:
-                f_s_new, grad_new, hess_new = block(trial, index)
-            else:
-                (f_s_new, grad_new), hess_new = objective.value_grad(trial), None
-            f_new = f_s_new + _l1_value(l1, trial)
-            kkt_new = _kkt(l1, trial, grad_new)
-            if accept_step(f, f_new, step, model_decrease, kkt, kkt_new, coef.dtype):
-                accepted = True
-                break
-            step *= 0.5
-        if not accepted:
-            if not fresh:  # a stale Hessian may be to blame: retry with a fresh one
-                refresh = True
-                continue
-            message = "the line search could not decrease the objective (rounding level reached)"
-            at_rounding_floor = kkt <= rounding_floor(f, coef.dtype)
-            break
-        n_iter += 1
-        # a costly Hessian block is kept while the steps it gives converge fast enough that the
-        # passes still needed cost less than forming a new one (cheap blocks: always fresh)
-        costly = _costly(objective, index.size)
-        keep = costly and _worth_keeping(objective, index.size, kkt, kkt_new, tol)
-        if hess_new is not None:
-            H, fresh = hess_new, True
-        else:
-            fresh, refresh = False, not keep
-        want_hess = not costly
-        coef, f, grad, kkt = trial, f_new, grad_new, kkt_new
-        history.append({"objective": f, "grad_max": kkt})
-        if callback is not None:
-            callback(n_iter, f, kkt)
-    if at_rounding_floor:
-        message = (f"stopped at the rounding floor of F after {n_iter} proximal Newton steps: "
-                   f"KKT violation {kkt:.3g} is as {coef.dtype} can certify")
-    if kkt <= tol:
-        message = f"KKT violation {kkt:.3g} <= tol {tol:g} after {n_iter} proximal Newton steps"
-    return SolverResult(
-        coef=_centre_free_columns(objective, coef, free), n_iter=n_iter,
-        converged=kkt <= tol or at_rounding_floor, grad_max=kkt, objective=f,
-        n_passes=objective.n_passes - passes_before, history=history, message=message, grad=grad,
-        hessian=(index, H),
-    )
+        f_smooth, grad, H = _block(objective, coef, index)
+        fresh = True
+    return _ProxState(coef=coef, f=f_smooth + _l1_value(problem.l1, coef), grad=grad,
+                      kkt=_kkt(problem.l1, coef, grad), index=index, H=H, fresh=fresh)
+
+
+def _step(problem: _Problem, state: _ProxState) -> bool:
+    """One proximal Newton iteration; whether it moved (else it asked for a fresh block, or stalled)."""
+    w, g = _numpy(state.coef).reshape(-1), _numpy(state.grad).reshape(-1)
+    # 1. a new Hessian block when the working set leaves the current one, or that one is stale
+    _cover(problem, state, _working_set(w, g, problem.lam, problem.free))
+    # 2. the step minimising the L1-penalised quadratic model over the block
+    model = _model_step(problem, state, w, g)
+    if not model.decrease < 0:
+        _retry_or_stall(state, "the quadratic model allows no further decrease (rounding level reached)")
+        return False
+    # 3. the next block: where the model says coefficients will be non-zero or near it
+    _narrow_block(problem, state, model)
+    # 4. backtracking along the step, each trial one pass
+    trial = backtrack(state.coef, model.direction, state.f, model.decrease, state.kkt,
+                      lambda point, _step_length: _evaluate(problem, state, point))
+    if trial is None:
+        _retry_or_stall(state, LINE_SEARCH_FAILED)
+        return False
+    # 5. move there, and decide whether the next step reuses this block
+    _accept(problem, state, trial)
+    return True
+
+
+def _block(objective: Objective, point: Tensor, index: np.ndarray) -> tuple[float, Tensor, np.ndarray]:
+    """F, ∇F and the Hessian block over ``index`` at ``point`` (one pass), H as numpy."""
+    f_smooth, grad, hess = objective.value_grad_hess(point, _to_index(index, point))
+    return f_smooth, grad, _numpy(hess)
+
+
+def _cover(problem: _Problem, state: _ProxState, active: np.ndarray) -> None:
+    """Form the block over ``active`` (one pass) if ``state.index`` misses some of it or must be refreshed."""
+    covered = np.zeros_like(active)
+    covered[state.index] = True
+    if state.refresh or not np.all(covered[active]):
+        state.index = np.flatnonzero(active)
+        _, state.grad, state.H = _block(problem.objective, state.coef, state.index)
+        state.fresh, state.refresh = True, False
+
+
+def _model_step(problem: _Problem, state: _ProxState, w: np.ndarray, g: np.ndarray) -> _ModelStep:
+    """Minimise the model ``gᵀδ + ½δᵀHδ + Σλ₁|w + δ|`` over the block, to a tolerance that tightens
+    as the KKT violation falls."""
+    index, lam = state.index, problem.lam
+    inner_tol = max(0.1 * problem.rule.tol, min(0.1 * state.kkt, state.kkt * state.kkt))
+    with _one_blas_thread():  # small matrices: a second BLAS thread only waits
+        v, model_grad = _cd_quadratic(state.H, g[index], w[index], lam[index], inner_tol)
+    step_flat = np.zeros_like(w)
+    step_flat[index] = v - w[index]
+    direction = torch.as_tensor(step_flat, dtype=state.coef.dtype, device=state.coef.device)
+    # the model's decrease, summed elementwise: no cancellation between two large L1 sums
+    decrease = float(np.sum(g * step_flat + lam * (np.abs(w + step_flat) - np.abs(w))))
+    return _ModelStep(v=v, model_grad=model_grad, direction=direction.reshape(problem.objective.coef_shape),
+                      decrease=decrease)
+
+
+def _retry_or_stall(state: _ProxState, why: str) -> None:
+    """A step that failed on a reused block is retried with a fresh one; on a fresh one the solver stalls."""
+    if state.fresh:
+        state.stall = why
+    else:
+        state.refresh = True
+
+
+def _narrow_block(problem: _Problem, state: _ProxState, model: _ModelStep) -> None:
+    """Keep the block's entries that are non-zero, unpenalised or within ``_GUESS_MARGIN`` of
+    entering at ``v``: trial points' Hessian blocks (and the next step's) are formed over those."""
+    index, lam = state.index, problem.lam
+    keep = (model.v != 0) | problem.free[index] | (np.abs(model.model_grad) >= _GUESS_MARGIN * lam[index])
+    state.index, state.H = index[keep], state.H[np.ix_(keep, keep)]
+
+
+def _evaluate(problem: _Problem, state: _ProxState, point: Tensor) -> tuple[float, float, tuple]:
+    """F + L1, the KKT violation and ``(∇F, Hessian block or None)`` at a trial point (one pass)."""
+    if state.want_hess:
+        f_smooth, grad, hess = _block(problem.objective, point, state.index)
+    else:
+        (f_smooth, grad), hess = problem.objective.value_grad(point), None
+    return f_smooth + _l1_value(problem.l1, point), _kkt(problem.l1, point, grad), (grad, hess)
+
+
+def _accept(problem: _Problem, state: _ProxState, trial: Trial) -> None:
+    """Move to the accepted point. A costly Hessian block is kept while the steps it gives
+    converge fast enough that the passes still needed cost less than forming a new one (cheap
+    blocks: always fresh, formed in the trial points' passes)."""
+    grad, hess_new = trial.evaluation
+    objective, n_block = problem.objective, state.index.size
+    state.n_iter += 1
+    costly = _costly(objective, n_block)
+    keep = costly and _worth_keeping(objective, n_block, state.kkt, trial.progress, problem.rule.tol)
+    if hess_new is not None:
+        state.H, state.fresh = hess_new, True
+    else:
+        state.fresh, state.refresh = False, not keep
+    state.want_hess = not costly
+    state.coef, state.f, state.grad, state.kkt = trial.point, trial.f, grad, trial.progress
 
 
 def _l1_strengths(objective: Objective, l1: L1Penalty | None) -> np.ndarray:
@@ -218,7 +289,8 @@ def _numpy(t: Tensor) -> np.ndarray:
 
 
 def _costly(objective: Objective, n_block: int) -> bool:
-    """Whether a Hessian block costs enough (≳ 20 ms) that reusing one beats forming it afresh."""
+    """Whether a Hessian block costs enough (``_COSTLY_HESSIAN`` multiply-adds) that reusing one
+    beats forming it afresh."""
     return objective.n_rows * n_block * n_block >= _COSTLY_HESSIAN
 
 
@@ -282,33 +354,12 @@ def _cd_quadratic(
     v = w.copy()
     rho = -g.copy()
     diag = H.diagonal().copy()
-    p = len(w)
-    everything = np.arange(p)
+    everything = np.arange(len(w))
     coords = everything
     full = True
-    rows = H  # symmetric: row i is column i
     last_signs = tried = np.zeros(0)
     for sweep in range(1, _MAX_SWEEPS + 1):
-        largest = 0.0
-        for i in coords.tolist():
-            hii = diag[i]
-            if hii <= 0.0:
-                continue
-            vi = v[i]
-            z = rho[i] + hii * vi
-            li = lam[i]
-            if z > li:
-                new = (z - li) / hii
-            elif z < -li:
-                new = (z + li) / hii
-            else:
-                new = 0.0
-            if new != vi:
-                delta = new - vi
-                rho -= delta * rows[i]
-                v[i] = new
-                largest = max(largest, abs(delta) * hii)
-        if largest <= tol:
+        if _sweep(H, diag, lam, coords, v, rho) <= tol:
             if full:
                 break
             coords, full = everything, True
@@ -326,6 +377,34 @@ def _cd_quadratic(
             signs = np.sign(v)
         last_signs = signs
     return v, -rho
+
+
+def _sweep(
+    H: np.ndarray, diag: np.ndarray, lam: np.ndarray, coords: np.ndarray, v: np.ndarray, rho: np.ndarray,
+) -> float:
+    """One coordinate descent sweep over ``coords``, updating ``v`` and ``rho`` in place; returns the
+    largest change of a coordinate's gradient, ``Hᵢᵢ·|Δvᵢ|``."""
+    largest = 0.0
+    rows = H  # symmetric: row i is column i
+    for i in coords.tolist():
+        hii = diag[i]
+        if hii <= 0.0:
+            continue
+        vi = v[i]
+        z = rho[i] + hii * vi
+        li = lam[i]
+        if z > li:
+            new = (z - li) / hii
+        elif z < -li:
+            new = (z + li) / hii
+        else:
+            new = 0.0
+        if new != vi:
+            delta = new - vi
+            rho -= delta * rows[i]
+            v[i] = new
+            largest = max(largest, abs(delta) * hii)
+    return largest
 
 
 def _solve_symmetric(A: np.ndarray, b: np.ndarray) -> np.ndarray:

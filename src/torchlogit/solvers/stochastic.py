@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
@@ -56,96 +57,165 @@ def _data_parallel(model: LogisticModel) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=device_ids)
 
 
+@dataclass(frozen=True)
+class StochasticOptions:
+    """How :func:`stochastic` steps.
+
+    Attributes
+    ----------
+    optimizer : ``"sgd"`` or ``"adam"`` (``torch.optim``)
+    learning_rate : the optimizer's step size (positive)
+    batch_size : rows per mini-batch; None: a chunk at a time (full batch for in-memory data)
+    generator : draws the run's shuffling seed, once
+    """
+
+    optimizer: Optimizer = "sgd"
+    learning_rate: float = 0.1
+    batch_size: int | None = None
+    generator: torch.Generator | None = None
+
+    def __post_init__(self) -> None:
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer or None, got {self.batch_size}")
+
+
+@dataclass(frozen=True)
+class SnapshotHooks:
+    """Resuming a run and saving its state, as a checkpoint does
+    (:meth:`~torchlogit.solvers.checkpoint.Checkpoint.stochastic_hooks`).
+
+    Attributes
+    ----------
+    state : a snapshot to resume from, as ``on_state`` was given it; None: start afresh
+    on_state : called with a snapshot after every epoch and every ``every`` mini-batches
+    every : mini-batches between snapshots within an epoch (0: after every epoch only)
+    """
+
+    state: dict[str, Any] | None = None
+    on_state: Callable[[dict[str, Any]], None] | None = None
+    every: int = 0
+
+
 def stochastic(
-    objective: Objective, coef0: Tensor, *, optimizer: Optimizer = "sgd",
-    learning_rate: float = 0.1, batch_size: int | None = None, tol: float = 1e-8,
-    max_iter: int = 100, generator: torch.Generator | None = None,
-    model: LogisticModel | None = None,
-    callback: Callable[[int, float, float], None] | None = None,
-    state: dict[str, Any] | None = None, on_state: Callable[[dict[str, Any]], None] | None = None,
-    state_every: int = 0,
+    objective: Objective, coef0: Tensor, options: StochasticOptions | None = None, *, tol: float = 1e-8,
+    max_iter: int = 100, callback: Callable[[int, float, float], None] | None = None,
+    model: LogisticModel | None = None, snapshots: SnapshotHooks | None = None,
 ) -> SolverResult:
-    """Minimise ``objective`` with mini-batch SGD or Adam; ``max_iter`` counts epochs.
+    """Minimise ``objective`` with mini-batch SGD or Adam (``options``); ``max_iter`` counts epochs.
 
     ``model``, when given, is trained in place (its parameters are the coefficients), which is
     what the tutorial-style :func:`torchlogit.tutorial.training.train` relies on.
 
-    Each chunk's rows are shuffled by a generator seeded from ``generator`` (drawn once), the
-    epoch and the chunk's index, so a run can be resumed exactly: ``on_state(snapshot)`` is called
-    every ``state_every`` mini-batches (when > 0) and after every epoch, with the model's and the
-    optimizer's state, the epoch and the mini-batch within it; ``state=snapshot`` resumes there
-    and retraces the uninterrupted run step for step (:mod:`torchlogit.solvers.checkpoint` stores it).
+    Each chunk's rows are shuffled by a generator seeded from ``options.generator`` (drawn once),
+    the epoch and the chunk's index, so a run can be resumed exactly: ``snapshots.on_state(snapshot)``
+    is called every ``snapshots.every`` mini-batches (when > 0) and after every epoch, with the
+    model's and the optimizer's state, the epoch and the mini-batch within it;
+    ``snapshots.state=snapshot`` resumes there and retraces the uninterrupted run step for step
+    (:mod:`torchlogit.solvers.checkpoint` stores it).
     """
-    if learning_rate <= 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+    options = options if options is not None else StochasticOptions()
+    snapshots = snapshots if snapshots is not None else SnapshotHooks()
     passes_before = objective.n_passes
-    n_outputs, n_cols = objective.coef_shape
-    if model is None:
-        n_features = n_cols - int(objective.fit_intercept)
-        model = LogisticModel(
-            n_features, n_outputs, bias=objective.fit_intercept,
-            dtype=objective.dtype, device=objective.device,
-        )
-    model.load_coef_matrix(coef0)
-    opt = _make_optimizer(optimizer, model.parameters(), learning_rate)
-    if state is None:
-        seed = int(torch.randint(0, 1 << 62, (1,), generator=generator))
-        f, grad = objective.value_grad(model.coef_matrix())
-        grad_max = float(grad.abs().max())
-        history = [{"objective": f, "grad_max": grad_max}]
-        epoch, skip = 0, 0
-    else:  # resume: the epoch's first ``skip`` mini-batches were done before the snapshot
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        seed, f, grad_max = state["seed"], state["objective"], state["grad_max"]
-        history, epoch, skip = list(state["history"]), state["epoch"], state["batch"]
-        if skip:
-            epoch -= 1  # the loop re-enters the unfinished epoch
-    mean_weight = objective.weight_sum / objective.n_rows
-    net = _data_parallel(model)
-
-    def snapshot(batch: int) -> dict[str, Any]:
-        return {"model": model.state_dict(), "optimizer": opt.state_dict(), "seed": seed, "epoch": epoch,
-                "batch": batch, "objective": f, "grad_max": grad_max, "history": history}
-
-    while grad_max > tol and epoch < max_iter:
-        epoch += 1
-        batch = 0
-        with net.join(divide_by_initial_world_size=False) if net is not model else contextlib.nullcontext():
-            for index, (X, y, w) in enumerate(objective.chunks()):
-                shuffle = torch.Generator().manual_seed(seed + 1_000_003 * epoch + index)
-                order = torch.randperm(len(y), generator=shuffle, device="cpu").to(X.device)
-                step = batch_size or len(y)
-                for start in range(0, len(y), step):
-                    batch += 1
-                    if batch <= skip:
-                        continue
-                    idx = order[start : start + step]
-                    opt.zero_grad(set_to_none=True)
-                    data_term = logits_loss(net(X[idx]), y[idx], w[idx]) / (len(idx) * mean_weight)
-                    loss = data_term
-                    if objective.l2 is not None:
-                        loss = loss + objective.l2.value(_live_coef(model))
-                    loss.backward()
-                    opt.step()
-                    if on_state is not None and state_every and batch % state_every == 0:
-                        on_state(snapshot(batch))
-        skip = 0
-        f, grad = objective.value_grad(model.coef_matrix())
-        grad_max = float(grad.abs().max())
-        history.append({"objective": f, "grad_max": grad_max})
-        if on_state is not None:
-            on_state(snapshot(0))
+    run = _begin(objective, coef0, options, model, snapshots.state)
+    while run.grad_max > tol and run.epoch < max_iter:
+        run.epoch += 1
+        _epoch(objective, run, options.batch_size, snapshots)
+        run.skip = 0
+        f, grad = objective.value_grad(run.model.coef_matrix())
+        run.f, run.grad_max = f, float(grad.abs().max())
+        run.history.append({"objective": run.f, "grad_max": run.grad_max})
+        if snapshots.on_state is not None:
+            snapshots.on_state(_snapshot(run, 0))
         if callback is not None:
-            callback(epoch, f, grad_max)
-    converged = grad_max <= tol
+            callback(run.epoch, run.f, run.grad_max)
+    converged = run.grad_max <= tol
     message = (
-        f"max |gradient| {grad_max:.3g} <= tol {tol:g} after {epoch} epochs"
+        f"max |gradient| {run.grad_max:.3g} <= tol {tol:g} after {run.epoch} epochs"
         if converged else f"reached max_iter={max_iter} epochs"
     )
     return SolverResult(
-        coef=model.coef_matrix(), n_iter=epoch, converged=converged, grad_max=grad_max,
-        objective=f, n_passes=objective.n_passes - passes_before, history=history, message=message,
+        coef=run.model.coef_matrix(), n_iter=run.epoch, converged=converged, grad_max=run.grad_max,
+        objective=run.f, n_passes=objective.n_passes - passes_before, history=run.history, message=message,
     )
+
+
+@dataclass
+class _Run:
+    """A stochastic run's state: what a snapshot holds, and the module and optimizer stepping it."""
+
+    model: LogisticModel
+    net: torch.nn.Module  # ``model``, wrapped for data parallelism under torch.distributed
+    opt: torch.optim.Optimizer
+    seed: int
+    f: float  # F after the last finished epoch
+    grad_max: float
+    history: list[dict[str, float]]
+    mean_weight: float
+    epoch: int = 0
+    skip: int = 0  # mini-batches of the current epoch done before the snapshot resumed from
+
+
+def _begin(
+    objective: Objective, coef0: Tensor, options: StochasticOptions, model: LogisticModel | None,
+    resume: dict[str, Any] | None,
+) -> _Run:
+    """A fresh run from ``coef0`` (one pass for F), or one resumed from the snapshot ``resume``."""
+    n_outputs, n_cols = objective.coef_shape
+    if model is None:
+        model = LogisticModel(n_cols - int(objective.fit_intercept), n_outputs, bias=objective.fit_intercept,
+                              dtype=objective.dtype, device=objective.device)
+    model.load_coef_matrix(coef0)
+    opt = _make_optimizer(options.optimizer, model.parameters(), options.learning_rate)
+    mean_weight = objective.weight_sum / objective.n_rows
+    if resume is None:
+        seed = int(torch.randint(0, 1 << 62, (1,), generator=options.generator))
+        f, grad = objective.value_grad(model.coef_matrix())
+        grad_max = float(grad.abs().max())
+        return _Run(model=model, net=_data_parallel(model), opt=opt, seed=seed, f=f, grad_max=grad_max,
+                    history=[{"objective": f, "grad_max": grad_max}], mean_weight=mean_weight)
+    model.load_state_dict(resume["model"])
+    opt.load_state_dict(resume["optimizer"])
+    skip = resume["batch"]
+    return _Run(model=model, net=_data_parallel(model), opt=opt, seed=resume["seed"], f=resume["objective"],
+                grad_max=resume["grad_max"], history=list(resume["history"]), mean_weight=mean_weight,
+                epoch=resume["epoch"] - 1 if skip else resume["epoch"],  # re-enter the unfinished epoch
+                skip=skip)
+
+
+def _epoch(objective: Objective, run: _Run, batch_size: int | None, snapshots: SnapshotHooks) -> None:
+    """One epoch: every chunk's rows in a seeded shuffled order, a step per mini-batch (skipping
+    the ``run.skip`` done before a resumed snapshot); a snapshot every ``snapshots.every`` of them."""
+    batch = 0
+    distributed = run.net is not run.model
+    with run.net.join(divide_by_initial_world_size=False) if distributed else contextlib.nullcontext():
+        for index, (X, y, w) in enumerate(objective.chunks()):
+            shuffle = torch.Generator().manual_seed(run.seed + 1_000_003 * run.epoch + index)
+            order = torch.randperm(len(y), generator=shuffle, device="cpu").to(X.device)
+            step = batch_size or len(y)
+            for start in range(0, len(y), step):
+                batch += 1
+                if batch <= run.skip:
+                    continue
+                idx = order[start : start + step]
+                _minibatch_step(objective, run, X[idx], y[idx], w[idx])
+                if snapshots.on_state is not None and snapshots.every and batch % snapshots.every == 0:
+                    snapshots.on_state(_snapshot(run, batch))
+
+
+def _minibatch_step(objective: Objective, run: _Run, X: Tensor, y: Tensor, w: Tensor) -> None:
+    """One optimizer step on the mini-batch's unbiased estimate of F."""
+    run.opt.zero_grad(set_to_none=True)
+    loss = logits_loss(run.net(X), y, w) / (len(y) * run.mean_weight)
+    if objective.l2 is not None:
+        loss = loss + objective.l2.value(_live_coef(run.model))
+    loss.backward()
+    run.opt.step()
+
+
+def _snapshot(run: _Run, batch: int) -> dict[str, Any]:
+    """What resumes the run after mini-batch ``batch`` of its current epoch (0: after the epoch)."""
+    return {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(), "seed": run.seed,
+            "epoch": run.epoch, "batch": batch, "objective": run.f, "grad_max": run.grad_max,
+            "history": run.history}

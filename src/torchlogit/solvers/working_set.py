@@ -14,8 +14,7 @@ Sources that cannot hand out columns cheaply (streamed files) fall back to plain
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -44,7 +43,6 @@ class ColumnCache:
 def working_set_prox_newton(
     objective: Objective, coef0: Tensor, *, l1: L1Penalty, tol: float = 1e-8, max_iter: int = 100,
     working_set: Tensor | None = None, grad0: Tensor | None = None, cache: ColumnCache | None = None,
-    callback: Callable[[int, float, float], None] | None = None,
 ) -> SolverResult:
     """Minimise ``objective + l1`` by proximal Newton on working sets of columns.
 
@@ -54,72 +52,126 @@ def working_set_prox_newton(
     working_set : bool Tensor of ``coef``'s shape, optional; coefficients expected to be active
     grad0 : the smooth gradient at ``coef0`` if known (ranks the likely entrants)
     cache : a :class:`ColumnCache` to reuse across calls (e.g. along a path)
-    callback : passed on to each proximal Newton run (narrow runs report the narrow objective)
 
     Returns
     -------
     SolverResult
         For the full problem; ``n_passes`` counts the narrow passes and the full ones alike.
     """
-    n_outputs = objective.coef_shape[0]
     d = objective.source.n_features
-    intercept = [d] if objective.fit_intercept else []
     cache = cache if cache is not None else ColumnCache()
-    lam = l1.strength
-    wanted = ((coef0[:, :d] != 0).any(0) | (lam[:d] == 0)).cpu().numpy()
+    wanted = ((coef0[:, :d] != 0).any(0) | (l1.strength[:d] == 0)).cpu().numpy()
     if working_set is not None:
         wanted |= working_set[:, :d].any(0).cpu().numpy()
     passes_before = objective.n_passes
-    n_passes = n_iter = 0
-    coef = coef0.clone()
-    history: list[dict[str, float]] = []
+    task = _Task(l1=l1, tol=tol, max_iter=max_iter)
+    rounds = _Rounds(coef=coef0.clone(), wanted=wanted, grad=grad0)
     for _ in range(_MAX_ROUNDS):
-        have = np.zeros(d, dtype=bool)
-        if cache.features is not None:
-            have[cache.features] = True
-        if cache.objective is None or not np.all(have[wanted]):
-            extra = _likely_entrants(grad0, lam, wanted | have, d)
-            features = np.flatnonzero(wanted | have | extra)
-            source = objective.source.select_columns(features) if len(features) <= _MAX_SHARE * d else None
-            if source is None:
-                break
-            cache.hessian = _remap(cache.hessian, cache.features, features, n_outputs, intercept)
-            cache.features = features
-            cache.objective = Objective(source, n_outputs=n_outputs, fit_intercept=objective.fit_intercept,
-                                        l2=None, dtype=objective.dtype, device=objective.device)
-        columns = torch.as_tensor(np.r_[cache.features, intercept].astype(np.int64), device=coef.device)
-        narrow = cache.objective
-        narrow.l2 = None if objective.l2 is None else L2Penalty(objective.l2.strength[columns])
-        narrow_passes = narrow.n_passes
-        result = prox_newton(narrow, coef[:, columns], l1=L1Penalty(lam[columns]), tol=tol,
-                             max_iter=max(max_iter - n_iter, 1), hessian=cache.hessian, callback=callback)
-        cache.hessian = result.hessian
-        n_iter += result.n_iter
-        n_passes += narrow.n_passes - narrow_passes
-        history += result.history
-        coef = coef.new_zeros(coef.shape)
-        coef[:, columns] = result.coef
-        f_smooth, grad = objective.value_grad(coef)  # the certificate: every column's KKT condition
-        kkt = l1.min_norm_subgradient(coef, grad).abs()
-        if float(kkt.max()) <= tol or not result.converged:
-            return SolverResult(
-                coef=coef, n_iter=n_iter, converged=float(kkt.max()) <= tol, grad_max=float(kkt.max()),
-                objective=f_smooth + float(l1.value(coef)),
-                n_passes=n_passes + objective.n_passes - passes_before, history=history,
-                message=result.message if float(kkt.max()) > tol else
-                f"KKT violation {float(kkt.max()):.3g} <= tol {tol:g} on every column after {n_iter} "
-                f"proximal Newton steps on working sets", grad=grad,
-            )
-        violators = (kkt[:, :d] > tol).any(0).cpu().numpy()
-        wanted |= violators
-        grad0 = grad
+        # 1. a narrow copy holding every wanted column (False: too wide, or the source cannot)
+        if not _copy_columns(objective, cache, rounds, l1.strength):
+            break
+        # 2. proximal Newton on the narrow problem
+        narrow = _solve_narrow(objective, cache, rounds, task)
+        # 3. the certificate: one pass, every column's KKT condition
+        f_smooth, grad = objective.value_grad(rounds.coef)
+        kkt = l1.min_norm_subgradient(rounds.coef, grad).abs()
+        if float(kkt.max()) <= tol or not narrow.converged:
+            return _certified(rounds, task, narrow, f_smooth, grad, float(kkt.max()),
+                              n_passes=rounds.n_passes + objective.n_passes - passes_before)
+        # 4. the violators join the working set
+        rounds.wanted |= (kkt[:, :d] > tol).any(0).cpu().numpy()
+        rounds.grad = grad
     # too wide, a source without columns, or no progress: the full problem directly
-    result = prox_newton(objective, coef, l1=l1, tol=tol, max_iter=max(max_iter - n_iter, 1),
-                         working_set=working_set, hessian=cache.full_hessian, callback=callback)
+    result = prox_newton(objective, rounds.coef, l1=l1, tol=tol, max_iter=max(max_iter - rounds.n_iter, 1),
+                         working_set=working_set, hessian=cache.full_hessian)
     cache.full_hessian = result.hessian
-    result.n_iter += n_iter
-    result.n_passes = n_passes + objective.n_passes - passes_before
+    result.n_iter += rounds.n_iter
+    result.n_passes = rounds.n_passes + objective.n_passes - passes_before
     return result
+
+
+@dataclass(frozen=True)
+class _Task:
+    """The full problem's L1 term and stopping rule."""
+
+    l1: L1Penalty
+    tol: float
+    max_iter: int
+
+
+@dataclass
+class _Rounds:
+    """What the working-set rounds carry: the full coefficients and the columns wanted next."""
+
+    coef: Tensor
+    wanted: np.ndarray  # bool per feature column: the narrow copy must hold it
+    grad: Tensor | None  # the smooth gradient at ``coef``, if known (ranks likely entrants)
+    n_iter: int = 0
+    n_passes: int = 0  # passes over the narrow copies
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _copy_columns(objective: Objective, cache: ColumnCache, rounds: _Rounds, lam: Tensor) -> bool:
+    """Make ``cache`` hold every wanted column (plus likely entrants by ``|∂F/∂W_j| / lam_j``),
+    copying them out once; False when that is wider than ``_MAX_SHARE`` of the columns or the
+    source cannot hand out columns."""
+    d = objective.source.n_features
+    have = np.zeros(d, dtype=bool)
+    if cache.features is not None:
+        have[cache.features] = True
+    if cache.objective is not None and np.all(have[rounds.wanted]):
+        return True
+    extra = _likely_entrants(rounds.grad, lam, rounds.wanted | have, d)
+    features = np.flatnonzero(rounds.wanted | have | extra)
+    source = objective.source.select_columns(features) if len(features) <= _MAX_SHARE * d else None
+    if source is None:
+        return False
+    cache.hessian = _remap(cache.hessian, cache.features, features, objective.coef_shape[0],
+                           _intercept(objective))
+    cache.features = features
+    cache.objective = Objective(source, n_outputs=objective.coef_shape[0],
+                                fit_intercept=objective.fit_intercept, l2=None, dtype=objective.dtype,
+                                device=objective.device)
+    return True
+
+
+def _solve_narrow(objective: Objective, cache: ColumnCache, rounds: _Rounds, task: _Task) -> SolverResult:
+    """Proximal Newton on the cached columns (warm-started from their last Hessian block);
+    ``rounds.coef`` becomes its answer, zero on every other column."""
+    columns = torch.as_tensor(np.r_[cache.features, _intercept(objective)].astype(np.int64),
+                              device=rounds.coef.device)
+    l2 = None if objective.l2 is None else L2Penalty(objective.l2.strength[columns])
+    result = prox_newton(cache.objective.with_l2(l2), rounds.coef[:, columns],
+                         l1=L1Penalty(task.l1.strength[columns]), tol=task.tol,
+                         max_iter=max(task.max_iter - rounds.n_iter, 1), hessian=cache.hessian)
+    cache.hessian = result.hessian
+    rounds.n_iter += result.n_iter
+    rounds.n_passes += result.n_passes
+    rounds.history += result.history
+    rounds.coef = rounds.coef.new_zeros(rounds.coef.shape)
+    rounds.coef[:, columns] = result.coef
+    return result
+
+
+def _certified(
+    rounds: _Rounds, task: _Task, narrow: SolverResult, f_smooth: float, grad: Tensor, kkt: float, *,
+    n_passes: int,
+) -> SolverResult:
+    """The full problem's result from the last narrow solve and the certificate's pass
+    (F, ∇F and the largest KKT violation ``kkt`` over every column)."""
+    converged = kkt <= task.tol
+    message = (f"KKT violation {kkt:.3g} <= tol {task.tol:g} on every column after {rounds.n_iter} "
+               "proximal Newton steps on working sets") if converged else narrow.message
+    return SolverResult(
+        coef=rounds.coef, n_iter=rounds.n_iter, converged=converged, grad_max=kkt,
+        objective=f_smooth + float(task.l1.value(rounds.coef)), n_passes=n_passes,
+        history=rounds.history, message=message, grad=grad,
+    )
+
+
+def _intercept(objective: Objective) -> list[int]:
+    """The intercept's column (after the features), as a list to append to the narrow columns."""
+    return [objective.source.n_features] if objective.fit_intercept else []
 
 
 def _remap(hessian: tuple | None, old: np.ndarray | None, new: np.ndarray, n_outputs: int,

@@ -17,10 +17,10 @@ from torchlogit.core.model import LogisticModel
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L2Penalty, column_strengths
 from torchlogit.data import InMemorySource
-from torchlogit.solvers.stochastic import Optimizer, stochastic
+from torchlogit.solvers.stochastic import Optimizer, StochasticOptions, stochastic
 
 
-def train(
+def train(  # noqa: PLR0913 - the tutorial's documented keyword API
     model: LogisticModel, X: Tensor, y: Tensor, *, epochs: int = 1000, lr: float = 0.1,
     optimizer: Optimizer = "sgd", batch_size: int | None = None, l2: float = 0.0,
     sample_weight: Tensor | None = None, seed: int = 0,
@@ -68,11 +68,10 @@ def train(
         l2=penalty, dtype=X.dtype, device=X.device,
     )
     with single_thread_if_small(X.shape[0] * objective.coef_shape[0] * objective.coef_shape[1]):
-        result = stochastic(
-            objective, model.coef_matrix(), optimizer=optimizer, learning_rate=lr,
-            batch_size=batch_size, tol=0.0, max_iter=epochs,
-            generator=torch.Generator().manual_seed(seed), model=model, callback=on_epoch,
-        )
+        options = StochasticOptions(optimizer=optimizer, learning_rate=lr, batch_size=batch_size,
+                                    generator=torch.Generator().manual_seed(seed))
+        result = stochastic(objective, model.coef_matrix(), options, tol=0.0, max_iter=epochs, model=model,
+                            callback=on_epoch)
     return [entry["objective"] for entry in result.history]
 
 
