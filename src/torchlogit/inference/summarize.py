@@ -19,6 +19,13 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import resolve_device, tensor_to_numpy
+from torchlogit.inference.covariance import (
+    design_rank,
+    invert_information,
+    null_loglik,
+    resolve_cov_type,
+    sandwich,
+)
 from torchlogit.inference.naming import feature_names
 from torchlogit.inference.results import (
     _COV_DESCRIPTIONS,
@@ -28,11 +35,6 @@ from torchlogit.inference.results import (
     LogitResults,
     Margins,
     _check_alpha,
-    design_rank,
-    invert_information,
-    null_loglik,
-    resolve_cov_type,
-    sandwich,
 )
 from torchlogit.inference.separation import (
     SEPARATION_SCORE,
