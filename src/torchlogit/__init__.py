@@ -1,6 +1,11 @@
 """torchlogit: logistic regression on PyTorch, from the tutorial's loop to exact, fast solvers."""
 
-from torchlogit._exceptions import ConvergenceWarning, ModelFileError, PerfectSeparationWarning
+from torchlogit._exceptions import (
+    ConvergenceWarning,
+    ModelFileError,
+    ModelFileWarning,
+    PerfectSeparationWarning,
+)
 from torchlogit._version import __version__
 from torchlogit.core.model import LogisticModel
 from torchlogit.estimators.cv import LogisticRegressionCV
@@ -19,6 +24,7 @@ __all__ = [
     "LogitResults",
     "MarginalEffects",
     "ModelFileError",
+    "ModelFileWarning",
     "PerfectSeparationWarning",
     "RegularizationPath",
     "__version__",

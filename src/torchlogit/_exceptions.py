@@ -15,3 +15,11 @@ class PerfectSeparationWarning(UserWarning):
 
 class ModelFileError(ValueError):
     """A model file is missing, corrupt, or not a torchlogit model."""
+
+
+class ModelFileWarning(UserWarning):
+    """A model file loaded but could not be fully verified.
+
+    Files written before model files carried a checksum of their contents load with this warning:
+    damage to their coefficients or metadata would go unnoticed. Saving the model again adds one.
+    """

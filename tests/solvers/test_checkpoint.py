@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
+import torch
 from support.streaming_data import make_table, write_parquet_files
 
 from torchlogit import ConvergenceWarning, LogisticRegression
@@ -127,3 +128,105 @@ def test_cli_checkpoint_resumes(data, tmp_path, capsys):
     config = Checkpoint(tmp_path / "ck").read()[1]["config"]
     assert config["target"] == "y" and config["classes"] == ["ant", "bee", "cat"]
     assert json.dumps(config)  # plain JSON in the file's header
+
+
+def _rewrite_checkpoint(folder, **replaced):
+    """The checkpoint file with some tensors replaced, its header kept."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = folder / CHECKPOINT_FILE
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    save_file({**tensors, **replaced}, str(path), metadata=metadata)
+
+
+def test_a_checkpoint_with_non_finite_coefficients_is_not_resumed(data, tmp_path):
+    with pytest.warns(ConvergenceWarning):
+        _fit(data, checkpoint=tmp_path, max_iter=2)
+    coef, _ = Checkpoint(tmp_path).read()
+    _rewrite_checkpoint(tmp_path, coef=torch.full_like(coef, float("nan")))
+    with pytest.raises(ValueError, match=r"checkpoint '.*checkpoint\.safetensors' holds non-finite values "
+                                         r"\(NaN or infinity\) in 'coef'.*remove it to start afresh"):
+        _fit(data, checkpoint=tmp_path, max_iter=2)  # it resumed and saved a NaN model
+    command = ["fit", str(data), "--target", "y", "--weight", "w", "--quiet", "--max-iter", "2",
+               "--checkpoint", str(tmp_path), "--out", str(tmp_path / "m.safetensors")]
+    assert main(command) == 1
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_non_finite_coefficients_are_never_saved(tmp_path):
+    checkpoint = Checkpoint(tmp_path)
+    good = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
+    checkpoint.save(good, iteration=1, objective=0.6, grad_max=0.1)
+    for bad in (float("nan"), float("inf")):
+        checkpoint.save(torch.tensor([[bad, 0.0, 0.0]], dtype=torch.float64), iteration=2, objective=0.5,
+                        grad_max=0.1)
+    coef, header = Checkpoint(tmp_path).read()
+    assert header["iteration"] == 1 and torch.equal(coef, good)  # the last finite one stays
+    assert sorted(p.name for p in tmp_path.iterdir()) == [CHECKPOINT_FILE]
+
+
+def test_solver_snapshots_come_back_exactly_in_their_own_dtypes(tmp_path):
+    coef = torch.tensor([[0.1, 0.2, 1 / 3]], dtype=torch.float64)
+    state = {"coef": coef, "iteration": 4, "objective": 0.25, "grad_max": 1e-9, "phase": "full",
+             "target": 2.5e-7, "hess": torch.rand(3, 3, dtype=torch.float64),
+             "low": torch.rand(3, dtype=torch.float32), "keep_hessian": True}
+    Checkpoint(tmp_path, config={"a": 1}).solver_hooks().on_state(state)
+    resumed = Checkpoint(tmp_path, config={"a": 1})
+    assert resumed.solver_hooks().state is None  # nothing read before restore
+    start = resumed.restore(torch.zeros(1, 3, dtype=torch.float64))
+    assert torch.equal(start, coef) and resumed.resumed_from == 4
+    restored = resumed.solver_hooks().state
+    assert restored.keys() == state.keys()
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor):
+            assert restored[key].dtype == value.dtype and torch.equal(restored[key], value), key
+        else:
+            assert restored[key] == value, key
+
+
+def _mixed_precision_fit(data, monkeypatch, checkpoint=None, callback=None):
+    import torchlogit.estimators.logistic as logistic
+
+    monkeypatch.setattr(logistic, "FLOAT32_HESSIAN_MIN_VALUES", 1)  # float32 Hessians from 1 value on
+    return _fit(data, checkpoint=checkpoint, callback=callback)
+
+
+def _saved_dtypes(data, monkeypatch, folder):
+    """The dtype of each iteration's checkpoint in a mixed-precision Newton fit."""
+    dtypes = {}
+
+    def record(iteration, f, grad_max):
+        dtypes[iteration] = Checkpoint(folder).read()[0].dtype
+
+    _mixed_precision_fit(data, monkeypatch, folder, record)
+    return dtypes
+
+
+def test_mixed_precision_checkpoints_keep_each_phase_dtype(data, tmp_path, monkeypatch):
+    dtypes = _saved_dtypes(data, monkeypatch, tmp_path)
+    phases = [dtypes[i] for i in sorted(dtypes)]
+    assert phases[0] == torch.float32 and phases[-1] == torch.float64  # were all float64
+    assert phases == sorted(phases, key=lambda d: d == torch.float64)  # float32 phase, then float64
+
+
+def test_mixed_precision_newton_resumed_in_the_float64_phase_is_bit_for_bit(data, tmp_path, monkeypatch):
+    dtypes = _saved_dtypes(data, monkeypatch, tmp_path / "probe")
+    stop = min(i for i, dtype in dtypes.items() if dtype == torch.float64)
+    assert stop < max(dtypes)  # an iteration of the float64 phase that is not the last one
+
+    def interrupt(iteration, f, grad_max):
+        if iteration == stop:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _mixed_precision_fit(data, monkeypatch, tmp_path / "ck", interrupt)
+    assert Checkpoint(tmp_path / "ck").read()[0].dtype == torch.float64
+    resumed = _mixed_precision_fit(data, monkeypatch, tmp_path / "ck")
+    fresh = _mixed_precision_fit(data, monkeypatch)
+    assert resumed.checkpoint_resumed_from_ == stop
+    np.testing.assert_array_equal(resumed.coef_, fresh.coef_)  # was 2.9e-8 off
+    np.testing.assert_array_equal(resumed.intercept_, fresh.intercept_)
+    assert resumed.n_iter_[0] + stop == fresh.n_iter_[0]

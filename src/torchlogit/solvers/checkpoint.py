@@ -19,6 +19,15 @@ What the coefficients are enough for:
   the mini-batch within it, after every epoch and every ``every`` mini-batches. Shuffling is
   seeded per epoch and chunk (:func:`~torchlogit.solvers.stochastic.stochastic`), so a resumed
   run skips the mini-batches already done and retraces the uninterrupted run step for step.
+* **A solver with its own snapshots** (:meth:`Checkpoint.solver_hooks`, meant for Newton's two
+  precision phases): whatever flat state it hands over (tensors and JSON values: the phase, the
+  Hessian it is reusing), restored as saved, so a resumed fit retraces the uninterrupted one in
+  every phase.
+
+Every tensor is saved in its own dtype (float32 coefficients of mixed-precision Newton's float32
+phase stay float32, float64 ones float64), so what a fit resumes from is exactly what was saved.
+A state holding a NaN or an infinity is never written (the previous checkpoint stays), and a
+checkpoint holding one is refused: a diverged fit is not resumed.
 """
 
 from __future__ import annotations
@@ -33,11 +42,12 @@ import torch
 from torch import Tensor
 
 from torchlogit import distributed
-from torchlogit._fileio import atomic_path
+from torchlogit._fileio import write_bytes
 from torchlogit.solvers.stochastic import SnapshotHooks
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 _META_KEY = "torchlogit-checkpoint"
+_SOLVER_PREFIX = "solver/"  # tensors of a solver's own snapshot (solver_hooks)
 
 
 class Checkpoint:
@@ -90,25 +100,16 @@ class Checkpoint:
         return tensors, header
 
     def restore(self, coef0: Tensor) -> Tensor:
-        """``coef0``, or the saved coefficients when this fit's checkpoint exists (same on every rank)."""
-        found = None
-        if distributed.rank() == 0:
-            saved = self._read_all()
-            if saved is not None:
-                tensors, header = saved
-                coef = tensors["coef"]
-                if header.get("config") != self.config:
-                    diff = sorted(k for k in set(self.config) | set(header.get("config", {}))
-                                  if self.config.get(k) != header.get("config", {}).get(k))
-                    found = f"a different fit (settings that differ: {', '.join(diff)})"
-                elif tuple(coef.shape) != tuple(coef0.shape):
-                    found = f"coefficients of shape {tuple(coef.shape)}, not {tuple(coef0.shape)}"
-                else:
-                    found = (tensors, header)
+        """``coef0``, or the saved coefficients when this fit's checkpoint exists (same on every rank).
+
+        The saved values come back exactly (only moved to ``coef0``'s device; in ``coef0``'s
+        dtype, which holds them exactly: a float32 checkpoint of a float64 fit's float32 phase).
+        A checkpoint of other settings or shapes, or holding non-finite values, is refused.
+        """
+        found = self._resumable(coef0) if distributed.rank() == 0 else None
         found = distributed.broadcast_object(found)
         if isinstance(found, str):
-            raise ValueError(f"checkpoint {str(self.path)!r} was written for {found}; remove it or use "
-                             "another --checkpoint folder")
+            raise ValueError(f"checkpoint {str(self.path)!r} {found}")
         if found is None:
             return coef0
         tensors, header = found
@@ -116,12 +117,50 @@ class Checkpoint:
         self._best = float(header["objective"])
         if "stochastic" in header:
             self._solver_state = _unpack_state(tensors, header["stochastic"], coef0.device)
-        return tensors["coef"].to(dtype=coef0.dtype, device=coef0.device)
+        elif "solver" in header:
+            self._solver_state = {**header["solver"], "coef": tensors["coef"].to(coef0.device),
+                                  **{key: header[key] for key in ("iteration", "objective", "grad_max")},
+                                  **{key.removeprefix(_SOLVER_PREFIX): value.to(coef0.device)
+                                     for key, value in tensors.items() if key.startswith(_SOLVER_PREFIX)}}
+        coef = tensors["coef"].to(device=coef0.device)
+        return coef if coef.dtype == coef0.dtype else coef.to(coef0.dtype)
+
+    def _resumable(self, coef0: Tensor) -> tuple[dict[str, Tensor], dict[str, Any]] | str | None:
+        """Rank 0's reading: the checkpoint to resume from, None, or why it cannot be resumed."""
+        saved = self._read_all()
+        if saved is None:
+            return None
+        tensors, header = saved
+        coef = tensors["coef"]
+        if header.get("config") != self.config:
+            diff = sorted(k for k in set(self.config) | set(header.get("config", {}))
+                          if self.config.get(k) != header.get("config", {}).get(k))
+            return (f"was written for a different fit (settings that differ: {', '.join(diff)}); "
+                    "remove it or use another --checkpoint folder")
+        if tuple(coef.shape) != tuple(coef0.shape):
+            return (f"was written for coefficients of shape {tuple(coef.shape)}, not "
+                    f"{tuple(coef0.shape)}; remove it or use another --checkpoint folder")
+        bad = _non_finite(tensors)
+        if bad is not None:
+            return (f"holds non-finite values (NaN or infinity) in {bad!r}: the fit it saved had "
+                    "diverged; remove it to start afresh")
+        return tensors, header
 
     def stochastic_hooks(self) -> SnapshotHooks:
         """The ``snapshots`` of :func:`~torchlogit.solvers.stochastic.stochastic`: the state to
         resume from (if any), and saving it every ``every`` mini-batches and every epoch."""
         return SnapshotHooks(state=self._solver_state, on_state=self._save_state, every=self.every)
+
+    def solver_hooks(self) -> SnapshotHooks:
+        """Snapshots for a solver that hands over its whole state (Newton's phases): the state to
+        resume from, if any, and saving one.
+
+        A state is a flat dict: ``coef`` (Tensor), ``iteration`` (int), ``objective`` and
+        ``grad_max`` (floats), and any further entries of the solver's, each a Tensor or a JSON
+        value; :attr:`SnapshotHooks.state` gives it back as saved, tensors in their own dtype on
+        the device of the fit's starting coefficients.
+        """
+        return SnapshotHooks(state=self._solver_state, on_state=self._save_solver_state)
 
     def _save_state(self, state: dict[str, Any]) -> None:
         if distributed.rank() != 0:
@@ -130,19 +169,32 @@ class Checkpoint:
         self._write(tensors, {"iteration": state["epoch"], "objective": state["objective"],
                               "grad_max": state["grad_max"], "stochastic": meta})
 
+    def _save_solver_state(self, state: dict[str, Any]) -> None:
+        if distributed.rank() != 0:
+            return
+        header = {key: state[key] for key in ("iteration", "objective", "grad_max")}
+        own = {key: value for key, value in state.items() if key not in header and key != "coef"}
+        tensors = {"coef": state["coef"], **{_SOLVER_PREFIX + key: value for key, value in own.items()
+                                              if isinstance(value, Tensor)}}
+        header["solver"] = {key: value for key, value in own.items() if not isinstance(value, Tensor)}
+        self._write(tensors, header)
+
     def save(self, coef: Tensor, *, iteration: int, objective: float, grad_max: float) -> None:
-        """Write ``coef`` atomically (rank 0 only)."""
+        """Write ``coef`` atomically (rank 0 only), in its own dtype; non-finite ``coef`` is not written."""
         if distributed.rank() != 0:
             return
         self._write({"coef": coef}, {"iteration": iteration, "objective": objective, "grad_max": grad_max})
 
     def _write(self, tensors: dict[str, Tensor], header: dict[str, Any]) -> None:
-        from safetensors.torch import save_file
+        """Replace the checkpoint file by ``tensors`` (each in its own dtype) and ``header``,
+        unless a tensor holds a NaN or an infinity: the previous checkpoint then stays."""
+        from safetensors.torch import save
 
         tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-        tensors["coef"] = tensors["coef"].to(torch.float64)
-        with atomic_path(self.path) as tmp:
-            save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps({**header, "config": self.config})})
+        if _non_finite(tensors) is not None:
+            return
+        data = save(tensors, metadata={_META_KEY: json.dumps({**header, "config": self.config})})
+        write_bytes(self.path, data)
 
     def wrap(
         self, callback: Callable[[int, float, float], None] | None, objective, low_precision=None,
@@ -166,6 +218,14 @@ class Checkpoint:
                 callback(iteration, f, grad_max)
 
         return on_iteration
+
+
+def _non_finite(tensors: dict[str, Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding a NaN or an infinity, or None."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
 
 
 def _pack_state(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
