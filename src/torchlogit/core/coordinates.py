@@ -96,7 +96,14 @@ _WHITEN_MAX_COLUMNS_PER_OUTPUT = 20
 
 
 def precondition(objective: Objective) -> StandardisedCoordinates | WhitenedCoordinates:
-    """Coordinates for first-order solvers: whitened when narrow enough, else standardised."""
+    """Coordinates for first-order solvers: whitened when narrow enough, else standardised.
+
+    Raises
+    ------
+    ValueError
+        (:class:`~torchlogit.core.objective.FeatureScaleError`) naming the feature columns whose
+        values are too large for the objective's dtype.
+    """
     n_outputs, n_cols = objective.coef_shape
     if n_cols > _WHITEN_MAX_COLUMNS_PER_OUTPUT * n_outputs:
         return StandardisedCoordinates(objective)
@@ -105,6 +112,9 @@ def precondition(objective: Objective) -> StandardisedCoordinates | WhitenedCoor
         part = _weighted_gram(X.to(torch.float64), w.to(torch.float64), objective.fit_intercept)
         gram = part if gram is None else gram + part
     gram = all_reduce_sum(gram) / objective.weight_sum
+    if not bool(torch.isfinite(gram).all()):  # a column's Σ sᵢxᵢⱼ² overflowed: name it
+        bad = ~torch.isfinite(gram.diagonal())
+        raise objective.scale_error(bad if bool(bad.any()) else ~torch.isfinite(gram).all(1))
     curvature = 0.25 if n_outputs == 1 else 1.0 / n_outputs
     precond = curvature * gram
     if objective.l2 is not None:

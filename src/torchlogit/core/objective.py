@@ -18,7 +18,8 @@ same solver code serves in-memory, streamed and distributed data.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +60,11 @@ class Objective:
     fit_intercept : bool
     l2 : L2Penalty or None
     dtype, device : where coefficients live (the source's chunks must match).
+    feature_names : the source's column names, for error messages only; default ``x1..xd``.
+
+    A column whose values are too large for ``dtype`` (their squared sums overflow in the
+    gradient or the Hessian, e.g. values around 1e200 in float64) raises a
+    :class:`FeatureScaleError` naming it, on the first pass that forms those sums.
 
     An objective is never changed by the solvers that use it: another ridge term is another
     objective (:meth:`with_l2`), Hessian sampling an argument (:meth:`value_grad_hess`). Only
@@ -69,8 +75,10 @@ class Objective:
     def __init__(
         self, source: DataSource, *, n_outputs: int, fit_intercept: bool,
         l2: L2Penalty | None, dtype: torch.dtype, device: torch.device | str,
+        feature_names: Sequence[str] | None = None,
     ):
         self.source = source
+        self.feature_names = None if feature_names is None else [str(name) for name in feature_names]
         self.n_outputs = n_outputs
         self.fit_intercept = fit_intercept
         self.l2 = l2
@@ -80,6 +88,11 @@ class Objective:
         self.coef_shape = (n_outputs, source.n_features + int(fit_intercept))
         self.last_coef: Tensor | None = None
         self.n_rows, self.weight_sum = _count_rows(source, self.device)
+        if math.isinf(self.weight_sum) or self.weight_sum > torch.finfo(dtype).max:
+            raise ValueError(
+                f"the sample weights sum to {self.weight_sum:g}, beyond the range of {_dtype_name(dtype)}: "
+                "they are too large; divide them by a common factor"
+            )
         if not self.weight_sum > 0:
             raise ValueError("the sample weights sum to zero: there is nothing to fit")
 
@@ -180,6 +193,46 @@ class Objective:
             if request.sampled:
                 hess = hess * (self.n_rows / (flat[1 + n_grad] * self.weight_sum))
             total.hess = hess
+        if not bool(torch.isfinite(flat).all()):
+            self._check_scale(total, request)
+
+    def _check_scale(self, total: ChunkSums, request: _Request) -> None:
+        """Raise :class:`FeatureScaleError` if a gradient or Hessian entry overflowed because of the data.
+
+        Where F is not NaN every row's score is a number, so every residual ``sᵢ(pᵢ − yᵢ)`` and
+        curvature ``sᵢpᵢ(1 − pᵢ)`` is bounded by its weight: an infinite ``Σᵢ rᵢxᵢⱼ`` or
+        ``Σᵢ hᵢxᵢⱼ²`` is then the column's scale, not the coefficients'. (A NaN F comes from
+        overflowing scores at a wild trial point, which the line search rejects.)
+        """
+        if bool(torch.isnan(total.loss)):
+            return
+        n_cols = self.coef_shape[1]
+        bad = torch.zeros(n_cols, dtype=torch.bool, device=total.loss.device)
+        if request.grad:
+            bad |= ~torch.isfinite(total.grad).all(0)
+        if request.hess:
+            rows = ~torch.isfinite(total.hess.diagonal())  # Σ hᵢxᵢⱼ²: the column's own scale
+            if not bool(rows.any()):
+                rows = ~torch.isfinite(total.hess).all(1)
+            index = request.hess_index if request.hess_index is not None else torch.arange(
+                total.hess.shape[0], device=rows.device)
+            bad[index.to(rows.device)[rows] % n_cols] = True
+        if bool(bad[: self.source.n_features].any()):
+            raise self.scale_error(bad)
+
+    def scale_error(self, bad_columns: Tensor) -> FeatureScaleError:
+        """The error naming the feature columns flagged in ``bad_columns`` (bool, one per column;
+        an intercept entry after the features is ignored)."""
+        columns = torch.nonzero(bad_columns[: self.source.n_features]).flatten().tolist()
+        names = self.column_names
+        return FeatureScaleError(columns_too_large([names[j] for j in columns], self.dtype))
+
+    @property
+    def column_names(self) -> list[str]:
+        """The feature columns' names: ``feature_names``, else ``x1..xd`` (1-based, as summary tables)."""
+        if self.feature_names is not None:
+            return self.feature_names
+        return [f"x{j + 1}" for j in range(self.source.n_features)]
 
     def _add_ridge(self, total: ChunkSums, coef: Tensor, request: _Request) -> None:
         if self.l2 is None:
@@ -200,6 +253,8 @@ class Objective:
             sums[0] += Xw.sum(0)
             sums[1] += (Xw * X.to(torch.float64)).sum(0)
         sums = all_reduce_sum(sums) / self.weight_sum
+        if not bool(torch.isfinite(sums).all()):
+            raise self.scale_error(~torch.isfinite(sums).all(0))
         mean = sums[0]
         std = (sums[1] - mean * mean).clamp_min(0).sqrt()
         return mean.to(self.dtype), std.to(self.dtype)
@@ -226,6 +281,29 @@ class Objective:
         sums = self._sums(coef, _Request(grad=True, hess=True, hess_index=hess_index,
                                          hessian_stride=hessian_stride))
         return float(sums.loss), sums.grad, sums.hess
+
+
+class FeatureScaleError(ValueError):
+    """Feature values too large for the dtype: the sums over their rows overflow."""
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def columns_too_large(names: Sequence[str], dtype: torch.dtype) -> str:
+    """The message for feature columns (``names``) whose values are too large for ``dtype``."""
+    listed = ", ".join(repr(str(name)) for name in names[:10])
+    if len(names) > 10:
+        listed += f" and {len(names) - 10} more"
+    many = len(names) > 1
+    dtype_name = _dtype_name(dtype)
+    hint = " (or fit with dtype='float64')" if dtype == torch.float32 else ""
+    return (
+        f"feature column{'s' if many else ''} {listed} {'hold' if many else 'holds'} values too large for "
+        f"{dtype_name}: the objective's sums over {'their' if many else 'its'} rows (x^2 times the sample "
+        f"weights) overflow; rescale {'them' if many else 'it'}, e.g. standardise the features{hint}"
+    )
 
 
 def _count_rows(source: DataSource, device: torch.device) -> tuple[int, float]:

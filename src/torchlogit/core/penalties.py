@@ -6,6 +6,7 @@ intercept column when it is fitted), for every output row alike.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -33,7 +34,16 @@ def column_strengths(
     alpha: float, n_features: int, fit_intercept: bool, penalty_factor: Tensor | None,
     *, dtype: torch.dtype, device: torch.device | str,
 ) -> Tensor:
-    """Per-column strengths ``alpha · factor_j``, with an unpenalised intercept column appended."""
+    """Per-column strengths ``alpha · factor_j``, with an unpenalised intercept column appended.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not a finite non-negative number (``1/(C·Σsᵢ)`` overflows for a tiny C).
+    """
+    if not 0 <= alpha < math.inf:
+        raise ValueError(f"the penalty strength must be a finite non-negative number, got {alpha!r}: C is "
+                         "too small for these sample weights (the strength is 1/(C * sum of sample_weight))")
     factor = (
         torch.ones(n_features, dtype=dtype, device=device)
         if penalty_factor is None

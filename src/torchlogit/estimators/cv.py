@@ -17,9 +17,15 @@ from sklearn.utils.validation import validate_data
 
 from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
-from torchlogit._validation import encode_labels, resolve_device, resolve_dtype, tensor_to_numpy
+from torchlogit._validation import encode_labels, plain, resolve_device, resolve_dtype, tensor_to_numpy
 from torchlogit.core.objective import Objective
-from torchlogit.estimators._shared import join_coef, make_source, penalty_factor_tensor, split_coef
+from torchlogit.estimators._shared import (
+    checked_weight_sum,
+    join_coef,
+    make_source,
+    penalty_factor_tensor,
+    split_coef,
+)
 from torchlogit.estimators.logistic import PENALTIES, LogisticRegression
 from torchlogit.estimators.paths import c_grid, fit_path
 
@@ -131,24 +137,28 @@ class LogisticRegressionCV(LogisticRegression):
         if len(classes) < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {classes[0]!r}"
+                f"contains only one class: {plain(classes[0])!r}"
             )
         weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
+        checked_weight_sum(weights, dtype)
         score_weights = None if sample_weight is None else weights.copy()
         if self.class_weight is not None:
-            weights = weights * compute_class_weight(self.class_weight, classes=classes, y=y,
-                                                     sample_weight=weights)[y_index]
+            with np.errstate(over="ignore"):
+                weights = weights * compute_class_weight(self.class_weight, classes=classes, y=y,
+                                                         sample_weight=weights)[y_index]
+            checked_weight_sum(weights, dtype, "sample_weight times class_weight")
         return _CVData(
             X=X, y=y, y_index=y_index, classes=classes, weights=weights, score_weights=score_weights,
             dtype=dtype, device=device, l1_ratio=self._single(1.0)._l1_ratio,
             factor=penalty_factor_tensor(self.penalty_factor, X.shape[1], dtype, device),
+            names=list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None,
         )
 
     def _objective_on(self, data: _CVData, rows: np.ndarray) -> Objective:
         source = make_source(data.X[rows], data.y_index[rows], data.weights[rows].astype(data.np_dtype),
-                             data.dtype, data.device)
+                             data.dtype, data.device, data.names)
         return Objective(source, n_outputs=data.n_outputs, fit_intercept=self.fit_intercept, l2=None,
-                         dtype=data.dtype, device=data.device)
+                         dtype=data.dtype, device=data.device, feature_names=data.names)
 
     def _grid(self, data: _CVData) -> np.ndarray:
         """The candidate Cs, ascending: a path grid on all the data for an int, else the user's."""
@@ -206,6 +216,7 @@ class _CVData:
     device: torch.device
     l1_ratio: float
     factor: torch.Tensor | None
+    names: list[str] | None  # the DataFrame's column names, for error messages
 
     @property
     def np_dtype(self) -> type:

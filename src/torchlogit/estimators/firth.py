@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torchlogit._exceptions import ConvergenceWarning
 from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight
 from torchlogit._threads import single_thread_if_small
-from torchlogit._validation import encode_labels, resolve_device, tensor_to_numpy
+from torchlogit._validation import encode_labels, plain, resolve_device, tensor_to_numpy
+from torchlogit.core.objective import columns_too_large
+from torchlogit.estimators._shared import check_tol, checked_weight_sum
 from torchlogit.inference.naming import feature_names
 from torchlogit.inference.results import (
     Covariance,
@@ -95,11 +98,14 @@ class FirthProblem:
     fit_intercept : bool (the intercept is the last coefficient internally)
     device : where the (float64) data and every evaluation live
     settings : iteration limits, step caps and the tolerance (default: ``FirthSettings()``)
+    feature_names : the columns' names for error messages (default ``x1..xd``)
     """
 
     def __init__(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, *, fit_intercept: bool,
-                 device: torch.device, settings: FirthSettings | None = None):
+                 device: torch.device, settings: FirthSettings | None = None,
+                 feature_names: Sequence[str] | None = None):
         settings = FirthSettings() if settings is None else settings
+        self.feature_names = None if feature_names is None else list(feature_names)
         Xt = torch.tensor(np.asarray(X, dtype=np.float64), device=device)  # a copy: X may be read-only
         if fit_intercept:
             Xt = torch.cat([Xt, Xt.new_ones(Xt.shape[0], 1)], dim=1)
@@ -142,7 +148,11 @@ class FirthProblem:
         X, w = self.X, self.w
         p = torch.sigmoid(X @ beta)
         v = w * p * (1 - p)
-        inv = torch.cholesky_inverse(torch.linalg.cholesky(info))
+        chol, bad = torch.linalg.cholesky_ex(info)
+        if int(bad) != 0:
+            raise ValueError("Firth's fit: the Fisher information became singular; the design is (nearly) "
+                             "rank deficient or too badly scaled: standardise the features")
+        inv = torch.cholesky_inverse(chol)
         q = ((X @ inv) * X).sum(1)
         hess = -info + 0.5 * X.T @ (X * (v * (1 - 6 * p + 6 * p * p) * q)[:, None])
         k = X.shape[1]
@@ -163,7 +173,11 @@ class FirthProblem:
         rhs = score[free][:, None]
         if int(bad) == 0:
             return torch.cholesky_solve(rhs, chol)[:, 0]
-        return torch.linalg.solve(info[free][:, free], rhs)[:, 0]
+        try:
+            return torch.linalg.solve(info[free][:, free], rhs)[:, 0]
+        except torch.linalg.LinAlgError as exc:
+            raise ValueError(f"Firth's fit could not solve for its step ({exc}); the design is (nearly) rank "
+                             "deficient or too badly scaled: standardise the features") from exc
 
     def fit(self, beta0: torch.Tensor, free: torch.Tensor | None = None,
             ) -> tuple[torch.Tensor, float, int, bool, torch.Tensor]:
@@ -175,6 +189,7 @@ class FirthProblem:
         free = torch.ones(self.n_params, dtype=torch.bool, device=beta.device) if free is None else free
         pen, _, score, info = self.evaluate(beta)
         if not math.isfinite(pen):
+            self._check_scale(info)
             raise ValueError("the Fisher information is singular: the columns of X (with the intercept) are "
                              "linearly dependent, or there are fewer rows than coefficients; Firth's "
                              "penalty log det I(β) needs a full-rank design")
@@ -200,6 +215,15 @@ class FirthProblem:
             if gain <= 1e-13 * max(1.0, abs(pen)) and _absmax(step) <= 1e-7 * (1.0 + _absmax(beta)):
                 return beta, pen, it, True, score
         return beta, pen, self.max_iter, False, score
+
+    def _check_scale(self, info: torch.Tensor) -> None:
+        """Raise ValueError naming the feature columns whose ``Σ vᵢxᵢⱼ²`` overflowed float64."""
+        n_features = self.n_params - int(self.fit_intercept)
+        columns = torch.nonzero(~torch.isfinite(info.diagonal()[:n_features])).flatten().tolist()
+        if not columns:
+            return
+        names = self.feature_names or [f"x{j + 1}" for j in range(n_features)]
+        raise ValueError(columns_too_large([names[j] for j in columns], _F64))
 
     def profile(self, j: int, value: float, start: torch.Tensor) -> tuple[float, torch.Tensor, float]:
         """``max ℓ*`` with coefficient ``j`` fixed at ``value``: ``(ℓ*, maximiser, dℓ*/d value)``.
@@ -319,24 +343,45 @@ class FirthLogisticRegression(LinearClassifierMixin, BaseEstimator):
     def _problem(self, X: np.ndarray, y_index: np.ndarray, weights: np.ndarray) -> FirthProblem:
         settings = FirthSettings(max_iter=self.max_iter, max_step=self.max_step,
                                  max_halfstep=self.max_halfstep, tol=self.tol)
+        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
         return FirthProblem(X, y_index, weights, fit_intercept=self.fit_intercept,
-                            device=resolve_device(self.device), settings=settings)
+                            device=resolve_device(self.device), settings=settings, feature_names=names)
+
+    def _check_params(self) -> None:
+        check_tol(self.tol)
+        if not self.tol > 0:
+            raise ValueError(f"tol must be a positive number, got {plain(self.tol)!r}")
+        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
+            raise ValueError(f"max_iter must be a positive integer, got {plain(self.max_iter)!r}")
+        if isinstance(self.max_step, bool) or not isinstance(self.max_step, numbers.Real) \
+                or not 0 < self.max_step < math.inf:
+            raise ValueError(f"max_step must be a positive finite number, got {plain(self.max_step)!r}")
+        if not isinstance(self.max_halfstep, numbers.Integral) or self.max_halfstep < 0:
+            raise ValueError(f"max_halfstep must be a non-negative integer, got {plain(self.max_halfstep)!r}")
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> FirthLogisticRegression:
-        """Maximise the penalised likelihood. ``sample_weight``: frequency weights."""
-        if not isinstance(self.tol, numbers.Real) or self.tol <= 0:
-            raise ValueError(f"tol must be a positive number, got {self.tol!r}")
-        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        """Maximise the penalised likelihood. ``sample_weight``: frequency weights.
+
+        Raises
+        ------
+        ValueError
+            For bad parameters or data (features too large for float64, weights whose sum
+            overflows, a singular design), and when the fit ends with non-finite coefficients.
+        """
+        self._check_params()
         X, y = validate_data(self, tensor_to_numpy(X), tensor_to_numpy(y), dtype=np.float64)
         y_index = _check_binary(self, y)
         weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
+        checked_weight_sum(weights, _F64)
         if np.count_nonzero(np.bincount(y_index, weights=weights, minlength=2)) < 2:
             raise ValueError("sample_weight leaves only one class with positive weight; Firth's method "
                              "needs 2 classes")
         problem = self._problem(X, y_index, weights)
         with single_thread_if_small(problem.work):
             beta, pen, n_iter, converged, _ = problem.fit(problem.X.new_zeros(problem.n_params))
+        if not (bool(torch.isfinite(beta).all()) and math.isfinite(pen)):
+            raise ValueError(f"Firth's fit ended with non-finite coefficients or penalised log-likelihood "
+                             f"({pen:g}); to fix: standardise the features")
         coef = beta.cpu().numpy()
         d = X.shape[1]
         self.coef_ = coef[None, :d].copy()
@@ -373,7 +418,7 @@ class FirthLogisticRegression(LinearClassifierMixin, BaseEstimator):
         order = presentation_order(1, X.shape[1], self.fit_intercept)
         with single_thread_if_small(problem.work):
             pen_max, _, _, info = problem.evaluate(beta, need_score=False)
-            cov = np.linalg.inv(info.cpu().numpy())
+            cov = _inverse_information(info)
             pen_null = _penalised_null(problem, beta, X.shape[1])
             tests = _profile_tests(problem, beta, pen_max, np.sqrt(np.diag(cov)), order) if pl else None
         if tests is not None:
@@ -391,6 +436,15 @@ class FirthLogisticRegression(LinearClassifierMixin, BaseEstimator):
         margins = Margins(names, (sums.ame, sums.ame_jacobian[:, order]))
         return LogitResults(fit, data, Covariance(cov[np.ix_(order, order)]), alpha=alpha, margins=margins,
                             notes=[note], tests=tests)
+
+
+def _inverse_information(info: torch.Tensor) -> np.ndarray:
+    """``I(β̂)⁻¹`` (the Wald covariance), or ValueError where ``I`` is singular for these data."""
+    try:
+        return np.linalg.inv(info.cpu().numpy())
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(f"the Fisher information at the fitted coefficients is singular for these data "
+                         f"({exc}): pass the data the model was fitted on, with a full-rank design") from exc
 
 
 def _penalised_null(problem: FirthProblem, beta: torch.Tensor, n_features: int) -> float:

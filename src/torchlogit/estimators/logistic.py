@@ -6,7 +6,7 @@ import logging
 import math
 import numbers
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +24,7 @@ from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
     encode_labels,
+    plain,
     resolve_device,
     resolve_dtype,
     tensor_to_numpy,
@@ -31,7 +32,15 @@ from torchlogit._validation import (
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty, elastic_net
 from torchlogit.data import DataSource, as_data_source
-from torchlogit.estimators._shared import join_coef, make_source, penalty_factor_tensor, split_coef
+from torchlogit.estimators._shared import (
+    check_finite_result,
+    check_tol,
+    checked_weight_sum,
+    join_coef,
+    make_source,
+    penalty_factor_tensor,
+    split_coef,
+)
 from torchlogit.inference.naming import feature_names
 from torchlogit.inference.separation import (
     SEPARATION_SCORE,
@@ -80,7 +89,7 @@ def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Obj
         return None
     return Objective(rows32, n_outputs=objective.n_outputs, fit_intercept=objective.fit_intercept,
                      l2=None if l2 is None else L2Penalty(l2.strength.float()), dtype=torch.float32,
-                     device=objective.device)
+                     device=objective.device, feature_names=objective.feature_names)
 
 
 def select_solver(solver: str, n_params: int, nonsmooth: bool = False) -> str:
@@ -179,36 +188,50 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
-        if self.penalty not in PENALTIES:
-            raise ValueError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
+        self._check_penalty_params()
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        if self.penalty == "elasticnet" and not (
-            isinstance(self.l1_ratio, numbers.Real) and 0 <= self.l1_ratio <= 1
-        ):
-            raise ValueError(f"penalty='elasticnet' needs l1_ratio in [0, 1], got {self.l1_ratio!r}")
         if self._l1_ratio > 0 and self.solver not in NONSMOOTH_SOLVERS:
             raise ValueError(
                 f"solver={self.solver!r} handles only smooth penalties ('l2', None); "
                 f"penalty={self.penalty!r} needs solver='auto' or solver='prox_newton'"
             )
-        if not isinstance(self.C, numbers.Real) or not self.C > 0:
-            raise ValueError(f"C must be a positive number (np.inf for no penalty), got {self.C!r}")
-        if not isinstance(self.tol, numbers.Real) or self.tol < 0:
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}")
+        check_tol(self.tol)
         if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 0:
-            raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}")
-        if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
+            raise ValueError(f"max_iter must be a non-negative integer, got {plain(self.max_iter)!r}")
+        if not isinstance(self.learning_rate, numbers.Real) or not 0 < self.learning_rate < math.inf:
+            raise ValueError(
+                f"learning_rate must be a positive finite number, got {plain(self.learning_rate)!r}"
+            )
         if self.batch_size is not None and (
             not isinstance(self.batch_size, numbers.Integral) or self.batch_size < 1
         ):
-            raise ValueError(f"batch_size must be a positive integer or None, got {self.batch_size!r}")
+            raise ValueError(f"batch_size must be a positive integer or None, got {plain(self.batch_size)!r}")
         if not (self.class_weight is None or self.class_weight == "balanced"
                 or isinstance(self.class_weight, dict)):
             raise ValueError(
                 f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}"
             )
+
+    def _check_penalty_params(self) -> None:
+        """The penalty, C, l1_ratio and penalty_factor, alone and together."""
+        if self.penalty not in PENALTIES:
+            raise ValueError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
+        if self.penalty == "elasticnet" and not (
+            isinstance(self.l1_ratio, numbers.Real) and 0 <= self.l1_ratio <= 1
+        ):
+            raise ValueError(f"penalty='elasticnet' needs l1_ratio in [0, 1], got {plain(self.l1_ratio)!r}")
+        # an l1_ratio that agrees with the penalty (0 for 'l2', 1 for 'l1') says the same thing twice
+        agrees = {"l2": 0, "l1": 1}.get(self.penalty)
+        if self.penalty != "elasticnet" and self.l1_ratio is not None and self.l1_ratio != agrees:
+            raise ValueError(
+                f"l1_ratio={plain(self.l1_ratio)!r} applies only to penalty='elasticnet' "
+                f"(penalty={self.penalty!r} would ignore it): drop it, or use penalty='elasticnet'"
+            )
+        if self.penalty is None and self.penalty_factor is not None:
+            raise ValueError("penalty_factor has no effect with penalty=None: drop it, or choose a penalty")
+        if not isinstance(self.C, numbers.Real) or not self.C > 0:
+            raise ValueError(f"C must be a positive number (np.inf for no penalty), got {plain(self.C)!r}")
 
     @property
     def _penalised(self) -> bool:
@@ -248,14 +271,17 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         if n_classes < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {self.classes_[0]!r}"
+                f"contains only one class: {plain(self.classes_[0])!r}"
             )
         weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
+        checked_weight_sum(weights, dtype)
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y, sample_weight=weights
             )
-            weights = weights * per_class[y_index]
+            with np.errstate(over="ignore"):
+                weights = weights * per_class[y_index]
+        weight_sum = checked_weight_sum(weights, dtype, "sample_weight times class_weight")
         weighted_classes = np.bincount(y_index, weights=weights, minlength=n_classes) > 0
         if weighted_classes.sum() < 2:
             raise ValueError(
@@ -263,8 +289,9 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
                 "weight; at least 2 classes are needed"
             )
 
-        source = make_source(X, y_index, weights.astype(np_dtype), dtype, device)
-        self._fit_objective(source, n_classes, float(weights.sum()), callback)
+        names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
+        source = make_source(X, y_index, weights.astype(np_dtype), dtype, device, names)
+        self._fit_objective(source, n_classes, weight_sum, callback, feature_names=names)
         if not self._penalised:
             self._warn_if_separated(X, y_index, weights, n_classes)
         return self
@@ -272,6 +299,7 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
     def fit_source(
         self, source: DataSource, classes: Any, *,
         callback: Callable[[int, float, float], None] | None = None, checkpoint: Any = None,
+        feature_names: Sequence[str] | None = None,
     ) -> LogisticRegression:
         """Fit to the rows of a :class:`~torchlogit.data.DataSource`, whose ``y`` index ``classes``.
 
@@ -289,6 +317,7 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         callback : as for :meth:`fit`
         checkpoint : :class:`~torchlogit.solvers.checkpoint.Checkpoint` or None; the fit starts from its
             saved coefficients, if any, and saves them after every iteration
+        feature_names : the source's column names, for error messages (default ``x1..xd``)
         """
         self._check_params()
         if self.class_weight is not None:
@@ -302,14 +331,18 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         # the objective's sums finish with each chunk before taking the next: buffers may be reused
-        self._fit_objective(source.reusing_buffers(), len(self.classes_), None, callback, checkpoint)
+        self._fit_objective(source.reusing_buffers(), len(self.classes_), None, callback, checkpoint,
+                            feature_names)
         return self
 
     def _fit_objective(
         self, source: DataSource, n_classes: int, weight_sum: float | None,
         callback: Callable[[int, float, float], None] | None, checkpoint: Any = None,
+        feature_names: Sequence[str] | None = None,
     ) -> None:
-        """Build the objective over ``source`` (``weight_sum`` None: from a pass), run the solver, store."""
+        """Build the objective over ``source`` (``weight_sum`` None: from a pass), run the solver, store.
+
+        A result with non-finite coefficients or objective raises instead of being stored."""
         dtype = resolve_dtype(self.dtype)
         device = resolve_device(self.device)
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
@@ -317,12 +350,15 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         n_features = source.n_features
         objective = Objective(
             source, n_outputs=n_outputs, fit_intercept=self.fit_intercept, l2=None,
-            dtype=dtype, device=device,
+            dtype=dtype, device=device, feature_names=feature_names,
         )
         strength, l1 = None, None
         factor = penalty_factor_tensor(self.penalty_factor, n_features, dtype, device)
         if self._penalised:
             alpha = 1.0 / (self.C * (objective.weight_sum if weight_sum is None else weight_sum))
+            if not math.isfinite(alpha):
+                raise ValueError(f"C={plain(self.C)!r} is too small: the penalty strength "
+                                 "1/(C * sum of sample_weight) overflows; use a larger C")
             strength, l1 = elastic_net(alpha, self._l1_ratio, n_features, self.fit_intercept, factor,
                                        dtype=dtype, device=device)
             objective = objective.with_l2(strength)
@@ -332,12 +368,12 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         hessian_objective = float32_hessian_objective(objective, strength) if solver == "newton" else None
         if checkpoint is not None:
             coef0 = checkpoint.restore(coef0)
-            if solver not in ("sgd", "adam"):  # those save their own state (checkpoint.stochastic_hooks)
+            if solver not in ("sgd", "adam", "newton"):  # those save their own state (checkpoint.*_hooks)
                 callback = checkpoint.wrap(callback, objective, hessian_objective)
         with single_thread_if_small(objective.n_rows * n_params):
             result = self._run_solver(solver, objective, coef0, callback, l1=l1,
                                       hessian_objective=hessian_objective, checkpoint=checkpoint)
-
+        check_finite_result(result, solver)
         coef = result.coef.detach().cpu().numpy().astype(np_dtype, copy=False)
         self.coef_, self.intercept_ = split_coef(coef, self.fit_intercept)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
@@ -375,7 +411,8 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
             return prox_newton(objective, coef0, l1=l1, **common)
         if solver == "newton":
             return newton(objective, coef0, hessian_objective=hessian_objective,
-                          hessian_rows=HESSIAN_SAMPLE_ROWS, **common)
+                          hessian_rows=HESSIAN_SAMPLE_ROWS, **common,
+                          snapshots=checkpoint.solver_hooks() if checkpoint is not None else None)
         if solver == "lbfgs":
             return lbfgs(objective, coef0, **common)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)

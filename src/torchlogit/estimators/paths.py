@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,15 +28,16 @@ from sklearn.utils.validation import check_array, check_consistent_length
 from torchlogit._exceptions import ConvergenceWarning
 from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
-from torchlogit._validation import (
-    encode_labels,
-    resolve_device,
-    resolve_dtype,
-    tensor_to_numpy,
-)
+from torchlogit._validation import encode_labels, plain, resolve_device, resolve_dtype, tensor_to_numpy
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import elastic_net
-from torchlogit.estimators._shared import make_source, penalty_factor_tensor
+from torchlogit.estimators._shared import (
+    check_finite_result,
+    check_tol,
+    checked_weight_sum,
+    make_source,
+    penalty_factor_tensor,
+)
 from torchlogit.estimators.logistic import select_solver
 from torchlogit.solvers import SolverResult, lbfgs, newton, prox_newton
 from torchlogit.solvers.working_set import ColumnCache, working_set_prox_newton
@@ -98,9 +100,14 @@ def path(  # noqa: PLR0913  the documented keyword API, as glmnet's
     Returns
     -------
     RegularizationPath
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter or data (weights that overflow, features too large for ``dtype``), and
+        when a fit along the path ends with non-finite coefficients.
     """
-    if not 0 <= l1_ratio <= 1:
-        raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
+    _check_path_params(l1_ratio, tol, max_iter)
     torch_dtype, torch_device = resolve_dtype(dtype), resolve_device(device)
     X = check_array(tensor_to_numpy(X), accept_sparse="csr", dtype=[np.float64, np.float32])
     y = np.asarray(tensor_to_numpy(y))
@@ -109,9 +116,7 @@ def path(  # noqa: PLR0913  the documented keyword API, as glmnet's
     classes, y_index = encode_labels(y)
     if len(classes) < 2:
         raise ValueError(f"a path needs at least 2 classes in y, got {len(classes)}")
-    weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
-    np_dtype = np.float64 if torch_dtype == torch.float64 else np.float32
-    source = make_source(X, y_index, weights.astype(np_dtype), torch_dtype, torch_device)
+    source = make_source(X, y_index, _weights(sample_weight, X, torch_dtype), torch_dtype, torch_device)
     n_outputs = 1 if len(classes) == 2 else len(classes)
     objective = Objective(source, n_outputs=n_outputs, fit_intercept=fit_intercept, l2=None,
                           dtype=torch_dtype, device=torch_device)
@@ -133,6 +138,21 @@ def path(  # noqa: PLR0913  the documented keyword API, as glmnet's
     )
 
 
+def _weights(sample_weight: Any, X: Any, dtype: torch.dtype) -> np.ndarray:
+    """The checked row weights (their sum must not overflow), as the fit's numpy dtype."""
+    weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
+    checked_weight_sum(weights, dtype)
+    return weights.astype(np.float64 if dtype == torch.float64 else np.float32)
+
+
+def _check_path_params(l1_ratio: Any, tol: Any, max_iter: Any) -> None:
+    if isinstance(l1_ratio, bool) or not isinstance(l1_ratio, numbers.Real) or not 0 <= l1_ratio <= 1:
+        raise ValueError(f"l1_ratio must be in [0, 1], got {plain(l1_ratio)!r}")
+    check_tol(tol)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
+        raise ValueError(f"max_iter must be a non-negative integer, got {plain(max_iter)!r}")
+
+
 def fit_path(
     objective: Objective, Cs: np.ndarray, *, l1_ratio: float, penalty_factor: torch.Tensor | None = None,
     tol: float = 1e-8, max_iter: int = 100, coef0: torch.Tensor | None = None,
@@ -140,7 +160,8 @@ def fit_path(
     """The path on an :class:`~torchlogit.core.objective.Objective`: one solver result per C (ascending).
 
     Each C is fitted on ``objective.with_l2(...)`` (``objective`` itself is left unchanged);
-    ``C`` is scikit-learn's, so the strengths are ``1/(C·Σsᵢ)`` split by ``l1_ratio``.
+    ``C`` is scikit-learn's, so the strengths are ``1/(C·Σsᵢ)`` split by ``l1_ratio``. A fit that
+    ends with non-finite coefficients raises ValueError (naming the solver and C).
     """
     import warnings
 
@@ -161,13 +182,14 @@ def fit_path(
                 guess = coef != 0
                 if grad is not None and previous_l1 is not None:  # sequential strong rule
                     guess |= grad.abs() >= 2 * l1.strength - previous_l1
+                solver = "prox_newton"
                 result = working_set_prox_newton(at_c, coef, l1=l1, tol=tol, max_iter=max_iter,
                                                  working_set=guess, grad0=grad, cache=cache)
                 previous_l1, grad = l1.strength, result.grad
-            elif select_solver("auto", n_outputs * n_cols) == "newton":
-                result = newton(at_c, coef, tol=tol, max_iter=max_iter)
             else:
-                result = lbfgs(at_c, coef, tol=tol, max_iter=max_iter)
+                solver = select_solver("auto", n_outputs * n_cols)
+                result = (newton if solver == "newton" else lbfgs)(at_c, coef, tol=tol, max_iter=max_iter)
+        check_finite_result(result, solver, f" at C={C:.6g}")
         if not result.converged:
             warnings.warn(f"the path's fit at C={C:.6g} did not converge: {result.message}",
                           ConvergenceWarning, stacklevel=3)

@@ -57,7 +57,8 @@ def fit_streamed(
     classes = source.classes
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
         checkpoint = Checkpoint(checkpoint, config=describe_fit(estimator, source), every=checkpoint_every)
-    estimator.fit_source(source, classes, callback=callback, checkpoint=checkpoint)
+    estimator.fit_source(source, classes, callback=callback, checkpoint=checkpoint,
+                         feature_names=source.feature_names)
     estimator.checkpoint_resumed_from_ = None if checkpoint is None else checkpoint.resumed_from
     return estimator
 

@@ -14,16 +14,19 @@ scikit-learn's solvers end in too.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from torchlogit._threads import single_thread_if_small
-from torchlogit.core.objective import Objective
+from torchlogit.core.objective import FeatureScaleError, Objective
 from torchlogit.solvers._linesearch import LINE_SEARCH_FAILED, Trial, backtrack
 from torchlogit.solvers._result import SolverResult, StoppingRule, Trace
+from torchlogit.solvers.stochastic import SnapshotHooks
 
 # with a separate low-precision Hessian, keep it once a full step shrinks max |∇F| at least 100-fold
 _REUSE_RATIO = 0.01
@@ -53,7 +56,16 @@ def _gauge(objective: Objective, hess: Tensor) -> Tensor | None:
 
 
 def newton_direction(hess: Tensor, grad: Tensor) -> Tensor:
-    """Solve ``hess · d = -grad`` by Cholesky, falling back to an eigen-pseudo-inverse."""
+    """Solve ``hess · d = -grad`` by Cholesky, falling back to an eigen-pseudo-inverse.
+
+    Raises
+    ------
+    ValueError
+        If the Hessian is not finite or cannot be decomposed (never torch's LinAlgError).
+    """
+    if not bool(torch.isfinite(hess).all()):
+        raise ValueError("Newton's Hessian is not finite: the features are too large for the dtype; "
+                         "rescale them, e.g. standardise the features")
     with single_thread_if_small(hess.shape[0] ** 3):
         return _solve(hess, grad)
 
@@ -64,7 +76,11 @@ def _solve(hess: Tensor, grad: Tensor) -> Tensor:
     if int(info) == 0:
         return torch.cholesky_solve(rhs, factor).reshape(grad.shape)
     # singular or indefinite by rounding (collinear columns, no penalty): least-norm step
-    evals, evecs = torch.linalg.eigh(hess)
+    try:
+        evals, evecs = torch.linalg.eigh(hess)
+    except torch.linalg.LinAlgError as exc:
+        raise ValueError(f"Newton could not solve for its step: the Hessian's eigendecomposition failed "
+                         f"({exc}); the features are too badly scaled: standardise them") from exc
     cutoff = evals.abs().max() * hess.shape[0] * torch.finfo(hess.dtype).eps
     inv = torch.where(evals > cutoff, 1.0 / evals, torch.zeros_like(evals))
     return (evecs @ (inv[:, None] * (evecs.T @ rhs))).reshape(grad.shape)
@@ -74,6 +90,7 @@ def newton(
     objective: Objective, coef0: Tensor, *, tol: float = 1e-8, max_iter: int = 100,
     callback: Callable[[int, float, float], None] | None = None,
     hessian_objective: Objective | None = None, hessian_rows: int | None = None,
+    snapshots: SnapshotHooks | None = None,
 ) -> SolverResult:
     """Minimise ``objective`` from ``coef0`` with damped Newton steps.
 
@@ -89,7 +106,8 @@ def newton(
         where passes and Hessians are cheaper, until ``max |∇F|`` has dropped by
         ``_LOW_PRECISION_REDUCTION``; then in full precision for F and ∇F with float32 Hessians,
         recomputed only while a step shrinks ``max |∇F|`` less than ``_REUSE_RATIO``-fold.
-        The optimum is exactly the full-precision one.
+        The optimum is exactly the full-precision one. Where float32 cannot hold the sums at the
+        start (features too large for it), Newton runs in full precision throughout.
     hessian_rows : form Hessians from about this many rows (evenly spaced blocks,
         :meth:`~torchlogit.core.objective.Objective.hessian_stride_for`) instead of all of them;
         after a step that needs damping or shrinks ``max |∇F|`` less than
@@ -104,14 +122,25 @@ def newton(
     passes_before = _passes(objective, hessian_objective)
     trace = Trace(callback)
     rule = StoppingRule(tol, max_iter)
-    if hessian_objective is None:
-        state = _start(objective, coef0.clone(), stride, trace)
-    else:
-        state = _low_precision_phase(objective, hessian_objective, coef0, rule, stride, trace)
-    _iterate(_Phase(objective, hessians, rule), state, trace)
+    snapshots = snapshots or SnapshotHooks()
+    saved = snapshots.state  # resume exactly where a checkpoint's snapshot was taken
+    state = None
+    if saved is not None and saved["phase"] == "full":
+        state = _restored(saved)
+        hessians = objective if saved["fused"] else hessians
+        trace.start(state.f, state.grad_max)
+    elif hessian_objective is not None:
+        state = _low_precision_phase(objective, hessian_objective, coef0, rule, stride, trace,
+                                     saved, snapshots.on_state)
+    if state is None:  # no float32 phase, or float32 cannot hold the data's sums: full precision
+        hessians = objective
+        state = _first_pass(objective, coef0.clone(), stride)
+        trace.start(state.f, state.grad_max)
+    start = 0 if saved is None else saved["iteration"]
+    _iterate(_Phase(objective, hessians, rule), state, trace, snapshots.on_state)
     converged, message = rule.outcome(state.grad_max, state.f, state.coef.dtype, state.n_iter, state.stall)
     return SolverResult(
-        coef=state.coef, n_iter=state.n_iter, converged=converged, grad_max=state.grad_max,
+        coef=state.coef, n_iter=state.n_iter - start, converged=converged, grad_max=state.grad_max,
         objective=state.f, n_passes=_passes(objective, hessian_objective) - passes_before,
         history=trace.history, message=message,
     )
@@ -140,6 +169,7 @@ class _Phase:
     objective: Objective
     hessians: Objective
     rule: StoppingRule
+    name: str = "full"  # "low": the float32 phase of mixed precision
 
     @property
     def fused(self) -> bool:
@@ -151,24 +181,34 @@ def _passes(objective: Objective, hessian_objective: Objective | None) -> int:
     return objective.n_passes + (0 if hessian_objective is None else hessian_objective.n_passes)
 
 
-def _start(objective: Objective, coef: Tensor, stride: int, trace: Trace) -> _NewtonState:
+def _first_pass(objective: Objective, coef: Tensor, stride: int) -> _NewtonState:
     """F, ∇F and the Hessian at the starting point (one pass)."""
     f, grad, hess = objective.value_grad_hess(coef, hessian_stride=stride)
-    state = _NewtonState(coef=coef, f=f, grad=grad, grad_max=float(grad.abs().max()), hess=hess,
-                         hessian_stride=stride)
-    trace.start(state.f, state.grad_max)
-    return state
+    return _NewtonState(coef=coef, f=f, grad=grad, grad_max=float(grad.abs().max()), hess=hess,
+                        hessian_stride=stride)
 
 
 def _low_precision_phase(
     objective: Objective, low: Objective, coef0: Tensor, rule: StoppingRule, stride: int, trace: Trace,
-) -> _NewtonState:
+    saved: dict[str, Any] | None = None, on_state: Callable[[dict[str, Any]], None] | None = None,
+) -> _NewtonState | None:
     """Phase one of mixed precision: Newton entirely on ``low`` (float32) until ``max |∇F|`` has
     dropped by ``_LOW_PRECISION_REDUCTION``; returns phase two's start, F and ∇F in full precision
-    and the float32 phase's last Hessian."""
-    state = _start(low, coef0.clone().to(low.dtype), stride, trace)
-    target = max(rule.tol, _LOW_PRECISION_REDUCTION * state.grad_max)
-    _iterate(_Phase(low, low, StoppingRule(target, rule.max_iter)), state, trace)
+    and the float32 phase's last Hessian. None when float32 cannot hold the start's sums (features
+    too large for float32, though not for the objective's own dtype): no float32 phase then."""
+    if saved is not None:  # resumed within this phase: its state and its own target
+        state, target = _restored(saved), saved["target"]
+    else:
+        try:
+            state = _first_pass(low, coef0.clone().to(low.dtype), stride)
+        except FeatureScaleError:
+            return None
+        if not (math.isfinite(state.f) and math.isfinite(state.grad_max)
+                and bool(torch.isfinite(state.hess).all())):
+            return None
+        target = max(rule.tol, _LOW_PRECISION_REDUCTION * state.grad_max)
+    trace.start(state.f, state.grad_max)
+    _iterate(_Phase(low, low, StoppingRule(target, rule.max_iter), "low"), state, trace, on_state)
     coef = state.coef.to(coef0.dtype)
     f, grad = objective.value_grad(coef)
     return _NewtonState(coef=coef, f=f, grad=grad, grad_max=float(grad.abs().max()),
@@ -176,7 +216,23 @@ def _low_precision_phase(
                         n_iter=state.n_iter)
 
 
-def _iterate(phase: _Phase, state: _NewtonState, trace: Trace) -> None:
+def _snapshot(phase: _Phase, state: _NewtonState) -> dict[str, Any]:
+    """Everything the next step depends on (Checkpoint.solver_hooks): a resumed fit retraces this one."""
+    return {"coef": state.coef, "iteration": state.n_iter, "objective": state.f, "grad_max": state.grad_max,
+            "phase": phase.name, "target": phase.rule.tol, "fused": phase.fused, "grad": state.grad,
+            "hess": state.hess, "hessian_stride": state.hessian_stride, "keep_hessian": state.keep_hessian}
+
+
+def _restored(saved: dict[str, Any]) -> _NewtonState:
+    """The state a snapshot of :func:`_snapshot` describes."""
+    return _NewtonState(coef=saved["coef"].clone(), f=saved["objective"], grad=saved["grad"],
+                        grad_max=saved["grad_max"], hess=saved["hess"],
+                        hessian_stride=saved["hessian_stride"], keep_hessian=saved["keep_hessian"],
+                        n_iter=saved["iteration"])
+
+
+def _iterate(phase: _Phase, state: _NewtonState, trace: Trace,
+             on_state: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Damped Newton steps on ``state`` until the phase's stopping rule holds."""
     while not phase.rule.should_stop(state.grad_max, state.n_iter, state.stall):
         # 1. the Newton direction from the current Hessian
@@ -189,6 +245,8 @@ def _iterate(phase: _Phase, state: _NewtonState, trace: Trace) -> None:
             continue
         # 3. move there and settle the Hessian for the next step
         _accept(phase, state, trial)
+        if on_state is not None:  # before the callback: a callback that kills finds it saved
+            on_state(_snapshot(phase, state))
         trace.record(state.n_iter, state.f, state.grad_max)
 
 

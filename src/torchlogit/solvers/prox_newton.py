@@ -408,11 +408,24 @@ def _sweep(
 
 
 def _solve_symmetric(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``A⁻¹b`` by Cholesky for a positive definite A, else a least-squares solution."""
+    """``A⁻¹b`` by Cholesky for a positive definite A, else a least-squares solution.
+
+    Raises
+    ------
+    ValueError
+        If A or b is not finite, or the least-squares solve fails (never numpy's LinAlgError).
+    """
+    if not (np.isfinite(A).all() and np.isfinite(b).all()):
+        raise ValueError("proximal Newton's Hessian block is not finite: the features are too large for "
+                         "the dtype; rescale them, e.g. standardise the features")
     try:
         factor = scipy.linalg.cho_factor(A, check_finite=False)
     except np.linalg.LinAlgError:
-        return np.linalg.lstsq(A, b, rcond=None)[0]
+        try:
+            return np.linalg.lstsq(A, b, rcond=None)[0]
+        except np.linalg.LinAlgError as exc:
+            raise ValueError(f"proximal Newton could not solve on the support ({exc}); the features are too "
+                             "badly scaled: standardise them") from exc
     return scipy.linalg.cho_solve(factor, b, check_finite=False)
 
 

@@ -16,6 +16,7 @@ numbers of mini-batches).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -75,8 +76,8 @@ class StochasticOptions:
     generator: torch.Generator | None = None
 
     def __post_init__(self) -> None:
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 < self.learning_rate < math.inf:  # NaN fails too
+            raise ValueError(f"learning_rate must be positive and finite, got {self.learning_rate}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer or None, got {self.batch_size}")
 
@@ -114,8 +115,17 @@ def stochastic(
     model's and the optimizer's state, the epoch and the mini-batch within it;
     ``snapshots.state=snapshot`` resumes there and retraces the uninterrupted run step for step
     (:mod:`torchlogit.solvers.checkpoint` stores it).
+
+    Raises
+    ------
+    ValueError
+        When an epoch ends with a non-finite F or coefficients: the steps diverged (too large a
+        learning rate for the features' scale), and no later epoch can recover.
     """
     options = options if options is not None else StochasticOptions()
+    if options.learning_rate > torch.finfo(objective.dtype).max:  # torch.optim would fail on the cast
+        raise ValueError(f"learning_rate={options.learning_rate:g} is beyond the range of "
+                         f"{str(objective.dtype).removeprefix('torch.')}; use a smaller learning_rate")
     snapshots = snapshots if snapshots is not None else SnapshotHooks()
     passes_before = objective.n_passes
     run = _begin(objective, coef0, options, model, snapshots.state)
@@ -123,7 +133,9 @@ def stochastic(
         run.epoch += 1
         _epoch(objective, run, options.batch_size, snapshots)
         run.skip = 0
-        f, grad = objective.value_grad(run.model.coef_matrix())
+        coef = run.model.coef_matrix()
+        f, grad = objective.value_grad(coef)
+        _check_finite(run, options, f, coef)
         run.f, run.grad_max = f, float(grad.abs().max())
         run.history.append({"objective": run.f, "grad_max": run.grad_max})
         if snapshots.on_state is not None:
@@ -212,6 +224,16 @@ def _minibatch_step(objective: Objective, run: _Run, X: Tensor, y: Tensor, w: Te
         loss = loss + objective.l2.value(_live_coef(run.model))
     loss.backward()
     run.opt.step()
+
+
+def _check_finite(run: _Run, options: StochasticOptions, f: float, coef: Tensor) -> None:
+    """Stop a diverged run with an error: its coefficients would be no model."""
+    if math.isfinite(f) and bool(torch.isfinite(coef).all()):
+        return
+    raise ValueError(
+        f"solver {options.optimizer!r} diverged: F = {f:g} after epoch {run.epoch} with learning_rate="
+        f"{options.learning_rate:g}; use a smaller learning_rate, or standardise the features"
+    )
 
 
 def _snapshot(run: _Run, batch: int) -> dict[str, Any]:

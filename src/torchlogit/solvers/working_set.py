@@ -129,9 +129,10 @@ def _copy_columns(objective: Objective, cache: ColumnCache, rounds: _Rounds, lam
     cache.hessian = _remap(cache.hessian, cache.features, features, objective.coef_shape[0],
                            _intercept(objective))
     cache.features = features
+    names = objective.column_names
     cache.objective = Objective(source, n_outputs=objective.coef_shape[0],
                                 fit_intercept=objective.fit_intercept, l2=None, dtype=objective.dtype,
-                                device=objective.device)
+                                device=objective.device, feature_names=[names[j] for j in features])
     return True
 
 

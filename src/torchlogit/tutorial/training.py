@@ -7,6 +7,8 @@ solvers, on the same objective; with ``l2=0`` that objective is the tutorial's m
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
 import torch
@@ -37,6 +39,12 @@ def train(  # noqa: PLR0913 - the tutorial's documented keyword API
     l2 : ridge strength λ on the mean loss (``½ λ ‖W‖²``, bias unpenalised); 0 is the tutorial
     on_epoch : called as ``on_epoch(epoch, loss, max |gradient|)`` after each epoch
 
+    Raises
+    ------
+    ValueError
+        For a bad shape, label, ``lr`` or ``l2``, and when the loss or the parameters stop being
+        finite (too large an ``lr``): the model is then left as the diverged steps made it.
+
     Examples
     --------
     >>> from torchlogit.tutorial.datasets import make_demo_data
@@ -58,14 +66,9 @@ def train(  # noqa: PLR0913 - the tutorial's documented keyword API
         raise ValueError(f"y must hold class indices 0..{n_classes - 1}")
     w = torch.ones_like(X[:, 0]) if sample_weight is None else torch.as_tensor(sample_weight).to(X)
     fit_intercept = model.linear.bias is not None
-    penalty = None
-    if l2 > 0:
-        penalty = L2Penalty(column_strengths(
-            l2, X.shape[1], fit_intercept, None, dtype=X.dtype, device=X.device,
-        ))
     objective = Objective(
         InMemorySource(X, y, w), n_outputs=model.linear.out_features, fit_intercept=fit_intercept,
-        l2=penalty, dtype=X.dtype, device=X.device,
+        l2=_ridge(l2, X, fit_intercept), dtype=X.dtype, device=X.device,
     )
     with single_thread_if_small(X.shape[0] * objective.coef_shape[0] * objective.coef_shape[1]):
         options = StochasticOptions(optimizer=optimizer, learning_rate=lr, batch_size=batch_size,
@@ -73,6 +76,15 @@ def train(  # noqa: PLR0913 - the tutorial's documented keyword API
         result = stochastic(objective, model.coef_matrix(), options, tol=0.0, max_iter=epochs, model=model,
                             callback=on_epoch)
     return [entry["objective"] for entry in result.history]
+
+
+def _ridge(l2: float, X: Tensor, fit_intercept: bool) -> L2Penalty | None:
+    """The ridge term ``½ λ ‖W‖²`` (bias unpenalised) for ``l2 = λ``; None for 0."""
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not 0 <= l2 < math.inf:
+        raise ValueError(f"l2 must be a non-negative finite number, got {l2!r}")
+    if l2 == 0:
+        return None
+    return L2Penalty(column_strengths(l2, X.shape[1], fit_intercept, None, dtype=X.dtype, device=X.device))
 
 
 def predict_proba(model: LogisticModel, X: Tensor) -> Tensor:
