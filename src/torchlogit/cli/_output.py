@@ -9,10 +9,11 @@ inside the functions that draw, so ``torchlogit --help`` starts fast.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,12 +88,61 @@ def label_text(label: object) -> str:
     return str(plain(label))
 
 
-def check_output(path: str | None) -> None:
-    """Fail before any work when an output file cannot be created where asked."""
+def check_output(path: str | os.PathLike[str] | None) -> None:
+    """Fail before any work when an output file cannot be created where asked.
+
+    Refuses a folder, a missing folder, and a folder this process may not write in (found now,
+    not after a long fit, and named by the output path rather than by a temporary file).
+    """
     if path is not None:
         from torchlogit._fileio import check_writable
 
-        check_writable(path)
+        folder = check_writable(path)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"cannot write {str(path)!r}: permission denied in folder {str(folder)!r}")
+
+
+def refuse_overwrites(outputs: Sequence[tuple[str, str | os.PathLike[str] | None]],
+                      inputs: Sequence[tuple[str, str | os.PathLike[str]]]) -> None:
+    """Fail before any work when an output would replace an input or another output of the command.
+
+    ``outputs`` and ``inputs`` are ``(what, path)`` pairs, ``what`` naming the path in the message
+    (``"--out"``, ``"the model file"``); outputs that are ``None`` are not written. Paths are
+    compared as the files they name, not as text: ``x``, ``./x``, ``dir/../x``, a symbolic link to
+    ``x``, a path through a linked folder and a hard link to ``x`` are all ``x``.
+
+    Raises
+    ------
+    ValueError
+        Naming the output and the file it would replace.
+    """
+    taken: dict[tuple, str] = {}
+    for what, path in inputs:
+        for key in _file_keys(path, resolve=False):  # an input exists: its inode identifies it
+            taken.setdefault(key, f"{what} {str(path)!r}")
+    for what, path in outputs:
+        if path is None:
+            continue
+        keys = _file_keys(path, resolve=True)  # outputs not written yet compare by resolved path
+        clash = next((taken[key] for key in keys if key in taken), None)
+        if clash is not None:
+            raise ValueError(f"refusing to write {what} {str(path)!r}: it is {clash}")
+        for key in keys:
+            taken[key] = f"also the output {what} {str(path)!r}"
+
+
+def _file_keys(path: str | os.PathLike[str], *, resolve: bool) -> list[tuple]:
+    """What identifies the file at ``path``: its device and inode when it exists, and (``resolve``,
+    or when it does not exist) its absolute path with every link resolved."""
+    keys = []
+    try:
+        status = os.stat(path)
+        keys.append(("inode", status.st_dev, status.st_ino))
+    except (OSError, ValueError):  # missing, or a name the system refuses: compared as a path
+        resolve = True
+    if resolve:
+        keys.append(("path", os.path.normcase(os.path.realpath(path))))
+    return keys
 
 
 # --------------------------------------------------------------------------- progress bars

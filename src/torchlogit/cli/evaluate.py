@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from torchlogit.cli import _output
@@ -21,6 +22,7 @@ def evaluate(args: argparse.Namespace) -> None:
     from torchlogit.reporting.evaluation import evaluate
 
     threshold = _threshold(args.threshold)
+    _check_paths(args, [("--json", args.json), *(("the figure", path) for path in _figure_paths(args))])
     _output.check_output(args.json)
     estimator, _, table = _model_and_data(args.model, args.data, args.target)
     pair = _feature_pair(args.features, table.feature_names)
@@ -52,6 +54,7 @@ def report(args: argparse.Namespace) -> None:
     from torchlogit.reporting.report import write_report
 
     threshold = _threshold(args.threshold)
+    _check_paths(args, [("--out", args.out)])
     _output.check_output(args.out)
     estimator, metadata, table = _model_and_data(args.model, args.data, args.target)
     pair = _feature_pair(args.features, table.feature_names)
@@ -77,6 +80,7 @@ def export(args: argparse.Namespace) -> None:
     from torchlogit.serving.export import export_model
     from torchlogit.serving.modelfile import load_model, read_metadata
 
+    _output.refuse_overwrites([("--out", args.out)], [("the model file", args.model)])
     _output.check_output(args.out)
     estimator = load_model(args.model)
     names = read_metadata(args.model)["feature_names"]
@@ -91,6 +95,27 @@ def export(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+PLOT_NAMES = ("roc", "precision_recall", "calibration", "confusion_matrix", "coefficients", "history",
+              "decision_regions")
+"""The files ``evaluate --plots DIR`` may write (``DIR/NAME.FORMAT``): those of
+:func:`torchlogit.reporting.plots.plot_evaluation`, which a test keeps in step."""
+
+
+def _figure_paths(args: argparse.Namespace) -> list[Path]:
+    """The files ``--plots DIR`` may write; refuses a ``DIR`` that is a file, before any work."""
+    if args.plots is None:
+        return []
+    folder = Path(args.plots)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"--plots {args.plots!r} is a file, not a folder")
+    return [folder / f"{name}.{args.plot_format}" for name in PLOT_NAMES]
+
+
+def _check_paths(args: argparse.Namespace, outputs: list[tuple[str, str | Path | None]]) -> None:
+    """Refuse ``outputs`` replacing the model file, the data file or each other, before any work."""
+    _output.refuse_overwrites(outputs, [("the model file", args.model), ("the input file", args.data)])
+
+
 def _model_and_data(model: str, data: str, target: str):
     """The model, its metadata, and the data's model features and labels."""
     from torchlogit.data.tabular import read_table

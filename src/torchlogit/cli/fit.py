@@ -53,7 +53,9 @@ def fit(args: argparse.Namespace) -> None:
     if stream.wants_streaming(args):  # Parquet, several files, streaming options or torchrun
         stream.fit(args, _new_estimator(args, choice))
         return
-    data = _training_data(args, choice.penalty)
+    cluster = _check_inference_options(args, choice.penalty)
+    _check_paths(args)
+    data = _training_data(args, cluster)
     estimator = _fit_in_memory(args, choice, data)
     accuracy = _print_fit(args, choice.penalty, estimator, data)
     results = _summarize(args, estimator, data) if args.summary else None
@@ -63,7 +65,7 @@ def fit(args: argparse.Namespace) -> None:
     if results is not None:
         from torchlogit._fileio import atomic_path
 
-        summary_path = f"{args.out}.summary.json"
+        summary_path = _summary_path(args)
         with atomic_path(summary_path) as tmp:
             tmp.write_text(results.to_json(alpha=args.alpha) + "\n", encoding="utf-8")
         _output.out(f"wrote {summary_path}")
@@ -75,7 +77,10 @@ def _solver_choice(args: argparse.Namespace) -> _SolverChoice:
         raise ValueError(f"--solver {args.solver} contradicts --optimizer {args.optimizer}")
     solver = args.optimizer or args.solver or "auto"
     max_iter = args.max_iter or (1000 if solver in ("sgd", "adam") else 100)
-    penalty = None if args.penalty == "none" else args.penalty
+    if args.firth and args.penalty not in (None, "none"):  # in memory or streamed, --summary or not
+        raise ValueError(f"--firth takes no --penalty {args.penalty}: Firth's fit has its own penalty "
+                         "(Jeffreys' prior); leave --penalty out")
+    penalty = None if args.penalty == "none" else (args.penalty or "l2")
     if args.l1_ratio is not None and penalty != "elasticnet":
         raise ValueError("--l1-ratio applies to --penalty elasticnet only")
     return _SolverChoice(solver=solver, max_iter=max_iter, penalty=penalty)
@@ -92,22 +97,49 @@ def _new_estimator(args: argparse.Namespace, choice: _SolverChoice) -> LogisticR
     )
 
 
-def _training_data(args: argparse.Namespace, penalty: str | None) -> _TrainingData:
-    """Read the CSV file and split it (``--test-size``, default 0.33); every class must be trained on."""
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse outputs (model, summary, CV plot) replacing the data or each other, or not writable."""
+    from torchlogit.data.streaming import expand_paths
+
+    outputs = [("--out", args.out), ("the summary", _summary_path(args) if args.summary else None),
+               ("--cv-plot" if args.cv_plot else "the CV plot", _cv_plot_path(args) if args.cv else None)]
+    _output.refuse_overwrites(outputs, [("the input file", path) for path in expand_paths(args.data)])
+    for _, path in outputs:
+        _output.check_output(path)
+
+
+def _summary_path(args: argparse.Namespace) -> str:
+    """``fit --summary``: the JSON file of the summary, beside the model."""
+    return f"{args.out}.summary.json"
+
+
+def _cv_plot_path(args: argparse.Namespace) -> str:
+    """``fit --cv``: the PNG of the CV curve (``--cv-plot``, default beside the model, ending ``-cv.png``)."""
+    from pathlib import Path
+
+    model_path = Path(args.out)
+    return args.cv_plot or str(model_path.with_name(f"{model_path.stem}-cv.png"))
+
+
+def _training_data(args: argparse.Namespace, cluster: str | None) -> _TrainingData:
+    """Read the CSV file and split it (``--test-size``, default 0.33); every class must be trained on.
+
+    ``cluster`` names the cluster column of ``--cov cluster:COLUMN``, read beside the features.
+    """
     from sklearn.model_selection import train_test_split
 
+    from torchlogit._validation import plain
+
     test_size = 0.33 if args.test_size is None else args.test_size
-    cluster = _check_inference_options(args, penalty)
     table, groups = _read_training_csv(args.data[0], args.target, cluster)
     labels = np.unique(table.y)
-    if len(labels) < 2:
-        raise ValueError(f"target {args.target!r} has a single class ({labels[0]!r}); need at least 2")
+    stream.check_labels(args.target, labels)
     if test_size == 0:
         return _TrainingData(table.X, table.y, None, None, groups, table.feature_names, len(labels))
     train, test = train_test_split(np.arange(len(table.y)), test_size=test_size, random_state=args.seed)
     missing = np.setdiff1d(labels, table.y[train])
     if len(missing):
-        raise ValueError(f"the training split has no rows of class {missing[0]!r}; "
+        raise ValueError(f"the training split has no rows of class {plain(missing[0])!r}; "
                          "lower --test-size or add data")
     return _TrainingData(table.X[train], table.y[train], table.X[test], table.y[test],
                          None if groups is None else groups[train], table.feature_names, len(labels))
@@ -221,8 +253,6 @@ def _summarize(args: argparse.Namespace, estimator: LogisticRegression, data: _T
 def _cross_validate(args: argparse.Namespace, choice: _SolverChoice, X: np.ndarray,
                     y: np.ndarray) -> LogisticRegression:
     """``fit --cv K``: choose C on K folds, print the CV curve, plot it; the refitted model."""
-    from pathlib import Path
-
     from torchlogit.estimators.cv import LogisticRegressionCV
     from torchlogit.reporting.plots import plot_cv_curve
 
@@ -240,8 +270,7 @@ def _cross_validate(args: argparse.Namespace, choice: _SolverChoice, X: np.ndarr
     _output.out(f"  {'C':>12}  {'mean score':>12}  {'std':>10}")
     for C, mean, std in zip(cv.Cs_, cv.mean_scores_, cv.std_scores_, strict=True):
         _output.out(f"  {C:12.6g}  {mean:12.6f}  {std:10.6f}{'  <- chosen' if C == cv.C_ else ''}")
-    model_path = Path(args.out)
-    plot = args.cv_plot or str(model_path.with_name(f"{model_path.stem}-cv.png"))
+    plot = _cv_plot_path(args)
     plot_cv_curve(cv.Cs_, cv.mean_scores_, cv.std_scores_, cv.C_, plot)
     _output.out(f"wrote {plot}")
     return cv.best_estimator_

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -20,8 +21,16 @@ from torchlogit.cli import _output, demo, evaluate, fit, predict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv``; return the exit status."""
-    args = main_parser().parse_args(argv)
+    """Run the CLI with ``argv``; return the exit status (0, 1 for an error, 2 for bad arguments).
+
+    Every failure leaves one line on stderr: ``torchlogit: error: ...`` for the errors the commands
+    raise (``ValueError``, ``TypeError``, ``OSError``, ``ModelFileError``), argparse's usage and
+    error lines for arguments it refuses.
+    """
+    try:
+        args = main_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse printed the help (0) or its usage and one error line (2)
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         with _output.warnings_to_stderr():
             args.handler(args)
@@ -118,11 +127,11 @@ def _solver_arguments(command: argparse.ArgumentParser) -> None:
         help="default auto (exact); sgd/adam run the tutorial's loop")
     add("--optimizer", choices=["sgd", "adam"], default=None,
         help="the tutorial's optimizer (same as --solver sgd|adam)")
-    add("--penalty", choices=["l2", "l1", "elasticnet", "none"], default="l2",
-        help="l1/elasticnet: sparse models (proximal Newton)")
+    add("--penalty", choices=["l2", "l1", "elasticnet", "none"], default=None,
+        help="default l2; l1/elasticnet: sparse models (proximal Newton); not with --firth")
     add("--l1-ratio", type=_fraction_closed, default=None,
         help="elastic-net mixing in [0, 1] (1 = l1), needed for --penalty elasticnet")
-    add("--C", type=_positive_float, default=1.0, help="inverse penalty strength")
+    add("--C", type=_inverse_penalty, default=1.0, help="inverse penalty strength")
     add("--cv", type=_positive_int, default=None, metavar="K",
         help="choose C by K-fold cross-validation (log-loss) instead of --C")
     add("--Cs", type=_positive_int, default=10, help="with --cv: how many values of C to try (a log grid)")
@@ -172,9 +181,11 @@ def _predict_arguments(command: argparse.ArgumentParser) -> None:
     """``predict``: the model, the rows to predict, where to write them."""
     add = command.add_argument
     _model_argument(command)
-    add("data", help="CSV or Parquet file with the model's feature columns (streamed)")
+    add("data", help="CSV or Parquet file, folder or glob pattern with the model's feature columns "
+                     "(streamed)")
     add("--out", default=None,
-        help="CSV or Parquet (.parquet) file to write (default: CSV on standard output)")
+        help="file to write: Parquet for .parquet/.pq, CSV otherwise (default: CSV on standard output); "
+             "never the model or an input")
     add("--proba", action="store_true",
         help="also write the probability of every class (columns proba_<class>)")
     command.set_defaults(quiet=False)  # no --quiet flag: the bar shows on a terminal only
@@ -256,6 +267,9 @@ def _argument_type(parse: Callable[[str], float], accept: Callable[[float], bool
 
 
 _positive_int = _argument_type(int, lambda v: v >= 1, "a positive integer")
-_positive_float = _argument_type(float, lambda v: v > 0, "a positive number")  # inf allowed, NaN not
+# NaN fails every comparison, so these refuse it as they refuse infinity
+_positive_float = _argument_type(float, lambda v: 0 < v < math.inf, "a positive finite number")
+_inverse_penalty = _argument_type(float, lambda v: 0 < v < math.inf,
+                                  "a positive finite number (no penalty: --penalty none)")
 _fraction_closed = _argument_type(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 _fraction = _argument_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)")

@@ -1,112 +1,155 @@
 """``torchlogit predict MODEL DATA``: labels and probabilities, streamed one block at a time.
 
-CSV output (a file, or standard output) is written as each block of the input is predicted;
-Parquet output, or a folder or pattern of input files, goes through the streaming data sources.
-Either way memory is bounded by the block size, not by the input. Part of the CLI layer:
+The input is a CSV or Parquet file, or a folder or pattern of them (through the streaming data
+sources); the output is the format ``--out`` names: Parquet for ``.parquet``/``.pq``, CSV
+otherwise, CSV on standard output without ``--out``. Rows are written as each block of the input
+is predicted, so memory is bounded by the block size, not by the input. Part of the CLI layer:
 :mod:`torchlogit.cli.main` dispatches here, and :mod:`torchlogit.cli._output` prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
 from torchlogit.cli import _output
 
+if TYPE_CHECKING:
+    from torchlogit.estimators.logistic import LogisticRegression
+
+Write = Callable[[np.ndarray, np.ndarray], None]
+"""Writes one block of predictions: the best class's index per row, and every class's probability."""
+
 
 def predict(args: argparse.Namespace) -> None:
     """Predict every row of ``args.data`` with the model ``args.model``; write CSV or Parquet."""
-    if _wants_parquet_path(args):
-        _predict_to_parquet(args)
-    else:
-        _predict_to_csv(args)
-
-
-def _wants_parquet_path(args: argparse.Namespace) -> bool:
-    """Parquet output, or a folder/pattern as input: the streaming sources' path."""
-    return str(args.out or "").lower().endswith((".parquet", ".pq")) or not Path(args.data).is_file()
-
-
-def _predict_to_csv(args: argparse.Namespace) -> None:
-    """One input file read block by block; CSV on standard output, or in ``args.out`` atomically."""
+    from torchlogit.data.tabular import is_parquet
     from torchlogit.serving.modelfile import load_model, read_metadata
 
+    _check_paths(args)
     estimator = load_model(args.model)
     names = read_metadata(args.model)["feature_names"]
+    blocks, total = _feature_blocks(args, estimator, names)
     if args.out is None:
-        _write_csv_predictions(sys.stdout, estimator, names, args)
+        _write_predictions(_csv_writer(sys.stdout, estimator.classes_, args.proba), estimator, blocks)
         return
     from torchlogit._fileio import atomic_path
 
-    with atomic_path(args.out) as tmp, open(tmp, "w", newline="") as handle:
-        count = _write_csv_predictions(handle, estimator, names, args)
+    writer = _parquet_file if is_parquet(args.out) else _csv_file
+    with atomic_path(args.out) as tmp, \
+            writer(tmp, estimator.classes_, args.proba) as write, \
+            _output.row_progress(args.quiet, total) as advance:
+        count = _write_predictions(write, estimator, blocks, advance)
     _output.out(f"wrote {count} predictions to {args.out}", err=True)
 
 
-def _write_csv_predictions(handle: TextIO, estimator, names: list[str], args: argparse.Namespace) -> int:
-    """Write the header and one row per input row to ``handle``; return the number of rows."""
-    from torchlogit.data.tabular import iter_feature_batches
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse an output replacing the model or an input file, or that cannot be written, before reading."""
+    from torchlogit.data.streaming import expand_paths
 
-    header = ["prediction", "probability"]
-    if args.proba:
-        header += [f"proba_{_output.label_text(c)}" for c in estimator.classes_]
-    writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(header)
+    inputs = [("the model file", args.model), *(("the input file", p) for p in expand_paths(args.data))]
+    _output.refuse_overwrites([("--out", args.out)], inputs)
+    _output.check_output(args.out)
+
+
+def _feature_blocks(args: argparse.Namespace, estimator: LogisticRegression,
+                    names: list[str] | None) -> tuple[Iterator[np.ndarray], int | None]:
+    """The model's feature columns of ``args.data`` in blocks of rows, and the row count when known.
+
+    One CSV file written as CSV is read by :func:`~torchlogit.data.tabular.iter_feature_batches`;
+    Parquet output, or a folder or pattern of files, by the streaming data sources.
+    """
+    from torchlogit.data.tabular import is_parquet
+
+    if not is_parquet(args.out or "") and Path(args.data).is_file():
+        from torchlogit.data.tabular import iter_feature_batches
+
+        blocks, total = iter_feature_batches(args.data, names), None
+    else:
+        from torchlogit.data.streaming import open_source
+
+        source = open_source(args.data, features=names, rank=0, world_size=1)
+        _check_width(args.data, source.n_features, estimator)
+        blocks = source.feature_blocks()
+        total = source.row_totals()[0] if source.format_name == "Parquet" else None
+    return _checked_widths(blocks, args.data, estimator), total
+
+
+def _checked_widths(blocks: Iterator[np.ndarray], data: str,
+                    estimator: LogisticRegression) -> Iterator[np.ndarray]:
+    """``blocks``, each checked to hold as many feature columns as the model has."""
+    for X in blocks:
+        _check_width(data, X.shape[1], estimator)
+        yield X
+
+
+def _check_width(data: str, n_features: int, estimator: LogisticRegression) -> None:
+    if n_features != estimator.n_features_in_:
+        raise ValueError(f"{data!r} has {n_features} feature columns; the model expects "
+                         f"{estimator.n_features_in_}")
+
+
+def _write_predictions(write: Write, estimator: LogisticRegression, blocks: Iterator[np.ndarray],
+                       advance: Callable[[int], None] = lambda rows: None) -> int:
+    """Predict each block and write it; return the number of rows."""
     count = 0
-    for X in iter_feature_batches(args.data, names):
-        if X.shape[1] != estimator.n_features_in_:
-            raise ValueError(f"{args.data!r} has {X.shape[1]} feature columns; the model expects "
-                             f"{estimator.n_features_in_}")
+    for X in blocks:
         proba = estimator.predict_proba(X)
         best = proba.argmax(axis=1)
-        labels = [_output.label_text(label) for label in estimator.classes_[best]]
-        top = proba[np.arange(len(best)), best]
-        if args.proba:
-            writer.writerows([label, f"{p:.10g}", *(f"{q:.10g}" for q in row)]
-                             for label, p, row in zip(labels, top, proba, strict=True))
-        else:
-            writer.writerows((label, f"{p:.10g}") for label, p in zip(labels, top, strict=True))
+        write(best, proba)
         count += len(best)
+        advance(len(best))
     return count
 
 
-def _predict_to_parquet(args: argparse.Namespace) -> None:
-    """``torchlogit predict MODEL DATA --out preds.parquet``: a Parquet file, written block by block."""
+def _csv_writer(handle: TextIO, classes: np.ndarray, every_class: bool) -> Write:
+    """Write the CSV header to ``handle``; return the writer of each block's rows."""
+    texts = [_output.label_text(c) for c in classes]
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(["prediction", "probability", *(f"proba_{t}" for t in texts if every_class)])
+
+    def write(best: np.ndarray, proba: np.ndarray) -> None:
+        top = proba[np.arange(len(best)), best]
+        if every_class:
+            writer.writerows([texts[b], f"{p:.10g}", *(f"{q:.10g}" for q in row)]
+                             for b, p, row in zip(best, top, proba, strict=True))
+        else:
+            writer.writerows((texts[b], f"{p:.10g}") for b, p in zip(best, top, strict=True))
+
+    return write
+
+
+@contextlib.contextmanager
+def _csv_file(path: Path, classes: np.ndarray, every_class: bool) -> Iterator[Write]:
+    """A CSV file of predictions at ``path``, closed on leaving the block."""
+    with open(path, "w", newline="") as handle:
+        yield _csv_writer(handle, classes, every_class)
+
+
+@contextlib.contextmanager
+def _parquet_file(path: Path, classes: np.ndarray, every_class: bool) -> Iterator[Write]:
+    """A Parquet file of predictions at ``path`` (labels typed as the model's classes), closed on leaving."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from torchlogit._fileio import atomic_path
-    from torchlogit.data.streaming import open_source
-    from torchlogit.serving.modelfile import load_model, read_metadata
-
-    estimator = load_model(args.model)
-    names = read_metadata(args.model)["feature_names"]
-    source = open_source(args.data, features=names, rank=0, world_size=1)
-    if source.n_features != estimator.n_features_in_:
-        raise ValueError(f"{args.data!r} has {source.n_features} feature columns; the model expects "
-                         f"{estimator.n_features_in_}")
-    classes = estimator.classes_
     label_type = pa.array(classes.tolist()).type
     fields = [("prediction", label_type), ("probability", pa.float64())]
-    if args.proba:
+    if every_class:
         fields += [(f"proba_{_output.label_text(c)}", pa.float64()) for c in classes]
     schema = pa.schema(fields)
-    total = source.row_totals()[0] if source.format_name == "Parquet" else None
-    count = 0
-    with atomic_path(args.out) as tmp, pq.ParquetWriter(tmp, schema) as writer, \
-            _output.row_progress(args.quiet, total) as advance:
-        for X in source.feature_blocks():
-            proba = estimator.predict_proba(X)
-            best = proba.argmax(axis=1)
+    with pq.ParquetWriter(path, schema) as writer:
+
+        def write(best: np.ndarray, proba: np.ndarray) -> None:
             columns = [pa.array(classes[best].tolist(), type=label_type),
                        pa.array(proba[np.arange(len(best)), best])]
-            columns += [pa.array(proba[:, k]) for k in range(len(classes))] if args.proba else []
+            columns += [pa.array(proba[:, k]) for k in range(len(classes))] if every_class else []
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))
-            count += len(best)
-            advance(len(best))
-    _output.out(f"wrote {count} predictions to {args.out}", err=True)
+
+        yield write

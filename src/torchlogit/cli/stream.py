@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from torchlogit.cli import _output
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ def fit(args: argparse.Namespace, estimator: LogisticRegression) -> None:
     from torchlogit.estimators.streaming import fit_streamed
 
     _check_streaming_options(args)
+    _check_paths(args)
     device = resolve_device(estimator.device)
     created = distributed.init_from_env(device, timeout_s=args.dist_timeout)
     try:
@@ -75,15 +78,54 @@ def fit(args: argparse.Namespace, estimator: LogisticRegression) -> None:
             distributed.shutdown()
 
 
+def check_labels(target: str, labels: np.ndarray) -> None:
+    """Refuse a target column that is not two or more class labels; ``labels`` its distinct values.
+
+    A continuous target (scikit-learn's ``type_of_target``: floats that are not all integers) is
+    named as such up front: fitted as classes, it would fail on a class missing from the training
+    split, or become a model with one class per distinct value.
+    """
+    from sklearn.utils.multiclass import type_of_target
+
+    from torchlogit._validation import plain
+
+    if len(labels) == 0:
+        raise ValueError(f"target {target!r} has no labels: there are no data rows")
+    if len(labels) == 1:
+        raise ValueError(f"target {target!r} has a single class ({plain(labels[0])!r}); need at least 2")
+    if type_of_target(labels) == "continuous":
+        example = plain(labels[labels != np.round(labels)][0])
+        raise ValueError(f"target {target!r} is continuous ({len(labels)} distinct values such as "
+                         f"{example!r}), not class labels; logistic regression needs a column of classes")
+
+
 # --------------------------------------------------------------------------- helpers
 def _check_streaming_options(args: argparse.Namespace) -> None:
-    """Refuse the in-memory-only options, and a model file that could not be written, before any pass."""
+    """Refuse the in-memory-only options before any pass (none of them is silently ignored)."""
     if args.cv is not None:
         raise ValueError("--cv needs the data in memory; it is not available when streaming")
     if args.test_size:
         raise ValueError("--test-size is not available when streaming; evaluate the model on separate "
                          "files with `torchlogit evaluate`")
-    if args.checkpoint is not None:  # fail now, not after a long checkpointed fit
+    in_memory = (("--summary", args.summary), ("--firth", args.firth), ("--cov", args.cov != "nonrobust"))
+    for flag, given in in_memory:
+        if given:
+            raise ValueError(f"{flag} needs the data in memory (one CSV file, no streaming options); "
+                             "it is not available when streaming")
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse a model file or checkpoint that would replace an input file, or each other; check
+    that the model file can be written (under torchrun only when checkpointing, whose folder all
+    ranks share), before any pass."""
+    from torchlogit import distributed
+    from torchlogit.data.streaming import expand_paths
+    from torchlogit.solvers.checkpoint import CHECKPOINT_FILE
+
+    checkpoint = None if args.checkpoint is None else Path(args.checkpoint) / CHECKPOINT_FILE
+    _output.refuse_overwrites([("--out", args.out), ("the checkpoint", checkpoint)],
+                              [("the input file", path) for path in expand_paths(args.data)])
+    if args.checkpoint is not None or distributed.env_world_size() <= 1:  # fail now, not after the fit
         _output.check_output(args.out)
 
 
@@ -98,9 +140,7 @@ def _open_training_source(args: argparse.Namespace, estimator: LogisticRegressio
                          chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
                          dtype=resolve_dtype(estimator.dtype), device=device,
                          memory_map=args.memory_map)
-    classes = source.classes
-    if len(classes) < 2:
-        raise ValueError(f"target {args.target!r} has a single class ({classes[0]!r}); need at least 2")
+    check_labels(args.target, source.classes)
     return source
 
 
