@@ -8,7 +8,6 @@ arguments and dispatches here, and :mod:`torchlogit.cli._output` prints.
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -147,11 +146,11 @@ def _training_data(args: argparse.Namespace, cluster: str | None) -> _TrainingDa
 
 def _read_training_csv(path: str, target: str, cluster: str | None) -> tuple[Table, np.ndarray | None]:
     """The table of features and labels, and the cluster column's values when ``cluster`` is given."""
-    from torchlogit.data.tabular import read_csv
+    from torchlogit.data.tabular import csv_column_names, read_csv
 
     if cluster is None:
         return read_csv(path, target=target), None
-    features = [c for c in _csv_header(path) if c not in (target, cluster)]  # clusters are no feature
+    features = [c for c in csv_column_names(path) if c not in (target, cluster)]  # clusters are no feature
     table = read_csv(path, target=target, features=features)
     return table, read_csv(path, target=cluster, features=features).y
 
@@ -213,12 +212,6 @@ def _check_inference_options(args: argparse.Namespace, penalty: str | None) -> s
     if args.cov not in ("nonrobust", "robust", "HC0", "HC1"):
         raise ValueError(f"--cov must be nonrobust, robust, HC0, HC1 or cluster:COLUMN, got {args.cov!r}")
     return None
-
-
-def _csv_header(path: str) -> list[str]:
-    """The column names in the first line of a CSV file."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        return next(csv.reader(handle), [])
 
 
 def _fit_firth(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> LogisticRegression:

@@ -1,16 +1,17 @@
 """What every module reading files with pyarrow shares: the lazy import, file and column checks.
 
 Used by the whole-file readers (:mod:`torchlogit.data.tabular`) and the streamed sources
-(:mod:`torchlogit.data.parquet_source`, :mod:`torchlogit.data.csv_source`), so both report a
-missing file, a missing value or a non-numeric CSV column in the same words. pyarrow is imported
+(:mod:`torchlogit.data.parquet_source`, :mod:`torchlogit.data.csv_source`), so all of them refuse
+a missing file, duplicated column names, a missing value, text that is not UTF-8 or a corrupt row
+group in the same words (CSV headers: :mod:`torchlogit.data._csvheader`). pyarrow is imported
 inside the functions, never at module level, so ``import torchlogit`` stays light.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,24 @@ def check_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def check_unique_columns(path: Path, names: Iterable[str]) -> None:
+    """Refuse a file with two columns of one name: which of them a reader takes is arbitrary."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{quoted(path)} has the column {name!r} more than once; "
+                             "columns must have distinct names")
+        seen.add(name)
+
+
+def check_unique_features(features: Sequence[str]) -> None:
+    """Refuse a list of feature columns that names one twice (it would be read twice)."""
+    if len(set(features)) < len(features):
+        twice = next(name for k, name in enumerate(features) if name in features[:k])
+        raise ValueError(f"the feature column {twice!r} is named twice")
+
+
+@functools.cache  # asked once per column, of a few distinct types
 def is_numeric(arrow_type: Any) -> bool:
     """Whether a column of ``arrow_type`` converts to float features (integers, floats, booleans,
     or all nulls, which the missing-value check then reports)."""
@@ -62,26 +81,100 @@ def first_null(column: Any) -> int:
     return int(pc.index(pc.is_null(column), True).as_py())
 
 
-def csv_reader_batches(reader: Any, error: Callable[[BaseException], Exception]) -> Iterator[Any]:
-    """The record batches of a pyarrow streaming CSV reader, which is closed at the end.
-
-    A parse or conversion error is raised as ``error(exc)``, so each caller names the file and
-    column in its own words.
-    """
+def as_text(column: Any) -> Any | None:
+    """A binary Arrow column as text, or ``None`` when it is not UTF-8."""
     pa, _ = arrow()
+    try:
+        return column.cast(pa.string())
+    except pa.ArrowInvalid:
+        return None
+
+
+def invalid_text(column: Any) -> int | None:
+    """The first row of a text column that is not UTF-8 (Parquet writers are not made to check;
+    pyarrow's CSV reader does), or ``None``."""
+    pa, _ = arrow()
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return None
+
+    def fails(values: Any) -> bool:
+        try:
+            values.validate(full=True)
+        except pa.ArrowInvalid:
+            return True
+        return False
+
+    return first_failure(column, fails) if fails(column) else None
+
+
+def first_failure(values: Any, fails: Callable[[Any], bool]) -> int:
+    """The first index ``i`` of an Arrow array with ``fails(values[: i + 1])``, given ``fails(values)``.
+
+    A binary search over prefixes: ``fails`` is asked about ``log2(len(values))`` slices, so a bad
+    value among millions of rows is located with a few vectorized checks.
+    """
+    low, high = 0, len(values) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if fails(values.slice(0, middle + 1)):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def checked_batches(batches: Iterator[Any], error: Callable[[BaseException], Exception]) -> Iterator[Any]:
+    """The items of a pyarrow batch iterator; a read or decode failure is raised as ``error(exc)``,
+    so each caller names the file, and the row group or column, in its own words."""
+    pa, _ = arrow()
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise error(exc) from None
+        yield batch
+
+
+def csv_reader_batches(reader: Any, error: Callable[[BaseException], Exception]) -> Iterator[Any]:
+    """The record batches of a pyarrow streaming CSV reader, which is closed at the end."""
     with reader:
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise error(exc) from None
-            yield batch
+        yield from checked_batches(iter(reader), error)
 
 
-def non_numeric_column(exc: BaseException) -> tuple[int, str] | None:
-    """``(column index, pyarrow's first line)`` when ``exc`` is pyarrow's failure to parse a CSV
-    value as a number (e.g. "In CSV column #1: CSV conversion error to double: invalid value 'x'")."""
-    found = re.search(r"column #(\d+): CSV conversion error to double: (.*)", str(exc))
-    return None if found is None else (int(found.group(1)), first_line(found.group(2)))
+# --------------------------------------------------------------------------------------- Parquet
+def open_parquet(path: Path, memory_map: bool = False) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of ``path`` with its schema decoded; a ValueError naming the
+    file when it is not Parquet, truncated, or its footer is corrupt."""
+    pa, _ = arrow()
+    import pyarrow.parquet as pq
+
+    handle = None
+    try:
+        handle = pq.ParquetFile(path, memory_map=memory_map)
+        handle.schema_arrow.names  # noqa: B018 - decoded now, so a bad footer is reported here
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        if handle is not None:
+            handle.close()
+        why = ("its column names are not UTF-8 text" if isinstance(exc, UnicodeDecodeError)
+               else first_line(exc))
+        raise ValueError(f"{quoted(path)} could not be read as Parquet (truncated or not a Parquet "
+                         f"file): {why}") from None
+    return handle
+
+
+def parquet_batches(handle: Any, path: Path, columns: list[str] | None, batch_size: int,
+                    row_groups: Iterable[int] | None = None) -> Iterator[Any]:
+    """The record batches of ``row_groups`` (default: all) of an open Parquet file, in order; a
+    corrupt page is a ValueError naming the file and the row group."""
+    groups = range(handle.num_row_groups) if row_groups is None else row_groups
+    for group in groups:
+        batches = handle.iter_batches(batch_size=batch_size, row_groups=[group], columns=columns,
+                                      use_threads=True)
+        yield from checked_batches(batches, _row_group_error(path, group))
+
+
+def _row_group_error(path: Path, group: int) -> Callable[[BaseException], ValueError]:
+    return lambda exc: ValueError(f"{quoted(path)}: row group {group} could not be read (truncated or "
+                                  f"corrupt file?): {first_line(exc)}")

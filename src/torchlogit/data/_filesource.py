@@ -21,7 +21,14 @@ import numpy as np
 import torch
 
 from torchlogit import distributed
-from torchlogit.data._arrow import arrow, check_file, first_null, quoted
+from torchlogit.data._arrow import (
+    arrow,
+    check_file,
+    check_unique_features,
+    first_null,
+    invalid_text,
+    quoted,
+)
 from torchlogit.data.base import Chunk, DataSource
 
 DEFAULT_CHUNK_ROWS = 65_536
@@ -112,6 +119,7 @@ class _FileSource(DataSource):
             if not chosen:
                 raise ValueError(f"{quoted(self.files[0])} has no feature columns besides {target!r}")
             return chosen
+        check_unique_features(features)
         clash = [c for c in features if c in (target, weight)]
         if clash:
             raise ValueError(f"{clash[0]!r} is the target or weight column; it cannot be a feature")
@@ -201,10 +209,26 @@ class _FileSource(DataSource):
             rows += batch.num_rows
             if self.weight:
                 weight_sum += float(self._weights(batch, path, where).sum(dtype=np.float64))
-        union = set().union(*distributed.all_gather_objects(seen))
+        gathered = distributed.all_gather_objects(seen)
+        union = set().union(*gathered)
+        if not union:  # no rank saw a label (a missing label is refused above)
+            raise self._no_rows_error(partial=len(gathered) < self.shard()[1])
         self._totals = (rows, weight_sum if self.weight else float(rows))
         self._set_classes(self._parse_labels(sorted(union, key=repr)))
         return self._classes
+
+    def _no_rows_error(self, partial: bool = False) -> ValueError:
+        """The files hold no data rows; ``partial``: this shard's do not, and the other shards
+        (not in this process group) were not asked."""
+        if partial:
+            rank, world = self.shard()
+            return ValueError(f"shard {rank} of {world} holds no rows of {quoted(self.files[0])}"
+                              f"{' and the other files' if len(self.files) > 1 else ''}, so it cannot find "
+                              "the classes; pass classes=")
+        if len(self.files) == 1:
+            return ValueError(f"{quoted(self.files[0])} has no data rows")
+        names = ", ".join(quoted(path) for path in self.files[:3]) + (", …" if len(self.files) > 3 else "")
+        return ValueError(f"the {len(self.files)} files ({names}) hold no data rows")
 
     def _set_classes(self, classes: np.ndarray) -> None:
         pa, _ = arrow()
@@ -227,6 +251,9 @@ class _FileSource(DataSource):
         if column.null_count:
             raise ValueError(f"{quoted(path)}: target {self.target!r} has a missing value at "
                              f"{where(first_null(column))}")
+        row = invalid_text(column)
+        if row is not None:
+            raise ValueError(f"{quoted(path)}: target {self.target!r} is not UTF-8 text at {where(row)}")
         return column
 
     def _label_index(self, column, path: Path, where: Location) -> np.ndarray:
@@ -319,10 +346,21 @@ class _FileSource(DataSource):
                    torch.zeros(0, dtype=self.dtype, device=self.device))
 
     def feature_blocks(self) -> Iterator[np.ndarray]:
-        """The feature columns only, as ``(rows, n_features)`` arrays (for prediction)."""
+        """The feature columns only, as ``(rows, n_features)`` arrays (for prediction).
+
+        Raises
+        ------
+        ValueError
+            When the files hold no data rows at all (in a single process: a shard of a distributed
+            run may be empty).
+        """
         shard = self.shard()
+        empty = True
         for batch, path, where in self._batches(list(self.feature_names), shard):
+            empty = False
             yield self._features(batch, path, where).T
+        if empty and shard[1] == 1:
+            raise self._no_rows_error()
 
     def _convert(
         self, batch, path: Path, where: Location, check_finite: bool, buffers: _BufferRing | None,

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import csv as text_csv
 import io
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from torchlogit._messages import first_line
-from torchlogit.data._arrow import arrow, csv_reader_batches, non_numeric_column, quoted
+from torchlogit.data._arrow import arrow, csv_reader_batches, quoted
+from torchlogit.data._csvheader import (
+    CSV_NULLS,
+    CSVHeader,
+    csv_block_size,
+    read_csv_header,
+    read_first_line,
+    typed_labels,
+)
 from torchlogit.data._filesource import Location, _FileSource
 
 
@@ -25,27 +30,19 @@ class CSVSource(_FileSource):
     """
 
     format_name = "CSV"
-    _NULLS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-              "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
 
     def _columns(self) -> list[str]:
-        self._headers = []
-        self._row_bytes = 0.0  # bytes per row: the most of any file's sample (see _block_size)
-        for path in self.files:
-            with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-                header = next(text_csv.reader(handle), [])
-                sample = handle.read(1 << 16)
-            if not header:
-                raise ValueError(f"{quoted(path)} has no header row")
-            self._headers.append(header)
-            lines = max(sample.count("\n"), 1)
-            self._row_bytes = max(self._row_bytes, len(sample.encode()) / lines)
-        return list(self._headers[0])
+        self._headers: list[CSVHeader] = [read_csv_header(path) for path in self.files]
+        # bytes per row: the most of any file's first rows (see _block_size)
+        self._row_bytes = max(header.row_bytes for header in self._headers)
+        self._block_sizes: dict[Path, int] = {}  # each file's, found when it is first read
+        return list(self._headers[0].names)
 
     def _check_feature_columns(self) -> None:
         needed = [*self.feature_names, *(c for c in (self.target, self.weight) if c)]
         for path, header in zip(self.files, self._headers, strict=True):
-            missing = [c for c in needed if c not in header]
+            names = set(header.names)
+            missing = [c for c in needed if c not in names]
             if missing:
                 raise ValueError(f"{quoted(path)} lacks the columns {missing}")
 
@@ -58,23 +55,41 @@ class CSVSource(_FileSource):
         if pc.any(empty).as_py():
             row = int(pc.index(empty, True).as_py())
             raise ValueError(f"{quoted(path)}: target {self.target!r} has a missing value at {where(row)}")
+        if self._classes is not None and self._classes.dtype.kind in "iuf":
+            return pc.utf8_trim(column, characters=" \t")  # as pyarrow's number parser reads them
         return column
 
     def _parse_labels(self, values: list) -> np.ndarray:
-        """Type the distinct label texts as pyarrow's CSV inference would: int, float, bool, text."""
-        pa, _ = arrow()
-        texts = pa.array(values, type=pa.string())
-        for kind in (pa.int64(), pa.float64(), pa.bool_()):
-            try:
-                typed = texts.cast(kind)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                continue
-            return np.unique(typed.to_numpy(zero_copy_only=False))
-        return np.unique(np.asarray(values, dtype=str))
+        """Type the distinct label texts as pyarrow's CSV inference types the in-memory reader's
+        column: integers, else floats (blanks around a number ignored), else booleans, where a
+        missing-value marker (``NA``, ``nan``…) is a missing label; else text, markers included."""
+        markers = [v for v in values if v in CSV_NULLS]
+        typed = typed_labels([v for v in values if v not in CSV_NULLS])
+        if typed is None:
+            return np.unique(np.asarray(values, dtype=str))
+        if markers:
+            raise self._missing_label(markers)
+        return typed
 
-    def _block_size(self) -> int:
-        estimate = int(self.chunk_rows * self._row_bytes * 1.05)
-        return int(min(max(estimate, 1 << 16), 1 << 26))
+    def _missing_label(self, markers: list[str]) -> ValueError:
+        """Where this shard's first label among ``markers`` is (every shard raises: all have the
+        same union of labels)."""
+        pa, pc = arrow()
+        value_set = pa.array(markers, type=pa.string())
+        for batch, path, where in self._batches([self.target], self.shard()):
+            found = pc.is_in(batch.column(self.target), value_set=value_set)
+            if pc.any(found).as_py():
+                row = int(pc.index(found, True).as_py())
+                return ValueError(f"{quoted(path)}: target {self.target!r} has a missing value "
+                                  f"({batch.column(self.target)[row].as_py()!r}) at {where(row)}")
+        return ValueError(f"target {self.target!r} has a missing value ({markers[0]!r}) in another shard")
+
+    def _block_size(self, path: Path) -> int:
+        """About ``chunk_rows`` rows of text per block, and room for the file's longest line."""
+        if path not in self._block_sizes:
+            estimate = int(min(max(self.chunk_rows * self._row_bytes * 1.05, 1 << 16), 1 << 26))
+            self._block_sizes[path] = csv_block_size(path, estimate)
+        return self._block_sizes[path]
 
     def _batches(self, columns: list[str], shard: tuple[int, int]):
         rank, world = shard
@@ -97,32 +112,27 @@ class CSVSource(_FileSource):
         pa, _ = arrow()
         from pyarrow import csv
 
-        numeric = [c for c in columns if c != self.target]
-        types = dict.fromkeys(numeric, pa.float64())
+        header = self._headers[self.files.index(path)]
+        features = set(self.feature_names)
+        types = {c: pa.float64() for c in columns if c not in features and c != self.target}  # the weight
+        types.update(header.feature_types(c for c in columns if c in features))
         if self.target in columns:
             types[self.target] = pa.string()
         with contextlib.ExitStack() as stack:
             source = path if lines is None else stack.enter_context(lines.open())
             try:
                 reader = stack.enter_context(csv.open_csv(
-                    source, read_options=csv.ReadOptions(block_size=self._block_size()),
+                    source, read_options=header.read_options(self._block_size(path)),
                     convert_options=csv.ConvertOptions(column_types=types, include_columns=columns,
-                                                       null_values=list(self._NULLS),
+                                                       null_values=list(CSV_NULLS),
                                                        strings_can_be_null=False),
                 ))
-            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise self._conversion_error(path, exc) from None
-            yield from csv_reader_batches(reader, lambda exc: self._conversion_error(path, exc))
+            except (pa.ArrowException, OSError) as exc:
+                raise self._conversion_error(header, exc) from None
+            yield from csv_reader_batches(reader, lambda exc: self._conversion_error(header, exc))
 
-    def _conversion_error(self, path: Path, exc: BaseException) -> ValueError:
-        headers = self._headers[self.files.index(path)]
-        found = non_numeric_column(exc)
-        if found and found[0] < len(headers):
-            row = _first_non_number(path, found[0], self._NULLS)
-            at = "" if row is None else f" at data row {row + 1}"
-            return ValueError(f"{quoted(path)}: column {headers[found[0]]!r} is not numeric{at} "
-                              f"({found[1]}); features and weights must be numbers")
-        return ValueError(f"{quoted(path)} could not be read as CSV: {first_line(exc)}")
+    def _conversion_error(self, header: CSVHeader, exc: BaseException) -> ValueError:
+        return header.error(exc, target=self.target, what="features and weights")
 
 
 class _LineRange:
@@ -134,8 +144,10 @@ class _LineRange:
         self.path = path
         size = path.stat().st_size
         with open(path, "rb") as handle:
-            self.header = handle.readline()
+            read_first_line(handle)  # the header ends where pyarrow ends it (also at a lone "\r")
             body = handle.tell()
+            handle.seek(0)
+            self.header = handle.read(body)
 
             def boundary(k: int) -> int:  # where the first line starting at or after 1/parts·k begins
                 if k == parts:
@@ -202,17 +214,3 @@ class _Concatenated(io.RawIOBase):
 def _csv_location(first_row: int) -> Location:
     """Error locations for a batch whose first row is data row ``first_row + 1`` of its file."""
     return lambda row: f"data row {first_row + row + 1}"
-
-
-def _first_non_number(path: Path, column: int, nulls: Sequence[str]) -> int | None:
-    """Data row index of the first value in ``column`` that is neither a number nor a null marker."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        reader = text_csv.reader(handle)
-        next(reader, None)
-        for row, values in enumerate(reader):
-            if column < len(values) and values[column] not in nulls:
-                try:
-                    float(values[column])
-                except ValueError:
-                    return row
-    return None

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from torchlogit._messages import first_line
-from torchlogit.data._arrow import arrow, is_numeric, quoted
+from torchlogit.data._arrow import (
+    arrow,
+    check_unique_columns,
+    is_numeric,
+    open_parquet,
+    parquet_batches,
+    quoted,
+)
 from torchlogit.data._filesource import Location, _FileSource
 
 # bytes of decoded columns per pyarrow read (at 8 bytes a value)
@@ -24,18 +30,12 @@ class ParquetSource(_FileSource):
     format_name = "Parquet"
 
     def _columns(self) -> list[str]:
-        pa, _ = arrow()
-        import pyarrow.parquet as pq
-
         self._schemas = []
         self._units: list[tuple[int, int, int, int]] = []  # (file, row group, rows, first row in file)
         for index, path in enumerate(self.files):
-            try:
-                meta = pq.read_metadata(path)
-                schema = pq.read_schema(path)
-            except (pa.ArrowException, OSError) as exc:
-                raise ValueError(f"{quoted(path)} could not be read as Parquet (truncated or not a "
-                                 f"Parquet file): {first_line(exc)}") from None
+            with open_parquet(path) as handle:  # one footer read gives the row groups and the schema
+                meta, schema = handle.metadata, handle.schema_arrow
+            check_unique_columns(path, schema.names)
             self._schemas.append(schema)
             first = 0
             for group in range(meta.num_row_groups):
@@ -45,13 +45,14 @@ class ParquetSource(_FileSource):
         return list(self._schemas[0].names)
 
     def _check_feature_columns(self) -> None:
+        types = [dict(zip(schema.names, schema.types, strict=True)) for schema in self._schemas]
         for name in [*self.feature_names, *([self.weight] if self.weight else [])]:
             first = None
-            for path, schema in zip(self.files, self._schemas, strict=True):
-                if name not in schema.names:
+            for path, kinds in zip(self.files, types, strict=True):
+                kind = kinds.get(name)
+                if kind is None:
                     raise ValueError(f"{quoted(path)} has no column {name!r} (it is in "
                                      f"{quoted(self.files[0])})")
-                kind = schema.field(name).type
                 if not is_numeric(kind):
                     where = "" if first is None else f", but {first[1]} in {quoted(first[0])}"
                     raise ValueError(f"{quoted(path)}: column {name!r} is not numeric ({kind}{where}); "
@@ -117,9 +118,6 @@ class ParquetSource(_FileSource):
         return rows, float(rows)
 
     def _batches(self, columns: list[str], shard: tuple[int, int]):
-        pa, _ = arrow()
-        import pyarrow.parquet as pq
-
         units = self._shard_units(*shard)
         read_rows = self._read_rows(len(columns))
         handle, current = None, None
@@ -129,18 +127,13 @@ class ParquetSource(_FileSource):
                 if index != current:
                     if handle is not None:
                         handle.close()
-                    handle, current = pq.ParquetFile(path, memory_map=self.memory_map), index
+                    handle, current = open_parquet(path, memory_map=self.memory_map), index
                 done = 0
-                try:
-                    for batch in handle.iter_batches(batch_size=read_rows, row_groups=[group],
-                                                     columns=columns, use_threads=True):
-                        for start in range(0, batch.num_rows, self.chunk_rows):
-                            yield (batch.slice(start, self.chunk_rows), path,
-                                   _parquet_location(group, first + done + start))
-                        done += batch.num_rows
-                except (pa.ArrowException, OSError) as exc:
-                    raise ValueError(f"{quoted(path)}: row group {group} could not be read (truncated or "
-                                     f"corrupt file?): {first_line(exc)}") from None
+                for batch in parquet_batches(handle, path, columns, read_rows, [group]):
+                    for start in range(0, batch.num_rows, self.chunk_rows):
+                        yield (batch.slice(start, self.chunk_rows), path,
+                               _parquet_location(group, first + done + start))
+                    done += batch.num_rows
         finally:
             if handle is not None:
                 handle.close()
