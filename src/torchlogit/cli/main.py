@@ -50,9 +50,11 @@ def entrypoint() -> None:
     """Console-script entry point."""
     logging.basicConfig(level=logging.WARNING, format=f"{_output.PROG}: %(message)s")
     code = main()
-    from torchlogit import distributed
-
-    if distributed.group_broken():  # a peer died: skip the broken group's destructors, which may abort
+    # Only a command that imported torchlogit.distributed can have a process group (importing it
+    # here would cost `--help` the seconds of importing torch). A peer died: skip the broken
+    # group's destructors, which may abort.
+    distributed = sys.modules.get("torchlogit.distributed")
+    if distributed is not None and distributed.group_broken():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
