@@ -247,8 +247,119 @@ def test_score_and_hessian_match_autograd():
         loglik = (problem.w * (problem.y * eta - torch.nn.functional.softplus(eta))).sum()
         return loglik + 0.5 * torch.logdet(info)
 
-    value, _, score, info = problem.evaluate(beta)
-    assert_allclose(value, float(penalised(beta)), rtol=1e-13)
-    assert_allclose(score, torch.autograd.functional.jacobian(penalised, beta), atol=1e-12)
+    point = problem.evaluate(beta)
+    assert_allclose(point.pen, float(penalised(beta)), rtol=1e-13)
+    assert_allclose(point.score, torch.autograd.functional.jacobian(penalised, beta), atol=1e-12)
     hessian = torch.autograd.functional.hessian(penalised, beta)
-    assert_allclose(problem.hessian(beta, info), hessian, atol=1e-12)
+    assert_allclose(problem.hessian(beta, point.info), hessian, atol=1e-12)
+
+
+# ---------------------------------------------------------------- profiles under complete separation
+# 49 rows, x1 separates the classes (y = 1 exactly where x1 > -0.5); rounded from a random draw.
+SEPARATED_X = np.array([
+    1.6, 1.92, -0.02, -0.94, -0.59, -0.09, -1.09, 2.17, 0.25, 1.02, 0.55, 1.1, 0.04, -0.69, 1.32, -0.52,
+    -0.87, 1.07, -0.96, -1.09, 1.57, 0.55, -0.44, -0.54, -1.38, 1.14, 0.28, 0.97, 1.26, -0.52, 1.28, 0.42,
+    0.56, -1.56, 0.68, -0.29, -0.56, 0.05, -0.48, -0.31, -0.77, -0.65, 0.02, 1.78, -1.55, -2.44, -0.16,
+    0.86, -0.41, -2.42, -0.9, -0.9, -1.9, 0.66, 0.29, -1.28, 0.67, -0.58, 1.42, 0.66, 1.83, -0.07, 0.88,
+    -0.72, -0.01, 0.61, 0.19, -0.0, 0.33, -0.11, -0.81, 0.23, -0.07, 0.19, -0.24, 0.46, -0.08, -1.91,
+    0.63, 0.33, -0.73, 0.96, 0.46, 1.41, 0.75, 0.66, 1.33, -0.13, -1.24, 0.11, 1.3, 0.48, 0.21, -1.03,
+    -1.0, -0.16, -0.78, -0.14]).reshape(49, 2)
+SEPARATED_Y = np.array([1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1, 1, 0, 0, 1, 1,
+                        1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1, 0, 0])
+# firthmodels 0.8.2 (numba backend), FirthLogisticRegression(max_iter=200, gtol=1e-12, xtol=1e-12)
+# .conf_int(method="pl", tol=1e-10, max_iter=300): rows x1, x2, (Intercept). Our former search ended
+# x1's upper limit at 45.2725 on a lower branch of the constrained maximum.
+SEPARATED_CI = [[3.7619068732, 69.2360336619], [-13.3017453003, 3.2576051668], [1.5552906891, 36.7256220957]]
+
+
+def test_separated_profile_limits_follow_the_highest_branch():
+    X, y = SEPARATED_X, SEPARATED_Y
+    assert X[y == 1, 0].min() > X[y == 0, 0].max()  # complete separation
+    res = FirthLogisticRegression().fit(X, y).summary(X, y)
+    assert_allclose(_const_last(res.conf_int()), SEPARATED_CI, rtol=1e-8)
+    # independently (BFGS): at the former limit the profile is still well inside, when the constrained
+    # maximum is started along the ray β̂·b/β̂₁, and at our limit the statistic is the χ² quantile
+    X1, w = _design(X), np.ones(len(y))
+    beta, top = _maximise(X1, y, w)
+    for b, inside in ((45.2725452552, True), (res.conf_int()[1, 1], False)):
+        _, restricted = _maximise(X1, y, w, fixed=(1, b), start=beta * b / beta[1])
+        statistic = 2 * (top - restricted)
+        if inside:
+            assert statistic < stats.chi2.ppf(0.95, 1) - 0.5
+        else:
+            assert_allclose(statistic, stats.chi2.ppf(0.95, 1), rtol=1e-6)
+
+
+# firthmodels 0.8.2 (numba), FirthLogisticRegression(max_iter=200, gtol=1e-9, xtol=1e-9).fit(X, y).lrt():
+# penalised likelihood-ratio p-values on the endometrial data (NV, PI, EH, (Intercept)); and on sex2 the
+# ones it computed (oc, vic, vicl, vis, dia; its LRT fits for age and the intercept stopped at max_iter).
+ENDO_PLR_PVALUES = [9.123667547086e-03, 3.874822035664e-01, 2.506867214856e-05, 4.193627885587e-03]
+SEX2_PLR_PVALUES = {2: 8.751910586262e-01, 3: 1.678876958716e-06, 4: 1.237804762814e-05,
+                    5: 5.449700806153e-02, 6: 4.951873386390e-03}  # positions in our (const-first) table
+
+
+def test_penalised_lr_pvalues_match_firthmodels(sex2_fit):
+    X, y = ENDOMETRIAL[:, :3], ENDOMETRIAL[:, 3].astype(int)
+    res = FirthLogisticRegression().fit(X, y).summary(X, y)
+    assert_allclose(_const_last(res.pvalues), ENDO_PLR_PVALUES, rtol=1e-9)
+    sex2_res = sex2_fit[3]
+    for position, pvalue in SEX2_PLR_PVALUES.items():
+        assert_allclose(sex2_res.pvalues[position], pvalue, rtol=1e-8)
+
+
+# ---------------------------------------------------------------- FLIC / FLAC (Puhr et al. 2017)
+def _hat_diagonal(beta, X1, w):
+    p = expit(X1 @ beta)
+    root = X1 * np.sqrt(w * p * (1 - p))[:, None]
+    return np.einsum("ij,ji->i", root, np.linalg.solve(root.T @ root, root.T))
+
+
+def test_flic_is_the_ml_intercept_with_firth_offset(sex2_fit):
+    import statsmodels.api as sm
+
+    X, y, firth, _ = sex2_fit
+    flic = FirthLogisticRegression(intercept_correction="flic").fit(X, y)
+    assert_allclose(flic.coef_, firth.coef_, rtol=1e-12)
+    glm = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(),
+                 offset=X @ firth.coef_[0]).fit(tol=1e-12)
+    assert_allclose(flic.intercept_, glm.params, rtol=1e-8)
+    assert_allclose(flic.predict_proba(X)[:, 1].mean(), y.mean(), rtol=1e-10)  # unbiased mean probability
+    res = flic.summary(X, y)
+    X1 = _design(X)
+    p = expit(X1 @ res.params)
+    se0 = np.sqrt(np.linalg.inv(X1.T @ (X1 * (p * (1 - p))[:, None]))[0, 0])  # logistf's flic() std err
+    assert_allclose(res.bse[0], se0, rtol=1e-8)
+    wald = res.params[0] + np.array([-1, 1]) * stats.norm.ppf(0.975) * se0
+    assert_allclose(res.conf_int()[0], wald, rtol=1e-8)
+    assert_allclose(res.pvalues[0], 2 * stats.norm.sf(abs(res.params[0]) / se0), rtol=1e-8)
+    firth_res = sex2_fit[3]
+    assert_allclose(res.conf_int()[1:], firth_res.conf_int()[1:], rtol=1e-10)
+    assert_allclose(res.bse[1:], firth_res.bse[1:], rtol=1e-10)
+
+
+def test_flac_is_ml_on_augmented_data():
+    import statsmodels.api as sm
+
+    X, y = ENDOMETRIAL[:, :3], ENDOMETRIAL[:, 3].astype(int)
+    firth = FirthLogisticRegression().fit(X, y)
+    X1, n = _design(X), len(y)
+    hat = _hat_diagonal(np.r_[firth.intercept_, firth.coef_[0]], X1, np.ones(n))
+    Xa = np.column_stack([np.vstack([X1, X1, X1]), np.r_[np.zeros(n), np.ones(2 * n)]])
+    ya, wa = np.r_[y, y, 1 - y], np.r_[np.ones(n), hat / 2, hat / 2]  # as logistf's flac()
+    glm = sm.GLM(ya, Xa, family=sm.families.Binomial(), var_weights=wa).fit(tol=1e-13)
+    flac = FirthLogisticRegression(intercept_correction="flac").fit(X, y)
+    assert_allclose(np.r_[flac.intercept_, flac.coef_[0]], glm.params[:4], rtol=1e-7)
+    res = flac.summary(X, y)
+    assert_allclose(res.bse, glm.bse[:4], rtol=1e-6)
+    # likelihood-ratio test of NV = 0 on the augmented data (ML, no penalty)
+    restricted = sm.GLM(ya, np.delete(Xa, 1, axis=1), family=sm.families.Binomial(),
+                        var_weights=wa).fit(tol=1e-13)
+    assert_allclose(res.pvalues[1], stats.chi2.sf(2 * (glm.llf - restricted.llf), 1), rtol=1e-6)
+
+
+def test_intercept_correction_is_validated():
+    X, y = np.eye(4)[:, :2], [0, 1, 0, 1]
+    with pytest.raises(ValueError, match="intercept_correction must be None, 'flic' or 'flac'"):
+        FirthLogisticRegression(intercept_correction="FLIC").fit(X, y)
+    with pytest.raises(ValueError, match="needs fit_intercept=True"):
+        FirthLogisticRegression(intercept_correction="flac", fit_intercept=False).fit(X, y)
