@@ -1,16 +1,28 @@
-"""Evaluation: every metric equals scikit-learn's on the same predictions; thresholds; clear errors; CLI."""
+"""Evaluation: every metric equals scikit-learn's on the same predictions; thresholds; clear errors; CLI;
+goodness of fit and calibration against R (tests/reference/hyp_gof.R) and statsmodels."""
 
 import csv
 import json
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
 from sklearn import metrics
 from support.synthetic import make_classification_data
 
 from torchlogit import LogisticRegression
 from torchlogit.cli.main import main
-from torchlogit.reporting.evaluation import best_thresholds, evaluate, evaluate_proba
+from torchlogit.reporting.evaluation import (
+    best_thresholds,
+    evaluate,
+    evaluate_proba,
+    hosmer_lemeshow,
+    le_cessie_van_houwelingen,
+    logistic_calibration,
+)
 
 
 @pytest.fixture(scope="module")
@@ -259,3 +271,136 @@ def test_a_threshold_and_row_weights_worked_by_hand():
     assert weighted.metrics["log_loss"] == pytest.approx(
         -(np.log([0.9, 0.7, 0.6, 0.3]).sum() + 2 * np.log([0.35, 0.45]).sum()) / 8, rel=1e-12)
     np.testing.assert_array_equal(weighted.confusion_matrix, [[0, 4], [1, 3]])
+
+
+# --------------------------------------------------------------------------- goodness of fit, calibration
+# printed by tests/reference/hyp_gof.R (R 4.2.2, rms 6.5-0; hoslem.test of ResourceSelection 0.3-5)
+HL_G10_STAT_DF_P = [8.82187874324515, 8, 0.357544300808779]
+HL_G5_STAT_DF_P = [7.38514650558674, 3, 0.0605841400336438]
+HL_TIES_STAT_GROUPS = [5.97948359645472, 7]
+HL_TIES_P_ON_GROUPS_MINUS_2 = [0.308220376254919]
+HL_TIES_CELL_ROUND_X1 = [-3, -2, -2, -1, -1, -0, 0, 1, 1, 2, 2]
+HL_TIES_CELL_X4 = [0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]
+HL_TIES_CELL_PROBA = [0.167588564206465, 0.235436193076863, 0.2684159209928, 0.320186203419551,
+                      0.359456215249938, 0.418735392226187, 0.461880172359167, 0.524226624154412,
+                      0.567626431989629, 0.627599367660533, 0.667549570745255]
+GOF_SSE_EV_SD_Z_P = [41.3945784893138, 40.9803412993538, 0.218094491847126, 1.89934732625144,
+                     0.0575188241947874]
+VALPROB_INTERCEPT_SLOPE = [0.47976207564512, 0.773759642268226]
+CITL_INTERCEPT = [0.56473476366453]
+GOF_RTOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def reference_data():
+    import pandas as pd
+
+    return pd.read_csv(Path(__file__).parent.parent / "reference" / "hyp_data.csv")
+
+
+def _sm_proba(y, X, X_new):
+    sm = pytest.importorskip("statsmodels.api")
+    fit = sm.Logit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12)
+    return np.asarray(fit.predict(sm.add_constant(X_new, has_constant="add")))
+
+
+@pytest.fixture(scope="module")
+def fitted_proba(reference_data):
+    X, y = reference_data[["x1", "x2", "x3", "x4"]], reference_data["y"].to_numpy()
+    return X, y, _sm_proba(y, X, X)
+
+
+@pytest.mark.parametrize(("groups", "expected"), [(10, HL_G10_STAT_DF_P), (5, HL_G5_STAT_DF_P)])
+def test_hosmer_lemeshow_matches_r_hoslem_test(fitted_proba, groups, expected):
+    _, y, p = fitted_proba
+    hl = hosmer_lemeshow(y, p, groups=groups)
+    assert_allclose([hl.statistic, hl.df, hl.pvalue], expected, rtol=GOF_RTOL)
+    assert hl.groups == groups and hl.counts.sum() == len(y) and hl.observed.sum() == y.sum()
+
+
+def test_hosmer_lemeshow_ties_share_a_group_as_in_r(reference_data):
+    cell_keys = zip(HL_TIES_CELL_ROUND_X1, HL_TIES_CELL_X4, strict=True)
+    cells = dict(zip(cell_keys, HL_TIES_CELL_PROBA, strict=True))
+    keys = zip(np.round(reference_data["x1"]).astype(int), reference_data["x4"], strict=True)
+    p = np.array([cells[key] for key in keys])
+    hl = hosmer_lemeshow(reference_data["y"], p)
+    assert hl.statistic == pytest.approx(HL_TIES_STAT_GROUPS[0], rel=GOF_RTOL)
+    assert hl.groups == HL_TIES_STAT_GROUPS[1] and hl.df == hl.groups - 2  # hoslem.test keeps 10 - 2
+    assert hl.pvalue == pytest.approx(HL_TIES_P_ON_GROUPS_MINUS_2[0], rel=GOF_RTOL)
+
+
+def test_hosmer_lemeshow_on_six_rows_worked_by_hand():
+    # R's type-7 tertiles of p are 0.1, 1/3·0.2 + 2/3·0.4, 0.5 + 1/3·0.2, 0.9: groups {.1,.2} {.4,.5} {.7,.9}
+    p = np.array([0.1, 0.2, 0.4, 0.5, 0.7, 0.9])
+    y = np.array([0, 0, 1, 0, 1, 1])
+    hl = hosmer_lemeshow(y, p, groups=3)
+    # per group (O − E)² / E over positives and negatives: E₁ = .3, .9, 1.6 and E₀ = 1.7, 1.1, .4
+    expected = 0.09 / 0.3 + 0.09 / 1.7 + 0.01 / 0.9 + 0.01 / 1.1 + 0.16 / 1.6 + 0.16 / 0.4
+    assert hl.statistic == pytest.approx(expected, rel=1e-12)
+    assert hl.df == 1 and hl.pvalue == pytest.approx(math.erfc(math.sqrt(expected / 2)), rel=1e-12)
+    assert_allclose(hl.expected, [0.3, 0.9, 1.6], rtol=1e-12)
+
+
+def test_le_cessie_van_houwelingen_matches_rms(fitted_proba):
+    X, y, p = fitted_proba
+    for design in (X, sp.csr_matrix(X.to_numpy())):
+        t = le_cessie_van_houwelingen(y, p, design)
+        assert_allclose([t.sse, t.expected, t.sd, t.statistic, t.pvalue], GOF_SSE_EV_SD_Z_P, rtol=GOF_RTOL)
+    with pytest.raises(ValueError, match="X has 10 rows but y has 200"):
+        le_cessie_van_houwelingen(y, p, X[:10])
+
+
+def test_calibration_matches_r_val_prob_and_statsmodels_glm_with_offset(reference_data):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y = reference_data[["x1", "x2"]], reference_data["y"].to_numpy()
+    p = _sm_proba(y[:120], X[:120], X[120:])
+    cal = logistic_calibration(y[120:], p)
+    assert_allclose([cal.recalibration_intercept, cal.slope], VALPROB_INTERCEPT_SLOPE, rtol=GOF_RTOL)
+    assert cal.intercept == pytest.approx(CITL_INTERCEPT[0], rel=GOF_RTOL)
+    w = np.random.default_rng(4).integers(1, 4, size=80).astype(float)
+    weighted = logistic_calibration(y[120:], p, sample_weight=w)
+    logit = np.log(p / (1 - p))
+    glm = sm.GLM(y[120:], np.ones((80, 1)), family=sm.families.Binomial(), offset=logit, freq_weights=w).fit()
+    slope = sm.GLM(y[120:], sm.add_constant(logit), family=sm.families.Binomial(), freq_weights=w).fit()
+    assert weighted.intercept == pytest.approx(glm.params[0], rel=GOF_RTOL)
+    assert_allclose([weighted.recalibration_intercept, weighted.slope], slope.params, rtol=GOF_RTOL)
+
+
+def test_a_maximum_likelihood_fit_is_calibrated_on_its_own_rows(fitted_proba):
+    _, y, p = fitted_proba  # the score equations of an MLE with an intercept: intercept 0, slope 1
+    cal = logistic_calibration(y, p)
+    assert abs(cal.intercept) < 1e-8 and abs(cal.recalibration_intercept) < 1e-8
+    assert cal.slope == pytest.approx(1.0, abs=1e-8)
+
+
+def test_evaluate_reports_goodness_of_fit_for_binary_models(binary, multinomial, reference_data):
+    est, X, y = binary
+    ev = evaluate(est, X, y)
+    y_pos, p = (y == "yes").astype(int), est.predict_proba(X)[:, 1]
+    gof = ev.goodness_of_fit
+    assert gof["hosmer_lemeshow"] == hosmer_lemeshow(y_pos, p).to_dict()
+    sm = pytest.importorskip("statsmodels.api")
+    logit = np.log(p / (1 - p))
+    slope = sm.GLM(y_pos, sm.add_constant(logit), family=sm.families.Binomial()).fit().params
+    assert gof["calibration"]["slope"] == pytest.approx(slope[1], rel=GOF_RTOL)
+    assert set(gof["calibration"]) == {"intercept", "slope", "recalibration_intercept"}
+    assert json.loads(json.dumps(ev.to_dict()))["goodness_of_fit"] == gof
+    weighted = evaluate(est, X, y, sample_weight=np.full(len(y), 2.0))
+    assert weighted.goodness_of_fit["hosmer_lemeshow"] is None  # its grouping is for unweighted rows
+    assert weighted.goodness_of_fit["calibration"]["slope"] == pytest.approx(slope[1], rel=GOF_RTOL)
+    one_class = evaluate(est, X[y == "yes"], y[y == "yes"]).goodness_of_fit
+    assert one_class["calibration"] is None and one_class["hosmer_lemeshow"] is not None
+    est3, X3, y3 = multinomial
+    assert evaluate(est3, X3, y3).goodness_of_fit == {}
+
+
+@pytest.mark.parametrize(("y", "p", "groups", "message"), [
+    ([0, 1, 2], [0.1, 0.5, 0.9], 10, "0/1"),
+    ([0, 1, 1], [0.1, 0.5, 1.2], 10, r"probabilities in \[0, 1\]"),
+    ([0, 1], [0.1, 0.5, 0.9], 10, "of one length"),
+    ([0, 1, 1], [0.1, 0.5, 0.9], 2, "at least 3"),
+    ([0, 1, 1, 0], [0.2, 0.2, 0.7, 0.7], 10, "too few distinct values"),
+])
+def test_goodness_of_fit_bad_inputs(y, p, groups, message):
+    with pytest.raises(ValueError, match=message):
+        hosmer_lemeshow(np.array(y), np.array(p), groups=groups)

@@ -24,3 +24,12 @@ def feature_names(estimator: Any, n_features: int, xname: Sequence[str] | None =
         return [str(n) for n in xname]
     names = getattr(estimator, "feature_names_in_", None)
     return [str(n) for n in names] if names is not None else [f"x{j + 1}" for j in range(n_features)]
+
+
+def names_given(estimator: Any, xname: Sequence[str] | None = None) -> bool:
+    """Whether the features have names of their own (``xname=`` or ``feature_names_in_``).
+
+    Results then return pandas objects indexed by name (as statsmodels with a DataFrame), and
+    plain numpy arrays otherwise (as statsmodels with arrays).
+    """
+    return xname is not None or getattr(estimator, "feature_names_in_", None) is not None

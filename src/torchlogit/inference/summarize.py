@@ -20,20 +20,21 @@ from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import resolve_device, tensor_to_numpy
 from torchlogit.inference.covariance import (
+    LEVERAGE_POWER,
+    MEAT,
     design_rank,
     invert_information,
     null_loglik,
     resolve_cov_type,
     sandwich,
 )
-from torchlogit.inference.naming import feature_names
+from torchlogit.inference.naming import feature_names, names_given
 from torchlogit.inference.results import (
     _COV_DESCRIPTIONS,
     Covariance,
     DataDescription,
     FitOutcome,
     LogitResults,
-    Margins,
     _check_alpha,
 )
 from torchlogit.inference.separation import (
@@ -43,7 +44,7 @@ from torchlogit.inference.separation import (
     separating_features_text,
     warn_separation,
 )
-from torchlogit.inference.sums import InferenceSums, SumsLayout, inference_sums
+from torchlogit.inference.sums import FitData, InferenceSums, SumsLayout, inference_sums, leverage_meat
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
@@ -62,13 +63,18 @@ class SummaryOptions(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class _Data:
-    """The fitting data, validated: X (dense or CSR), class indices, weights and cluster indices."""
+    """The fitting data, validated: X (dense or CSR), class indices, weights and cluster indices.
+
+    ``group_index`` is (n, m): one column per grouping (A; or A, B and A∩B for two-way
+    clustering), ``n_groups`` the clusters of the user's groupings, ``signs`` each column's sign.
+    """
 
     X: Any
     y_index: np.ndarray
     weights: np.ndarray
     group_index: np.ndarray | None
-    n_groups: int
+    n_groups: tuple[int, ...]
+    signs: tuple[int, ...] = (1,)
 
 
 @dataclass(frozen=True)
@@ -112,17 +118,33 @@ def class_indices(classes: np.ndarray, y: Any) -> np.ndarray:
     return index
 
 
-def group_indices(groups: Any, n: int) -> tuple[np.ndarray, int]:
-    """Cluster labels → indices 0..G-1 and G; at least 2 clusters, one label per row."""
+def group_indices(groups: Any, n: int) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
+    """Cluster labels → index columns, cluster counts and signs (one-way, or two-way CGM).
+
+    ``groups`` is one label per row, shape (n,), or two labels per row, shape (n, 2): two-way
+    clustering (Cameron, Gelbach & Miller 2011), ``V = V_A + V_B − V_{A∩B}``, where A∩B are the
+    pairs of labels that occur. Returns the (n, 1) or (n, 3) indices (A; A, B, A∩B), the numbers of
+    clusters of A (and B) and the signs ``(1,)`` or ``(1, 1, -1)``.
+    """
     if groups is None:
-        raise ValueError("cov_type='cluster' needs groups=: one cluster label per row")
-    groups = column_or_1d(np.asarray(tensor_to_numpy(groups)), warn=False)
-    if len(groups) != n:
-        raise ValueError(f"groups has {len(groups)} entries but X has {n} rows")
-    labels, index = np.unique(groups, return_inverse=True)
-    if len(labels) < 2:
-        raise ValueError("cluster-robust standard errors need at least 2 clusters")
-    return index, len(labels)
+        raise ValueError("cov_type='cluster' needs groups=: one cluster label per row (or two, for "
+                         "two-way clustering)")
+    labels = np.asarray(tensor_to_numpy(groups))
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim not in (1, 2) or (labels.ndim == 2 and labels.shape[1] != 2):
+        raise ValueError(f"groups must have shape (n,) or (n, 2) (two-way clustering); got {labels.shape}")
+    if labels.shape[0] != n:
+        raise ValueError(f"groups has {labels.shape[0]} entries but X has {n} rows")
+    columns = [labels] if labels.ndim == 1 else [labels[:, 0], labels[:, 1]]
+    index = [np.unique(c, return_inverse=True)[1].ravel() for c in columns]
+    counts = tuple(int(i.max()) + 1 for i in index)
+    if min(counts) < 2:
+        raise ValueError("cluster-robust standard errors need at least 2 clusters in every grouping")
+    if len(index) == 1:
+        return index[0][:, None], counts, (1,)
+    both = np.unique(index[0] * counts[1] + index[1], return_inverse=True)[1].ravel()
+    return np.column_stack([*index, both]), counts, (1, 1, -1)
 
 
 def presentation_order(n_eq: int, n_features: int, fit_intercept: bool) -> np.ndarray:
@@ -183,8 +205,9 @@ def _validated_data(estimator: Any, X: Any, y: Any, sample_weight: Any, groups: 
     if len(y_index) != X.shape[0]:
         raise ValueError(f"X has {X.shape[0]} rows but y has {len(y_index)}")
     weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
-    group_index, n_groups = group_indices(groups, X.shape[0]) if clustered else (None, 0)
-    return _Data(X, y_index, weights, group_index, n_groups)
+    if not clustered:
+        return _Data(X, y_index, weights, None, ())
+    return _Data(X, y_index, weights, *group_indices(groups, X.shape[0]))
 
 
 def _model(estimator: Any, C: float) -> _Model:
@@ -195,16 +218,31 @@ def _model(estimator: Any, C: float) -> _Model:
     return _Model(coef, estimator.classes_, fit_intercept, C)
 
 
-def _sums(model: _Model, data: _Data, cov_type: str, device: Any) -> InferenceSums:
-    meat = {"HC0": "hc", "HC1": "hc", "cluster": "cluster"}.get(cov_type)
-    layout = SumsLayout(model.n_classes, model.fit_intercept, resolve_device(device), meat=meat)
+def _layout(model: _Model, device: Any, cov_type: str, signs: tuple[int, ...] = (1,)) -> SumsLayout:
+    return SumsLayout(model.n_classes, model.fit_intercept, resolve_device(device), meat=MEAT.get(cov_type),
+                      cluster_signs=signs, margins=False)
+
+
+def _sums(model: _Model, data: _Data, layout: SumsLayout) -> InferenceSums:
     with single_thread_if_small(data.X.shape[0] * (model.coef.shape[1] * model.n_eq) ** 2):
         return inference_sums(data.X, data.y_index, data.weights, model.coef, layout, data.group_index)
 
 
+def _check_leverage(model: _Model, cov_type: str) -> None:
+    """HC2/HC3 are defined (R's sandwich) for an unpenalised binomial GLM only."""
+    if cov_type not in LEVERAGE_POWER:
+        return
+    if model.n_classes > 2:
+        raise ValueError(f"cov_type={cov_type!r} is defined for two classes only (R's sandwich::vcovHC on a "
+                         "binomial glm); for 3+ classes use 'HC0', 'HC1' or 'cluster'")
+    if model.penalised:
+        raise ValueError(f"cov_type={cov_type!r} needs the maximum-likelihood hat values; this fit is "
+                         "penalised: use 'HC0' or 'HC1'")
+
+
 def _covariance(model: _Model, sums: InferenceSums, penalty_factor: Any, cov_type: str,
-                n_groups: int) -> tuple[np.ndarray, int]:
-    """The covariance of ``cov_type`` over the internal θ, and rank(X̃)."""
+                data: _Data, layout: SumsLayout) -> tuple[np.ndarray, np.ndarray, int]:
+    """The covariance of ``cov_type``, the inverse information (both over the internal θ) and rank(X̃)."""
     p = model.coef.shape[1]
     rank = design_rank(sums.information[:p, :p])
     info = sums.information
@@ -213,10 +251,15 @@ def _covariance(model: _Model, sums: InferenceSums, penalty_factor: Any, cov_typ
             else np.asarray(penalty_factor, dtype=np.float64)
         info = info + penalty_hessian(model.n_classes, factor / model.C, model.fit_intercept)
     bread = invert_information(info, full_rank=model.penalised or rank == p)
-    return sandwich(bread, sums.meat, cov_type, sums.weight_sum, n_groups), rank
+    meat = sums.meat
+    if cov_type in LEVERAGE_POWER:
+        with single_thread_if_small(data.X.shape[0] * p * p):
+            meat = leverage_meat(data.X, data.y_index, data.weights, model.theta, bread, layout,
+                                 LEVERAGE_POWER[cov_type])
+    return sandwich(bread, meat, cov_type, sums.weight_sum), bread, rank
 
 
-def _notes(estimator: Any, model: _Model, cov_type: str, n_groups: int) -> list[str]:
+def _notes(estimator: Any, model: _Model, cov_type: str, n_groups: tuple[int, ...]) -> list[str]:
     """The footnotes: reference class, penalty, covariance type, convergence."""
     notes = []
     if model.n_classes > 2:
@@ -229,7 +272,8 @@ def _notes(estimator: Any, model: _Model, cov_type: str, n_groups: int) -> list[
             "unpenalised log-likelihood at the penalised estimate."
         )
     if cov_type in _COV_DESCRIPTIONS:
-        notes.append(_COV_DESCRIPTIONS[cov_type].format(G=n_groups))
+        key = "cluster2" if len(n_groups) == 2 else cov_type
+        notes.append(_COV_DESCRIPTIONS[key].format(G=" × ".join(map(str, n_groups))))
     if not estimator.converged_:
         notes.append(f"The solver did not converge (max |gradient| {estimator.grad_max_:.3g}); "
                      "the estimates are not the optimum.")
@@ -248,21 +292,26 @@ def _separation(model: _Model, data: _Data, names: list[str]) -> dict | None:
 
 def summarize(estimator: Any, X: Any, y: Any, sample_weight: Any = None,
               **options: Unpack[SummaryOptions]) -> LogitResults:
-    """Inference for a fitted ``LogisticRegression`` (or ``LogisticRegressionCV``) on its fitting data."""
+    """Inference for a fitted ``LogisticRegression`` (or ``LogisticRegressionCV``) on its fitting data.
+
+    The results keep a reference to the validated data (``X`` itself when it is already a float
+    array, otherwise the converted copy), the class indices and the weights, for
+    ``get_influence()``, ``conf_int(method='profile')`` and ``get_margeff()``: the memory stays
+    alive as long as the results do.
+    """
     check_is_fitted(estimator)
     cov_type = resolve_cov_type(options.get("cov_type", "nonrobust"))
     alpha = _check_alpha(options.get("alpha", 0.05))
     model = _model(estimator, penalty_strength(estimator, options.get("allow_penalized", False)))
+    _check_leverage(model, cov_type)
     data = _validated_data(estimator, X, y, sample_weight, options.get("groups"), cov_type == "cluster")
-    sums = _sums(model, data, cov_type, estimator.device)
-    cov, rank = _covariance(model, sums, estimator.penalty_factor, cov_type, data.n_groups)
-    notes = _notes(estimator, model, cov_type, data.n_groups)
+    layout = _layout(model, estimator.device, cov_type, data.signs)
+    sums = _sums(model, data, layout)
+    cov, bread, rank = _covariance(model, sums, estimator.penalty_factor, cov_type, data, layout)
     names = feature_names(estimator, model.n_features, options.get("xname"))
-    separation = None
-    if not model.penalised and (sums.max_abs_score >= SEPARATION_SCORE or not estimator.converged_):
-        separation = _separation(model, data, names)
+    separation = _separation_found(estimator, model, data, sums, names)
+    notes = _notes(estimator, model, cov_type, data.n_groups)
     if separation is not None:
-        warn_separation(separation)
         notes.append(f"Separation: {separation['what']} are (quasi-)completely separated by "
                      f"{separating_features_text(separation)}; the MLE does not exist. "
                      "Use Firth's method (torchlogit.estimators.firth) or a penalty.")
@@ -273,35 +322,28 @@ def summarize(estimator: Any, X: Any, y: Any, sample_weight: Any = None,
     described = DataDescription(
         dep_variable=options.get("yname") or str(getattr(y, "name", None) or "y"),
         exog_names=(["const"] if model.fit_intercept else []) + names, classes=model.classes,
-        nobs=sums.weight_sum, df_model=(rank - 1) * model.n_eq)
-    margins = Margins(names, (sums.ame.ravel(), sums.ame_jacobian[:, order]),
-                      _margins_at_mean(model, data, order))
-    covariance = Covariance(cov[np.ix_(order, order)], cov_type, data.n_groups or None)
-    return LogitResults(fit, described, covariance, alpha=alpha, margins=margins, notes=notes,
-                        separation=separation)
+        nobs=sums.weight_sum, df_model=(rank - 1) * model.n_eq,
+        named=names_given(estimator, options.get("xname")), k_constant=int(model.fit_intercept),
+        fit_data=FitData(X=data.X, y_index=data.y_index, weights=data.weights, coef=model.coef,
+                         layout=_layout(model, estimator.device, "nonrobust"), order=order,
+                         penalised=model.penalised, bread=bread))
+    covariance = Covariance(cov[np.ix_(order, order)], cov_type, _groups_shown(data.n_groups))
+    return LogitResults(fit, described, covariance, alpha=alpha, notes=notes, separation=separation)
 
 
-def _margins_at_mean(model: _Model, data: _Data, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """dP/dx at the weighted mean of the features, and its Jacobian over the parameters (autograd).
+def _groups_shown(n_groups: tuple[int, ...]) -> int | tuple[int, ...] | None:
+    """The clusters shown: None (not clustered), G (one way) or (G_A, G_B) (two ways)."""
+    if not n_groups:
+        return None
+    return n_groups[0] if len(n_groups) == 1 else n_groups
 
-    θ is in the internal order (per equation: the weights, then the intercept); the multinomial
-    equations are the log-odds against class 0 (its effects included, as in statsmodels).
-    """
-    import torch
 
-    d, n_classes, weights = model.n_features, model.n_classes, data.weights
-    mean = np.asarray(data.X.T @ weights).ravel() / weights.sum()
-    x = torch.from_numpy(np.append(mean, 1.0) if model.fit_intercept else mean)
-
-    def effects(theta):
-        if n_classes == 2:
-            prob = torch.sigmoid(theta @ x)
-            return prob * (1 - prob) * theta[:d]
-        rows = theta.reshape(n_classes - 1, -1)
-        proba = torch.softmax(torch.cat([theta.new_zeros(1), rows @ x]), dim=0)
-        slopes = torch.cat([theta.new_zeros(1, d), rows[:, :d]])  # (K, d), class 0's slopes zero
-        return (proba[:, None] * (slopes - proba @ slopes)).ravel()
-
-    theta = torch.from_numpy(np.ascontiguousarray(model.theta, dtype=np.float64))
-    jac = torch.autograd.functional.jacobian(effects, theta)
-    return effects(theta).numpy(), jac.numpy()[:, order]
+def _separation_found(estimator: Any, model: _Model, data: _Data, sums: InferenceSums,
+                      names: list[str]) -> dict | None:
+    """The separation found (warned about), checked only when the scores or the fit suggest it."""
+    if model.penalised or (sums.max_abs_score < SEPARATION_SCORE and estimator.converged_):
+        return None
+    separation = _separation(model, data, names)
+    if separation is not None:
+        warn_separation(separation)
+    return separation

@@ -1,7 +1,14 @@
-"""Evaluation of a fitted classifier: scikit-learn's metrics, and the best decision threshold.
+"""Evaluation of a fitted classifier: scikit-learn's metrics, the best decision threshold, and the
+goodness of fit and calibration of binary probabilities.
 
-Every number comes from :mod:`sklearn.metrics` applied to the model's predictions, so it equals
+Every metric comes from :mod:`sklearn.metrics` applied to the model's predictions, so it equals
 what scikit-learn reports for the same labels and probabilities; nothing is re-derived by hand.
+scikit-learn has no goodness-of-fit tests, so these are computed here and tested against R:
+:func:`hosmer_lemeshow` (as ``ResourceSelection::hoslem.test``), :func:`le_cessie_van_houwelingen`
+(as ``rms``' ``residuals(fit, type="gof")``) and :func:`logistic_calibration` (the calibration
+intercept and slope, as ``rms::val.prob``). ``evaluate`` reports the first and the last for binary
+models (``Evaluation.goodness_of_fit``); the sum-of-squares test needs the fitting design matrix
+and is called directly.
 
 Conventions
 -----------
@@ -20,6 +27,8 @@ Examples
 --------
 >>> ev = evaluate(clf, X_test, y_test)  # doctest: +SKIP
 >>> ev.metrics["roc_auc"], ev.confusion_matrix, ev.best_thresholds["f1"]["threshold"]  # doctest: +SKIP
+>>> gof = ev.goodness_of_fit  # doctest: +SKIP
+>>> gof["calibration"]["slope"], gof["hosmer_lemeshow"]["pvalue"]  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -33,7 +42,9 @@ import numpy as np
 
 from torchlogit._validation import plain as _scalar
 
-__all__ = ["Evaluation", "best_thresholds", "check_labels", "evaluate", "evaluate_proba"]
+__all__ = ["Calibration", "Evaluation", "HosmerLemeshow", "SumOfSquaresTest", "best_thresholds",
+           "check_labels", "evaluate", "evaluate_proba", "hosmer_lemeshow", "le_cessie_van_houwelingen",
+           "logistic_calibration"]
 
 _AVERAGES = ("macro", "weighted")  # the averages reported for three or more classes
 
@@ -51,6 +62,11 @@ class Evaluation:
     metrics : name -> value (``None`` where undefined); see the module docstring
     confusion_matrix : ``(K, K)`` counts, rows = true class, columns = predicted class
     best_thresholds : binary only: ``{"f1": {...}, "youden_j": {...}}``, else empty
+    goodness_of_fit : binary only, else empty: ``{"hosmer_lemeshow": {"statistic", "df", "pvalue",
+        "groups"}, "calibration": {"intercept", "slope", "recalibration_intercept"}}`` of
+        ``proba[:, 1]`` (see :func:`hosmer_lemeshow`, :class:`Calibration`); an entry is ``None``
+        where undefined: Hosmer-Lemeshow with ``sample_weight`` (its grouping is for unweighted
+        rows) or with fewer than 3 distinct risk groups, the calibration with one class only
     y_pred : the predicted labels the metrics were computed from
     """
 
@@ -61,6 +77,7 @@ class Evaluation:
     metrics: dict[str, float | None]
     confusion_matrix: np.ndarray
     best_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    goodness_of_fit: dict[str, dict[str, float] | None] = field(default_factory=dict)
     y_pred: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -78,6 +95,8 @@ class Evaluation:
             "confusion_matrix": self.confusion_matrix.astype(int).tolist(),
             "best_thresholds": {k: {kk: _finite(vv) for kk, vv in v.items()}
                                 for k, v in self.best_thresholds.items()},
+            "goodness_of_fit": {k: None if v is None else {kk: _finite(vv) for kk, vv in v.items()}
+                                for k, v in self.goodness_of_fit.items()},
         }
 
 
@@ -146,6 +165,7 @@ def evaluate_proba(
         metrics={k: None if v is None else float(v) for k, v in values.items()},
         confusion_matrix=metrics.confusion_matrix(y, y_pred, labels=list(classes), sample_weight=sw),
         best_thresholds=best_thresholds(y, proba, classes, sample_weight=sw) if binary else {},
+        goodness_of_fit=_goodness_of_fit(scored) if binary else {},
         y_pred=y_pred,
     )
 
@@ -225,6 +245,15 @@ def _multiclass_scores(s: _Scored) -> dict[str, float | None]:
                                             sample_weight=s.sample_weight) if present else None
         )
     return out
+
+
+def _goodness_of_fit(s: _Scored) -> dict[str, dict[str, float] | None]:
+    """Hosmer-Lemeshow (unweighted rows only) and the logistic calibration of ``proba[:, 1]``."""
+    y_pos, p = (s.y == s.classes[1]).astype(np.float64), s.proba[:, 1]
+    hl = _hosmer_lemeshow(y_pos, p, 10) if s.sample_weight is None else None
+    cal = logistic_calibration(y_pos, p, s.sample_weight)
+    return {"hosmer_lemeshow": None if hl is None else hl.to_dict(),
+            "calibration": None if cal is None else cal.to_dict()}
 
 
 def _probability_losses(s: _Scored) -> dict[str, float]:
@@ -337,3 +366,245 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+# ---------------------------------------------------------------------- goodness of fit, calibration
+@dataclass(frozen=True)
+class HosmerLemeshow:
+    """The Hosmer-Lemeshow test: ``Σ_groups (O − E)² / E`` over both outcomes, χ² on ``groups − 2`` df.
+
+    ``counts``, ``observed`` and ``expected`` hold, per group (lowest risk first), the rows, the
+    observed positives and the summed probabilities.
+    """
+
+    statistic: float
+    df: int
+    pvalue: float
+    groups: int
+    counts: np.ndarray = field(repr=False)
+    observed: np.ndarray = field(repr=False)
+    expected: np.ndarray = field(repr=False)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"statistic": self.statistic, "df": self.df, "pvalue": self.pvalue, "groups": self.groups}
+
+
+@dataclass(frozen=True)
+class SumOfSquaresTest:
+    """le Cessie-van Houwelingen's unweighted sum-of-squares test (rms' ``residuals(fit, type="gof")``).
+
+    ``sse = Σ (y − p)²``, its expectation ``Σ p(1 − p)`` and standard deviation under the model,
+    ``statistic = (sse − expected) / sd`` (standard normal) and the two-sided ``pvalue``.
+    """
+
+    sse: float
+    expected: float
+    sd: float
+    statistic: float
+    pvalue: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic calibration of predicted probabilities p against outcomes y.
+
+    ``slope``: the coefficient b of ``logit P(y) = a + b·logit(p)``, with ``recalibration_intercept``
+    its a (rms' ``val.prob`` "Slope" and "Intercept"); ``intercept``: calibration-in-the-large,
+    the a of ``logit P(y) = a + logit(p)`` (logit(p) as an offset). A well-calibrated model has
+    intercept 0 and slope 1; a slope below 1 means predictions too extreme (overfitting).
+    """
+
+    intercept: float
+    slope: float
+    recalibration_intercept: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {"intercept": self.intercept, "slope": self.slope,
+                "recalibration_intercept": self.recalibration_intercept}
+
+
+def _binary_outcome(y: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``y`` as 0/1 floats and ``p`` as probabilities, both 1-D of one length; ValueError otherwise."""
+    y, p = np.asarray(y), np.asarray(p, dtype=np.float64)
+    if y.ndim != 1 or p.ndim != 1 or len(y) != len(p) or len(y) == 0:
+        raise ValueError(f"y and p must be one-dimensional and of one length, got shapes {y.shape} and "
+                         f"{p.shape}")
+    if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
+        raise ValueError("y must hold the outcomes as 0/1 (1 for the positive class)")
+    if not (np.all(np.isfinite(p)) and p.min() >= 0 and p.max() <= 1):
+        raise ValueError("p must hold probabilities in [0, 1]")
+    return y.astype(np.float64), p
+
+
+def _quantiles_type7(sorted_p: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """R's ``quantile(type = 7)``, computed as R does (1-based index, no interpolation between ties)."""
+    index = 1 + (len(sorted_p) - 1) * probs
+    lo, hi = np.floor(index).astype(np.int64), np.ceil(index).astype(np.int64)
+    qs, upper = sorted_p[lo - 1], sorted_p[hi - 1]
+    h = index - lo
+    return np.where((index > lo) & (upper != qs), (1 - h) * qs + h * upper, qs)
+
+
+def hosmer_lemeshow(y: Any, p: Any, groups: int = 10) -> HosmerLemeshow:
+    """Hosmer-Lemeshow goodness-of-fit test over deciles (``groups``-tiles) of risk.
+
+    Grouping, as R's ``ResourceSelection::hoslem.test``: the break points are R's type-7
+    quantiles of ``p`` at ``0, 1/g, .., 1`` with duplicates dropped, and a row falls in the group
+    ``(b_i, b_{i+1}]`` (the lowest break included), so tied probabilities always share a group.
+    The statistic sums ``(O − E)²/E`` over both outcomes of every group; it equals hoslem.test's.
+    Degrees of freedom: the number of groups formed minus 2. hoslem.test keeps ``g − 2`` even when
+    tied probabilities leave fewer distinct breaks (fewer groups); we count the groups formed, so
+    the two p-values differ only then. Rows are unweighted.
+
+    Parameters
+    ----------
+    y : 0/1 outcomes
+    p : predicted probabilities of the outcome 1
+    groups : the number of risk groups asked for (at least 3)
+
+    Raises
+    ------
+    ValueError
+        Bad ``y``/``p`` (see :func:`logistic_calibration`), ``groups < 3``, or ties leaving fewer
+        than 3 groups.
+    """
+    if not (isinstance(groups, numbers.Integral) and groups >= 3):
+        raise ValueError(f"groups must be an integer of at least 3, got {groups!r}")
+    result = _hosmer_lemeshow(*_binary_outcome(y, p), groups)
+    if result is None:
+        raise ValueError("the probabilities take too few distinct values to form 3 risk groups")
+    return result
+
+
+def _hosmer_lemeshow(y: np.ndarray, p: np.ndarray, groups: int) -> HosmerLemeshow | None:
+    """:func:`hosmer_lemeshow` on checked 0/1 ``y`` and probabilities ``p``; None below 3 groups."""
+    from scipy.special import chdtrc  # the χ² survival function, without importing scipy.stats
+
+    probs = np.minimum(np.arange(groups + 1) * (1 / groups), 1.0)  # R's seq(0, 1, 1/g)
+    breaks = np.unique(_quantiles_type7(np.sort(p), probs))
+    group = np.maximum(np.searchsorted(breaks, p, side="left") - 1, 0)
+    counts = np.bincount(group, minlength=len(breaks) - 1).astype(np.float64)
+    observed = np.bincount(group, weights=y, minlength=len(breaks) - 1)
+    expected = np.bincount(group, weights=p, minlength=len(breaks) - 1)
+    keep = counts > 0  # an interval between two adjacent rows can be empty when rows are fewer than groups
+    counts, observed, expected = counts[keep], observed[keep], expected[keep]
+    with np.errstate(divide="ignore", invalid="ignore"):  # E = 0 only for p exactly 0 or 1 in a group
+        cells = (observed - expected) ** 2 * (1 / expected + 1 / (counts - expected))
+    if len(counts) < 3:
+        return None
+    statistic, df = float(cells.sum()), len(counts) - 2
+    return HosmerLemeshow(statistic, df, float(chdtrc(df, statistic)), len(counts), counts, observed,
+                          expected)
+
+
+def le_cessie_van_houwelingen(y: Any, p: Any, X: Any, *, fit_intercept: bool = True) -> SumOfSquaresTest:
+    """le Cessie-van Houwelingen's unweighted sum-of-squares goodness-of-fit test on the fitting data.
+
+    The form of Hosmer, Hosmer, le Cessie & Lemeshow (1997) that R's ``rms`` prints with
+    ``residuals(lrm(..., x=TRUE, y=TRUE), type="gof")``: ``sse = Σ (y − p)²`` has expectation
+    ``Σ v`` with ``v = p(1 − p)``; its variance, corrected for the estimated coefficients, is the
+    residual sum of squares of the weighted (weights v) least-squares regression of ``1 − 2p`` on
+    the design ``[1, X]``; ``z = (sse − Σ v)/sd`` is standard normal under the model.
+
+    Parameters
+    ----------
+    y : 0/1 outcomes of the rows the model was fitted on
+    p : the model's fitted probabilities of the outcome 1
+    X : the features the model was fitted on, dense or sparse (a column of ones is added
+        when ``fit_intercept``)
+    fit_intercept : whether the model has an intercept
+
+    Raises
+    ------
+    ValueError
+        Bad ``y``/``p``, or ``X`` with another number of rows.
+    """
+    import scipy.sparse as sp
+    from scipy.special import ndtr
+
+    y, p = _binary_outcome(y, p)
+    X = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+    X = X.reshape(len(X), -1)
+    if X.shape[0] != len(y):
+        raise ValueError(f"X has {X.shape[0]} rows but y has {len(y)}")
+    if fit_intercept:
+        X = np.column_stack([np.ones(len(y)), X])
+    v = p * (1 - p)
+    root = np.sqrt(v)
+    d = 1 - 2 * p
+    coef = np.linalg.lstsq(X * root[:, None], d * root, rcond=None)[0]
+    sd = float(np.sqrt(np.sum(v * (d - X @ coef) ** 2)))
+    sse, expected = float(np.sum((y - p) ** 2)), float(v.sum())
+    z = (sse - expected) / sd
+    return SumOfSquaresTest(sse, expected, sd, z, float(2 * ndtr(-abs(z))))
+
+
+def _logistic_fit(Z: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray,
+                  start: np.ndarray) -> np.ndarray | None:
+    """The weighted logistic MLE of ``y`` on ``Z`` with an offset (Newton, step halving); None if none.
+
+    None when the information is singular (e.g. constant ``logit(p)``) or Newton does not settle
+    (separated outcomes: the MLE is infinite). A step is kept when the gradient at its end still
+    points along it (the log-likelihood is concave, so it rose all the way); only otherwise are
+    log-likelihoods compared, so a typical iteration costs one sigmoid pass over the rows.
+    """
+    from scipy.special import expit
+
+    def loglik(eta: np.ndarray) -> float:
+        return float(np.dot(w, y * eta - np.logaddexp(0, eta)))
+
+    beta = start.astype(np.float64)
+    eta = offset + Z @ beta
+    mu = expit(eta)
+    grad = Z.T @ (w * (y - mu))
+    for _ in range(100):
+        info = (Z * (w * mu * (1 - mu))[:, None]).T @ Z
+        if np.linalg.cond(info) > 1e12:
+            return None
+        step, floor = np.linalg.solve(info, grad), None
+        for _ in range(30):
+            moved = eta + Z @ step
+            moved_mu = expit(moved)
+            moved_grad = Z.T @ (w * (y - moved_mu))
+            if moved_grad @ step >= 0:
+                break
+            floor = loglik(eta) if floor is None else floor
+            if loglik(moved) >= floor - 1e-12 * abs(floor):
+                break
+            step = step / 2
+        beta, eta, mu, grad = beta + step, moved, moved_mu, moved_grad
+        if np.max(np.abs(step)) < 1e-9 * (1 + np.max(np.abs(beta))):
+            return beta if np.all(np.isfinite(beta)) else None
+    return None
+
+
+def logistic_calibration(y: Any, p: Any, sample_weight: Any = None) -> Calibration | None:
+    """Calibration intercept (in the large) and slope of probabilities ``p`` for outcomes ``y``.
+
+    See :class:`Calibration` for the definitions (they equal R's ``rms::val.prob`` "Slope" and
+    "Intercept", and ``glm(y ~ 1, offset = qlogis(p), family = binomial)`` for the intercept).
+    Rows with ``p`` exactly 0 or 1 (infinite logit) are left out, as ``val.prob`` does;
+    ``sample_weight`` weights the rows of both logistic fits. Returns None when either is undefined:
+    one outcome only, or a single distinct probability.
+
+    Raises
+    ------
+    ValueError
+        ``y`` not 0/1, ``p`` outside [0, 1], or different lengths.
+    """
+    from scipy import special
+
+    y, p = _binary_outcome(y, p)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != y.shape or not np.all(np.isfinite(w)) or w.min() < 0:
+        raise ValueError(f"sample_weight must hold {len(y)} finite non-negative weights")
+    finite = (p > 0) & (p < 1) & (w > 0)
+    y, w, logit = y[finite], w[finite], special.logit(p[finite])
+    if len(y) == 0 or y.min() == y.max():
+        return None
+    ones = np.ones((len(y), 1))
+    in_the_large = _logistic_fit(ones, y, w, logit, np.zeros(1))
+    recalibrated = _logistic_fit(np.column_stack([ones, logit]), y, w, np.zeros(len(y)), np.array([0.0, 1.0]))
+    if in_the_large is None or recalibrated is None:
+        return None
+    return Calibration(float(in_the_large[0]), float(recalibrated[1]), float(recalibrated[0]))
