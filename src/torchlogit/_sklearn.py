@@ -3,8 +3,9 @@
 ``check_sample_weight`` wraps scikit-learn's private ``_check_sample_weight`` (the validation every
 scikit-learn estimator applies to ``sample_weight``, so ours reject the same inputs with the same
 messages); ``tests/test_sklearn_shim.py`` fails loudly if scikit-learn moves or changes it.
-``LinearClassifierMixin`` is our own copy of the two methods scikit-learn's private mixin of that
-name gives its linear classifiers, so no estimator imports ``sklearn.linear_model._base``.
+``LinearClassifierMixin`` and ``SparseCoefMixin`` are our own copies of the methods scikit-learn's
+private mixins of those names give its linear classifiers, so no estimator imports
+``sklearn.linear_model._base``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -46,3 +48,24 @@ class LinearClassifierMixin(ClassifierMixin):
         scores = self.decision_function(X)
         indices = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return np.take(self.classes_, indices, axis=0)
+
+
+class SparseCoefMixin:
+    """``sparsify``/``densify``: scikit-learn's ``SparseCoefMixin`` (``sklearn.linear_model._base``), copied.
+
+    ``coef_`` as a CSR matrix saves memory and speeds up ``decision_function`` when most
+    coefficients are zero (an L1 fit); :class:`LinearClassifierMixin` scores with either.
+    """
+
+    def densify(self) -> Any:
+        """Turn a sparse ``coef_`` back into a dense array (the default layout); returns self."""
+        check_is_fitted(self, msg="Estimator, %(name)s, must be fitted before densifying.")
+        if sp.issparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
+
+    def sparsify(self) -> Any:
+        """Turn ``coef_`` into a scipy CSR matrix; returns self."""
+        check_is_fitted(self, msg="Estimator, %(name)s, must be fitted before sparsifying.")
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self

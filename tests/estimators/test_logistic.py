@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from sklearn import datasets
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
@@ -15,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from support.synthetic import make_classification_data
 
 from torchlogit import ConvergenceWarning, LogisticRegression, PerfectSeparationWarning
+from torchlogit.estimators.logistic import newton_is_cheaper, select_solver
 from torchlogit.tutorial.datasets import make_demo_data
 
 
@@ -118,7 +120,7 @@ def test_convergence_warning_says_how_far_and_what_to_do():
 def test_separated_data_without_penalty_is_reported():
     X, y = make_demo_data(n_samples=200)
     with pytest.warns(PerfectSeparationWarning, match=r"does not exist.*combination of x1, x2\."):
-        LogisticRegression(penalty=None).fit(X, y)
+        LogisticRegression(C=np.inf).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LogisticRegression(C=1.0).fit(X, y)  # penalised: a finite optimum, no warning
@@ -128,7 +130,7 @@ def test_overlapping_data_without_penalty_gives_no_separation_warning():
     X, y, _ = make_classification_data(n=300, seed=12)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        LogisticRegression(penalty=None).fit(X, y)
+        LogisticRegression(C=np.inf).fit(X, y)
 
 
 def test_quasi_complete_separation_is_detected():
@@ -137,15 +139,21 @@ def test_quasi_complete_separation_is_detected():
     x2 = np.where(x1 > 0, 1.0, 0.0)  # y = 1 whenever x2 = 1; mixed where x2 = 0
     y = np.where(x2 == 1, 1, rng.integers(0, 2, 100))
     with pytest.warns(PerfectSeparationWarning, match=r"combination of x2\."):  # 1-based, as summary()
-        LogisticRegression(penalty=None, max_iter=200).fit(np.column_stack([x1, x2]), y)
+        LogisticRegression(C=np.inf, max_iter=200).fit(np.column_stack([x1, x2]), y)
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
         ({"penalty": "l3"}, "penalty must be one of"),
-        ({"penalty": "l1", "solver": "lbfgs"}, "prox_newton"),
-        ({"solver": "liblinear"}, "solver must be one of"),
+        ({"l1_ratio": 1, "solver": "lbfgs"}, "Solver lbfgs supports only 'l2' or None.*prox_newton"),
+        ({"l1_ratio": 0.5, "solver": "newton"}, "Solver newton supports only 'l2' or None penalties"),
+        ({"solver": "liblinear2"}, "solver must be one of"),
+        ({"l1_ratio": 1.5}, r"l1_ratio must be a number in \[0, 1\]"),
+        ({"intercept_scaling": 0}, "intercept_scaling must be a positive"),
+        ({"dual": True}, "Solver auto supports only dual=False, got dual=True"),
+        ({"C": np.inf, "solver": "liblinear"}, "penalty=None is not supported for the liblinear solver"),
+        ({"l1_ratio": 0.5, "solver": "liblinear"}, "Only 'saga' solver supports elasticnet penalty"),
         ({"C": -1.0}, "C must be a positive"),
         ({"tol": -1.0}, "tol must be"),
         ({"dtype": "float16"}, "dtype must be"),
@@ -168,8 +176,35 @@ def test_single_class_is_rejected():
 def test_auto_solver_rule():
     X, y, _ = make_classification_data(n=50, d=3)
     assert LogisticRegression().fit(X, y).solver_ == "newton"
+    # few rows and many coefficients: factorising the 601 x 601 Hessian costs more than L-BFGS
     X_wide = np.random.default_rng(0).normal(size=(50, 600))
     assert LogisticRegression().fit(X_wide, y).solver_ == "lbfgs"
+
+
+@pytest.mark.parametrize(("n_rows", "n_params", "newton"), [
+    (1_797, 650, True),        # load_digits, 10 classes: the 650 x 650 Hessian of 1,797 rows is cheap
+    (1_000_000, 33, True),     # benchmarks/bench_solvers.py workload A
+    (200_000, 201, True),      # workload B
+    (50, 601, False),          # few rows: factorising the Hessian dominates
+    (1_000_000, 5_000, False),  # a 5,000 x 5,000 Hessian per step costs more than L-BFGS's passes
+])
+def test_auto_weighs_newtons_work_against_lbfgs(n_rows, n_params, newton):
+    assert newton_is_cheaper(n_rows, n_params) is newton
+    assert select_solver("auto", n_params, n_rows=n_rows) == ("newton" if newton else "lbfgs")
+    assert select_solver("saga", n_params, nonsmooth=True, n_rows=n_rows) == "prox_newton"
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
+def test_default_fits_on_the_bundled_datasets_converge(name):
+    """No ConvergenceWarning with default parameters, raw and standardised, binary and multiclass
+    (scikit-learn's default lbfgs warns on raw breast_cancer, wine and digits)."""
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    for rows in (X, StandardScaler().fit_transform(X)):
+        for labels in ((y == y[0]).astype(int), y):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                est = LogisticRegression().fit(rows, labels)
+            assert est.converged_ and est.grad_max_ <= est.tol
 
 
 @pytest.mark.cuda
@@ -190,4 +225,4 @@ def test_unpenalised_fit_on_a_dataframe_raises_no_feature_name_warning():
     X, y, _ = make_classification_data(n=200, seed=14)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        LogisticRegression(penalty=None).fit(pd.DataFrame(X, columns=list("abcd")), y)
+        LogisticRegression(C=np.inf).fit(pd.DataFrame(X, columns=list("abcd")), y)

@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from torchlogit._exceptions import ConvergenceWarning, PerfectSeparationWarning
-from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight
+from torchlogit._sklearn import LinearClassifierMixin, SparseCoefMixin, check_sample_weight
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import (
     encode_labels,
@@ -52,17 +52,40 @@ from torchlogit.solvers import SolverResult, StochasticOptions, lbfgs, newton, p
 
 logger = logging.getLogger("torchlogit")
 
-Penalty = Literal["l2", "l1", "elasticnet"] | None
-SolverName = Literal["auto", "newton", "lbfgs", "sgd", "adam", "prox_newton"]
+Penalty = Literal["deprecated", "l2", "l1", "elasticnet"] | None
+SolverName = Literal["auto", "newton", "lbfgs", "sgd", "adam", "prox_newton",
+                     "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"]
 
-SOLVERS = ("auto", "newton", "lbfgs", "sgd", "adam", "prox_newton")
+# scikit-learn 1.9's solver names, and what each runs here: the same objective, solved to `tol` by
+# one of ours (sag/saga/liblinear are exact here; their random_state has nothing to shuffle)
+SKLEARN_SOLVERS = {"lbfgs": "lbfgs", "newton-cg": "newton", "newton-cholesky": "newton", "sag": "auto",
+                   "saga": "auto", "liblinear": "auto"}
+SOLVERS = ("auto", "newton", "lbfgs", "sgd", "adam", "prox_newton",
+           "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 PENALTIES = (None, "l2", "l1", "elasticnet")
-# solvers for a non-smooth (L1 / elastic-net) penalty; every solver handles 'l2' and None
-NONSMOOTH_SOLVERS = ("auto", "prox_newton")
+# solvers for a non-smooth (L1 / elastic-net) penalty; every solver handles a pure L2 one and none
+NONSMOOTH_SOLVERS = ("auto", "prox_newton", "saga", "liblinear")
+# scikit-learn's ConvergenceWarning texts, leading ours when its solver name was asked for, so code
+# that filters scikit-learn's warnings by message filters ours
+SKLEARN_CONVERGENCE_TEXT = {
+    "lbfgs": "lbfgs failed to converge after {n} iteration(s)",
+    "newton-cg": "newton-cg failed to converge. Increase the number of iterations.",
+    "newton-cholesky": "Newton solver did not converge after {n} iterations",
+    "sag": "The max_iter was reached which means the coef_ did not converge",
+    "saga": "The max_iter was reached which means the coef_ did not converge",
+    "liblinear": "Liblinear failed to converge, increase the number of iterations.",
+}
 
-# solver='auto' uses Newton while the Hessian has at most this many rows (coefficients incl.
-# intercepts); above it, forming and factorising the Hessian costs more than L-BFGS's extra passes.
-AUTO_NEWTON_MAX_PARAMS = 500
+# solver='auto' weighs Newton's work against L-BFGS's, in multiply-adds per row of data:
+# Newton: NEWTON_STEPS × (a Hessian, n·p² at DENSE_SPEEDUP times the rate of a pass, plus its
+# factorisation p³/3, plus two passes of 2·n·p for F, the gradient and the line search);
+# L-BFGS: LBFGS_PASSES × 2·n·p. Measured on scikit-learn's bundled datasets: Newton takes 8-12
+# steps, L-BFGS 300-1,200 passes to reach max |∇F| <= 1e-8 (benchmarks/bench_bundled.py); a Hessian
+# (matrix-matrix products) runs several times faster per multiply-add than a pass (matrix-vector).
+# For n ≫ p this chooses Newton up to about 930 coefficients; for few rows the p³ term decides.
+NEWTON_STEPS = 10
+LBFGS_PASSES = 600
+DENSE_SPEEDUP = 8
 
 # Newton on float64 data takes its Hessians from a float32 copy of X once X has this many values:
 # the copy costs half of X's memory once, each Hessian then costs about a third (benchmarks/README.md),
@@ -72,7 +95,6 @@ FLOAT32_HESSIAN_MIN_VALUES = 1 << 22
 # Newton forms its Hessians from about this many rows (newton's hessian_rows): with 2M rows
 # they are accurate to a few parts in a thousand, and on 20M rows they cost a tenth
 HESSIAN_SAMPLE_ROWS = 1 << 21
-
 
 def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Objective | None:
     """The same problem over float32 rows, for Newton's Hessians on large float64 data, or None.
@@ -92,110 +114,194 @@ def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Obj
                      device=objective.device, feature_names=objective.feature_names)
 
 
-def select_solver(solver: str, n_params: int, nonsmooth: bool = False) -> str:
-    """Resolve ``solver='auto'``: proximal Newton for an L1 term, else Newton for at most
-    ``AUTO_NEWTON_MAX_PARAMS`` coefficients, else L-BFGS."""
+def newton_is_cheaper(n_rows: int | None, n_params: int) -> bool:
+    """Whether Newton's expected work is at most L-BFGS's (the model above ``NEWTON_STEPS``).
+
+    ``n_rows`` None (not known yet) leaves out the factorisation, which matters only for few rows.
+    """
+    p = float(n_params)
+    if n_rows is None:
+        hessian_share, factorisation = 1.0, 0.0
+    else:
+        rows = max(int(n_rows), 1)
+        hessian_share, factorisation = min(1.0, HESSIAN_SAMPLE_ROWS / rows), p**3 / (3.0 * rows)
+    newton_work = NEWTON_STEPS * ((hessian_share * p * p + factorisation) / DENSE_SPEEDUP + 2.0 * 2.0 * p)
+    return newton_work <= LBFGS_PASSES * 2.0 * p
+
+
+def select_solver(solver: str, n_params: int, nonsmooth: bool = False, n_rows: int | None = None) -> str:
+    """The solver that runs: scikit-learn's names mapped to ours (``SKLEARN_SOLVERS``), then 'auto'
+    resolved: proximal Newton for an L1 term, else Newton or L-BFGS by :func:`newton_is_cheaper`."""
+    solver = SKLEARN_SOLVERS.get(solver, solver)
     if solver != "auto":
         return solver
     if nonsmooth:
         return "prox_newton"
-    return "newton" if n_params <= AUTO_NEWTON_MAX_PARAMS else "lbfgs"
+    return "newton" if newton_is_cheaper(n_rows, n_params) else "lbfgs"
 
 
-class LogisticRegression(LinearClassifierMixin, BaseEstimator):
+def _penalty_name(l1_ratio: float | None) -> str | None:
+    """scikit-learn's name of the penalty an effective ``l1_ratio`` gives (None: no penalty)."""
+    if l1_ratio is None:
+        return None
+    return {0.0: "l2", 1.0: "l1"}.get(float(l1_ratio), "elasticnet")
+
+
+def _deprecation_warnings(penalty: Any, l1_ratio: Any, C: float) -> None:
+    """scikit-learn 1.9's warnings about ``penalty`` and ``l1_ratio`` (same categories and texts)."""
+    if penalty == "deprecated":
+        if l1_ratio is None:
+            warnings.warn("'l1_ratio=None' was deprecated in version 1.8 and will trigger an error in 1.10. "
+                          "Use 0<=l1_ratio<=1 instead.", FutureWarning, stacklevel=4)
+        return
+    warnings.warn(
+        "'penalty' was deprecated in version 1.8 and will be removed in 1.10. To avoid this warning, "
+        "leave 'penalty' set to its default value and use 'l1_ratio' or 'C' instead. Use l1_ratio=0 "
+        "instead of penalty='l2', l1_ratio=1 instead of penalty='l1', l1_ratio set to a float between "
+        "0 and 1 instead of penalty='elasticnet', and C=np.inf instead of penalty=None.",
+        FutureWarning, stacklevel=4,
+    )
+    if (penalty == "l2" and l1_ratio != 0) or (penalty == "l1" and l1_ratio != 1):
+        warnings.warn(f"Inconsistent values: penalty={penalty} with l1_ratio={l1_ratio}. penalty is "
+                      "deprecated. Please use l1_ratio only.", UserWarning, stacklevel=4)
+    if penalty is None and C != 1.0:
+        warnings.warn("Setting penalty=None will ignore the C and l1_ratio parameters", UserWarning,
+                      stacklevel=4)
+
+
+def _asks_for_another_penalty(penalty: Any, l1_ratio: Any) -> bool:
+    """An explicit ``penalty`` with an ``l1_ratio`` that asks for a different one.
+
+    scikit-learn 1.9 warns and fits ``penalty``, ignoring ``l1_ratio`` (a silently different
+    model); here that is an error. ``l1_ratio`` 0 (its default) or None with penalty='l1' is not
+    a conflict: it is how ``LogisticRegression(penalty='l1')`` reads, and fits L1 (with
+    scikit-learn's "Inconsistent values" warning).
+    """
+    if penalty in ("deprecated", "elasticnet") or l1_ratio is None:
+        return False
+    if penalty == "l1":
+        return 0 < l1_ratio < 1
+    return l1_ratio > 0
+
+
+class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
     """Logistic regression (binomial and multinomial) with exact solvers on PyTorch.
 
-    Minimises scikit-learn's objective ``C · Σᵢ sᵢ ℓ(yᵢ, xᵢ) + ½‖W‖²`` (intercept unpenalised),
+    A drop-in for scikit-learn 1.9's ``LogisticRegression``: the same parameters, defaults (but
+    ``solver`` and ``tol``, see below), warnings and errors, and the same optimum. Minimises
+    ``C · Σᵢ sᵢ ℓ(yᵢ, xᵢ) + (1−r)/2 ‖W‖² + r ‖W‖₁`` (``r`` = ``l1_ratio``, intercept unpenalised),
     internally divided by ``C · Σᵢ sᵢ`` (see :mod:`torchlogit.core.objective`), so ``coef_`` and
-    ``intercept_`` agree with scikit-learn's ``LogisticRegression`` one to one.
+    ``intercept_`` agree with scikit-learn's one to one.
 
     Parameters
     ----------
-    penalty : {'l2', 'l1', 'elasticnet', None}, default='l2'
-        ``None`` (or ``C=np.inf``) fits the unpenalised maximum-likelihood model. 'l1' and
-        'elasticnet' (scikit-learn's ``C·Σ sᵢℓᵢ + (1−r)/2‖W‖² + r‖W‖₁``, elementwise on the
-        class-by-feature matrix for 3+ classes) are solved by proximal Newton.
+    penalty : {'l2', 'l1', 'elasticnet', None}, default='deprecated'
+        Deprecated in scikit-learn 1.8 (removed in 1.10), as here: any value but the default warns
+        with scikit-learn's FutureWarning. Use ``l1_ratio`` and ``C``. An ``l1_ratio`` that asks
+        for a different penalty than ``penalty`` (``penalty='l2', l1_ratio=0.5``) is a ValueError
+        (scikit-learn warns and ignores ``l1_ratio``).
     C : float, default=1.0
-        Inverse regularisation strength, as in scikit-learn.
-    l1_ratio : float in [0, 1] or None, default=None
-        The elastic-net mixing ``r``; required for penalty='elasticnet', ignored otherwise.
-    penalty_factor : array of shape (n_features,) or None, default=None
-        Non-negative per-feature multipliers of the penalty (glmnet's ``penalty.factor``):
-        0 leaves a feature unpenalised. Applies to every penalty.
-    fit_intercept : bool, default=True
-    solver : {'auto', 'newton', 'lbfgs', 'sgd', 'adam', 'prox_newton'}, default='auto'
-        'auto' picks 'prox_newton' for 'l1'/'elasticnet', else 'newton' when there are at most
-        ``AUTO_NEWTON_MAX_PARAMS`` (500) coefficients (features + intercept, times classes for 3+
-        classes), else 'lbfgs'. Only 'auto' and 'prox_newton' handle an L1 term; with it, ``tol``
-        bounds the KKT violation (minimum-norm subgradient) instead of ``max |∇F|``.
-        'sgd'/'adam' run the tutorial's mini-batch loop on the same objective.
+        Inverse regularisation strength; ``np.inf`` fits the unpenalised maximum-likelihood model.
+    l1_ratio : float in [0, 1], default=0.0
+        The penalty: 0 is L2, 1 is L1 (lasso), in between the elastic net, elementwise on the
+        class-by-feature matrix for 3+ classes. L1 parts are solved by proximal Newton.
+        None is deprecated (scikit-learn's FutureWarning) and means 0.
+    dual : bool, default=False
+        As scikit-learn: only solver='liblinear' with an L2 penalty takes ``dual=True``; the dual
+        problem has the primal's optimum, which is solved instead.
     tol : float, default=1e-8
         Stop when ``max |∇F| <= tol``, F the mean objective (loss averaged over the sample
-        weights plus ``‖W‖²/(2·C·Σsᵢ)``). Newton reaches 1e-8 at about the cost of 1e-4.
-    max_iter : int, default=100
-        Newton steps, L-BFGS iterations or SGD/Adam epochs.
+        weights plus the penalty divided by ``C·Σsᵢ``): scikit-learn's rule for 'lbfgs', whose
+        default is 1e-4. Newton reaches 1e-8 at about the cost of 1e-4. With an L1 part ``tol``
+        bounds the KKT violation (minimum-norm subgradient).
+    fit_intercept : bool, default=True
+    intercept_scaling : float > 0, default=1
+        As scikit-learn, used by solver='liblinear' only: that solver appends a constant column of
+        this value, whose coefficient (times it) is the intercept, and penalises it like any other.
     class_weight : dict, 'balanced' or None
         Multiplies each row's weight by its class's weight (as scikit-learn).
-    warm_start : bool, default=False
-        Start from the previous ``coef_``/``intercept_`` when their shape fits.
-    dtype : {'float64', 'float32'}, default='float64'
-    device : {'cpu', 'cuda', 'auto'}, default='cpu'
     random_state : int, RandomState or None
-        Seeds the shuffling of the SGD/Adam solvers.
+        Seeds the shuffling of the 'sgd'/'adam' solvers; no effect on the exact ones.
+    solver : str, default='auto'
+        Ours: 'auto' (proximal Newton with an L1 part, else Newton or L-BFGS, whichever the cost
+        model of :func:`newton_is_cheaper` expects to be cheaper), 'newton', 'lbfgs',
+        'prox_newton', and 'sgd'/'adam' (the tutorial's mini-batch loop on the same objective).
+        scikit-learn's, all reaching the exact optimum of scikit-learn's objective:
+        'lbfgs' → our L-BFGS; 'newton-cg' and 'newton-cholesky' → Newton; 'sag' → 'auto' (L2
+        only, as there); 'saga' → 'auto' (every penalty); 'liblinear' → 'auto' on liblinear's own
+        objective, which penalises the intercept (see ``intercept_scaling``), binary only and
+        always penalised, as there. Their penalty restrictions and error messages are
+        scikit-learn's.
+    max_iter : int, default=100
+        Newton steps, L-BFGS iterations or SGD/Adam epochs.
     verbose : int, default=0
         Log per-iteration progress on the ``torchlogit`` logger when > 0.
+    warm_start : bool, default=False
+        Start from the previous ``coef_``/``intercept_`` when their shape fits.
+    n_jobs : None
+        As scikit-learn 1.9: no effect, and deprecated (any value but None warns).
+    dtype : {'float64', 'float32'}, default='float64'
+        The precision of the fit. ``coef_`` and ``intercept_`` are float32 when this is float32 or
+        ``X`` is float32 (as scikit-learn; 'liblinear' always gives float64, as there).
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
     learning_rate : float, default=0.1
         Step size of 'sgd' and 'adam'.
     batch_size : int or None, default=None
         Mini-batch size of 'sgd' and 'adam'; None uses full batches, like the tutorial.
+    penalty_factor : array of shape (n_features,) or None, default=None
+        Non-negative per-feature multipliers of the penalty (glmnet's ``penalty.factor``):
+        0 leaves a feature unpenalised.
 
     Notes
     -----
     Inputs: numpy arrays, pandas DataFrames (feature names kept), torch tensors and scipy
     sparse matrices. Sparse input is densified one bounded chunk at a time (at most ~4M values)
-    during each pass, which is cheap for moderate widths.
+    during each pass, which is cheap for moderate widths. ``sparsify()``/``densify()`` turn
+    ``coef_`` into a CSR matrix and back, as scikit-learn's.
     """
 
     def __init__(  # noqa: PLR0913  scikit-learn: hyperparameters are __init__ keywords
-        self, penalty: Penalty = "l2", *, C: float = 1.0, fit_intercept: bool = True,
-        solver: SolverName = "auto", tol: float = 1e-8, max_iter: int = 100,
-        class_weight: dict | str | None = None, warm_start: bool = False,
-        dtype: str = "float64", device: str = "cpu", random_state: Any = None,
-        verbose: int = 0, learning_rate: float = 0.1, batch_size: int | None = None,
-        l1_ratio: float | None = None, penalty_factor: Any = None,
+        self, penalty: Penalty = "deprecated", *, C: float = 1.0, l1_ratio: float | None = 0.0,
+        dual: bool = False, tol: float = 1e-8, fit_intercept: bool = True, intercept_scaling: float = 1,
+        class_weight: dict | str | None = None, random_state: Any = None, solver: SolverName = "auto",
+        max_iter: int = 100, verbose: int = 0, warm_start: bool = False, n_jobs: int | None = None,
+        dtype: str = "float64", device: str = "cpu", learning_rate: float = 0.1,
+        batch_size: int | None = None, penalty_factor: Any = None,
     ):
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
-        self.penalty_factor = penalty_factor
-        self.fit_intercept = fit_intercept
-        self.solver = solver
+        self.dual = dual
         self.tol = tol
-        self.max_iter = max_iter
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
+        self.random_state = random_state
+        self.solver = solver
+        self.max_iter = max_iter
+        self.verbose = verbose
         self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.dtype = dtype
         self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
         self.learning_rate = learning_rate
         self.batch_size = batch_size
+        self.penalty_factor = penalty_factor
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        if self.solver == "liblinear":
+            tags.classifier_tags.multi_class = False
         return tags
 
     # ------------------------------------------------------------------ fitting
     def _check_params(self) -> None:
+        """Every parameter alone and with the others; raises ValueError naming the problem."""
         self._check_penalty_params()
         if self.solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
-        if self._l1_ratio > 0 and self.solver not in NONSMOOTH_SOLVERS:
-            raise ValueError(
-                f"solver={self.solver!r} handles only smooth penalties ('l2', None); "
-                f"penalty={self.penalty!r} needs solver='auto' or solver='prox_newton'"
-            )
+        self._check_solver_params()
         check_tol(self.tol)
         if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 0:
             raise ValueError(f"max_iter must be a non-negative integer, got {plain(self.max_iter)!r}")
@@ -212,37 +318,85 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"class_weight must be None, 'balanced' or a dict, got {self.class_weight!r}"
             )
+        if not (isinstance(self.intercept_scaling, numbers.Real) and 0 < self.intercept_scaling < math.inf):
+            raise ValueError("intercept_scaling must be a positive finite number, got "
+                             f"{plain(self.intercept_scaling)!r}")
+        if self.n_jobs is not None and not isinstance(self.n_jobs, numbers.Integral):
+            raise ValueError(f"n_jobs must be None or an integer, got {plain(self.n_jobs)!r}")
 
     def _check_penalty_params(self) -> None:
         """The penalty, C, l1_ratio and penalty_factor, alone and together."""
-        if self.penalty not in PENALTIES:
-            raise ValueError(f"penalty must be one of {PENALTIES}, got {self.penalty!r}")
-        if self.penalty == "elasticnet" and not (
-            isinstance(self.l1_ratio, numbers.Real) and 0 <= self.l1_ratio <= 1
-        ):
-            raise ValueError(f"penalty='elasticnet' needs l1_ratio in [0, 1], got {plain(self.l1_ratio)!r}")
-        # an l1_ratio that agrees with the penalty (0 for 'l2', 1 for 'l1') says the same thing twice
-        agrees = {"l2": 0, "l1": 1}.get(self.penalty)
-        if self.penalty != "elasticnet" and self.l1_ratio is not None and self.l1_ratio != agrees:
+        if self.penalty not in ("deprecated", *PENALTIES):
+            raise ValueError(f"penalty must be one of {PENALTIES} (deprecated: use l1_ratio and C), "
+                             f"got {self.penalty!r}")
+        ratio = self.l1_ratio
+        if ratio is not None and not (isinstance(ratio, numbers.Real) and not isinstance(ratio, bool)
+                                      and 0 <= ratio <= 1):
+            raise ValueError(f"l1_ratio must be a number in [0, 1] (0: L2, 1: L1, between: elastic net), "
+                             f"got {plain(ratio)!r}")
+        if self.penalty == "elasticnet" and ratio is None:
+            raise ValueError("l1_ratio must be specified when penalty is elasticnet.")
+        if _asks_for_another_penalty(self.penalty, ratio):
             raise ValueError(
-                f"l1_ratio={plain(self.l1_ratio)!r} applies only to penalty='elasticnet' "
-                f"(penalty={self.penalty!r} would ignore it): drop it, or use penalty='elasticnet'"
+                f"l1_ratio={plain(ratio)!r} applies only to penalty='elasticnet' (penalty={self.penalty!r} "
+                "would ignore it): leave penalty out (deprecated since scikit-learn 1.8) and let l1_ratio "
+                "choose the penalty (0: L2, 1: L1, between: elastic net; C=np.inf: none)"
             )
-        if self.penalty is None and self.penalty_factor is not None:
-            raise ValueError("penalty_factor has no effect with penalty=None: drop it, or choose a penalty")
         if not isinstance(self.C, numbers.Real) or not self.C > 0:
             raise ValueError(f"C must be a positive number (np.inf for no penalty), got {plain(self.C)!r}")
+        if not self._penalised and self.penalty_factor is not None:
+            raise ValueError("penalty_factor has no effect with penalty=None (or C=np.inf): drop it, "
+                             "or choose a penalty")
+        if self.dual not in (True, False):
+            raise ValueError(f"dual must be a boolean, got {plain(self.dual)!r}")
+
+    def _check_solver_params(self) -> None:
+        """The solver against the penalty, ``dual`` and ``fit_source``: scikit-learn's messages."""
+        solver, ratio = self.solver, self._effective_l1_ratio()
+        if ratio not in (None, 0.0) and solver not in NONSMOOTH_SOLVERS:
+            raise ValueError(
+                f"Solver {solver} supports only 'l2' or None penalties, got {_penalty_name(ratio)} penalty. "
+                "An L1 part needs solver='auto', 'saga' or 'prox_newton' (proximal Newton)"
+            )
+        if self.dual and solver != "liblinear":
+            raise ValueError(f"Solver {solver} supports only dual=False, got dual={self.dual}")
+        if solver != "liblinear":
+            return
+        if ratio is not None and 0 < ratio < 1:
+            raise ValueError(f"Only 'saga' solver supports elasticnet penalty, got solver={solver}.")
+        if ratio is None:
+            raise ValueError("C=np.inf as well as penalty=None is not supported for the liblinear solver")
+        if self.dual and ratio == 1:
+            raise ValueError(
+                "Unsupported set of arguments: The combination of penalty='l1' and "
+                "loss='logistic_regression' are not supported when dual=True, Parameters: penalty='l1', "
+                "loss='logistic_regression', dual=True"
+            )
+
+    def _effective_l1_ratio(self) -> float | None:
+        """The L1 share of the penalty the fit uses, None for no penalty (scikit-learn 1.9's rules:
+        ``penalty``, when given, wins; then ``C=np.inf`` means none; then ``l1_ratio``)."""
+        if self.penalty is None or math.isinf(self.C):
+            return None
+        if self.penalty == "l2":
+            return 0.0
+        if self.penalty == "l1":
+            return 1.0
+        return float(self.l1_ratio or 0.0)
 
     @property
     def _penalised(self) -> bool:
-        return self.penalty is not None and math.isfinite(self.C)
+        return self._effective_l1_ratio() is not None
 
     @property
     def _l1_ratio(self) -> float:
-        """The share of the penalty that is L1: 1 for 'l1', ``l1_ratio`` for 'elasticnet'."""
-        if self.penalty == "l1":
-            return 1.0
-        return float(self.l1_ratio) if self.penalty == "elasticnet" else 0.0
+        """The share of the penalty that is L1 (0 without a penalty)."""
+        return self._effective_l1_ratio() or 0.0
+
+    @property
+    def _liblinear_intercept(self) -> bool:
+        """Whether the intercept is fitted as liblinear's penalised column of ``intercept_scaling``."""
+        return self.solver == "liblinear" and bool(self.fit_intercept)
 
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, *,
@@ -258,9 +412,8 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         self
         """
         self._check_params()
+        self._warn_like_sklearn()
         dtype = resolve_dtype(self.dtype)
-        device = resolve_device(self.device)
-        np_dtype = np.float64 if dtype == torch.float64 else np.float32
         X, y = validate_data(
             self, tensor_to_numpy(X), tensor_to_numpy(y), accept_sparse="csr",
             dtype=[np.float64, np.float32], y_numeric=False,
@@ -268,11 +421,7 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, y_index = encode_labels(y)
         n_classes = len(self.classes_)
-        if n_classes < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {plain(self.classes_[0])!r}"
-            )
+        self._check_classes(X, n_classes)
         weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
         checked_weight_sum(weights, dtype)
         if self.class_weight is not None:
@@ -290,11 +439,48 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
             )
 
         names = list(self.feature_names_in_) if hasattr(self, "feature_names_in_") else None
-        source = make_source(X, y_index, weights.astype(np_dtype), dtype, device, names)
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        rows = self._with_intercept_column(X) if self._liblinear_intercept else X
+        source = make_source(rows, y_index, weights.astype(np_dtype), dtype, resolve_device(self.device),
+                             None if names is None or rows is X else [*names, "intercept_scaling"])
         self._fit_objective(source, n_classes, weight_sum, callback, feature_names=names)
+        if X.dtype == np.float32 and self.solver != "liblinear":  # scikit-learn keeps float32
+            self.coef_, self.intercept_ = self.coef_.astype(np.float32), self.intercept_.astype(np.float32)
         if not self._penalised:
             self._warn_if_separated(X, y_index, weights, n_classes)
         return self
+
+    def _warn_like_sklearn(self) -> None:
+        """scikit-learn 1.9's FutureWarnings and UserWarnings about deprecated or ignored parameters."""
+        _deprecation_warnings(self.penalty, self.l1_ratio, self.C)
+        if self.n_jobs is not None:
+            warnings.warn("'n_jobs' has no effect since 1.8 and will be removed in 1.10. You provided "
+                          f"'n_jobs={self.n_jobs}', please leave it unspecified.", FutureWarning,
+                          stacklevel=3)
+
+    def _check_classes(self, X: Any, n_classes: int) -> None:
+        """At least two classes; for liblinear, two exactly and no value it cannot handle (as there)."""
+        if self.solver == "liblinear" and n_classes > 2:
+            raise ValueError(
+                "The 'liblinear' solver does not support multiclass classification (n_classes >= 3). "
+                "Either use another solver or wrap the estimator in a OneVsRestClassifier to keep "
+                "applying a one-versus-rest scheme."
+            )
+        if self.solver == "liblinear" and X.size and X.max() > 1e30:
+            raise ValueError("Using the 'liblinear' solver while X contains a maximum value > 1e30 results "
+                             "in a frozen fit. Please choose another solver or rescale the input X.")
+        if n_classes < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {plain(self.classes_[0])!r}"
+            )
+
+    def _with_intercept_column(self, X: Any) -> Any:
+        """``X`` with liblinear's synthetic column of ``intercept_scaling`` appended (a copy)."""
+        column = np.full((X.shape[0], 1), float(self.intercept_scaling), dtype=X.dtype)
+        if sp.issparse(X):
+            return sp.hstack([X, sp.csr_matrix(column)], format="csr", dtype=X.dtype)
+        return np.hstack([X, column])
 
     def fit_source(
         self, source: DataSource, classes: Any, *,
@@ -320,9 +506,14 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         feature_names : the source's column names, for error messages (default ``x1..xd``)
         """
         self._check_params()
+        self._warn_like_sklearn()
         if self.class_weight is not None:
             raise ValueError("fit_source does not apply class_weight; multiply it into the source's "
                              "sample weights")
+        if self._liblinear_intercept:
+            raise ValueError("solver='liblinear' fits the intercept as a penalised extra column of "
+                             "intercept_scaling, which fit_source cannot append to a source; use "
+                             "solver='auto' (unpenalised intercept) or fit_intercept=False")
         self.classes_ = np.asarray(classes)
         if len(self.classes_) < 2:
             raise ValueError(f"need at least 2 classes, got {self.classes_.tolist()}")
@@ -342,29 +533,25 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
     ) -> None:
         """Build the objective over ``source`` (``weight_sum`` None: from a pass), run the solver, store.
 
+        For liblinear's intercept the source's last column is the synthetic one (:meth:`fit`).
         A result with non-finite coefficients or objective raises instead of being stored."""
         dtype = resolve_dtype(self.dtype)
         device = resolve_device(self.device)
-        np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        n_outputs = 1 if n_classes == 2 else n_classes
-        n_features = source.n_features
+        synthetic = self._liblinear_intercept
+        if synthetic and feature_names is not None:
+            feature_names = [*feature_names, "intercept_scaling"]
         objective = Objective(
-            source, n_outputs=n_outputs, fit_intercept=self.fit_intercept, l2=None,
-            dtype=dtype, device=device, feature_names=feature_names,
+            source, n_outputs=1 if n_classes == 2 else n_classes,
+            fit_intercept=self.fit_intercept and not synthetic, l2=None, dtype=dtype, device=device,
+            feature_names=feature_names,
         )
         strength, l1 = None, None
-        factor = penalty_factor_tensor(self.penalty_factor, n_features, dtype, device)
         if self._penalised:
-            alpha = 1.0 / (self.C * (objective.weight_sum if weight_sum is None else weight_sum))
-            if not math.isfinite(alpha):
-                raise ValueError(f"C={plain(self.C)!r} is too small: the penalty strength "
-                                 "1/(C * sum of sample_weight) overflows; use a larger C")
-            strength, l1 = elastic_net(alpha, self._l1_ratio, n_features, self.fit_intercept, factor,
-                                       dtype=dtype, device=device)
+            strength, l1 = self._penalty_terms(objective, weight_sum)
             objective = objective.with_l2(strength)
         coef0 = self._starting_point(objective)
         n_params = objective.coef_shape[0] * objective.coef_shape[1]
-        solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None)
+        solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None, n_rows=objective.n_rows)
         hessian_objective = float32_hessian_objective(objective, strength) if solver == "newton" else None
         if checkpoint is not None:
             coef0 = checkpoint.restore(coef0)
@@ -374,8 +561,32 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
             result = self._run_solver(solver, objective, coef0, callback, l1=l1,
                                       hessian_objective=hessian_objective, checkpoint=checkpoint)
         check_finite_result(result, solver)
+        self._store(result, solver)
+
+    def _penalty_terms(self, objective: Objective, weight_sum: float | None) -> tuple[Any, Any]:
+        """The L2 and L1 terms ``1/(C·Σsᵢ) · factor · ((1−r)/2 W² + r|W|)`` over the objective's columns
+        (liblinear's synthetic intercept column is one of them, with factor 1)."""
+        dtype, device = objective.dtype, objective.device
+        alpha = 1.0 / (self.C * (objective.weight_sum if weight_sum is None else weight_sum))
+        if not math.isfinite(alpha):
+            raise ValueError(f"C={plain(self.C)!r} is too small: the penalty strength "
+                             "1/(C * sum of sample_weight) overflows; use a larger C")
+        n_columns = objective.source.n_features
+        n_features = n_columns - int(self._liblinear_intercept)
+        factor = penalty_factor_tensor(self.penalty_factor, n_features, dtype, device)
+        if factor is not None and self._liblinear_intercept:
+            factor = torch.cat([factor, factor.new_ones(1)])
+        return elastic_net(alpha, self._l1_ratio, n_columns, objective.fit_intercept, factor,
+                           dtype=dtype, device=device)
+
+    def _store(self, result: SolverResult, solver: str) -> None:
+        """``coef_``, ``intercept_`` and the fit's record from the solver's result; warns if not converged."""
+        np_dtype = np.float64 if resolve_dtype(self.dtype) == torch.float64 else np.float32
         coef = result.coef.detach().cpu().numpy().astype(np_dtype, copy=False)
-        self.coef_, self.intercept_ = split_coef(coef, self.fit_intercept)
+        if self._liblinear_intercept:  # the synthetic column's weight times its value is the intercept
+            self.coef_, self.intercept_ = coef[:, :-1].copy(), coef[:, -1] * np_dtype(self.intercept_scaling)
+        else:
+            self.coef_, self.intercept_ = split_coef(coef, self.fit_intercept)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.solver_ = solver
         self.converged_ = result.converged
@@ -384,12 +595,16 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         self.n_passes_ = result.n_passes
         self.history_ = result.history
         if not result.converged:
-            warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=3)
+            warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=4)
 
     def _starting_point(self, objective: Objective) -> torch.Tensor:
         coef0 = objective.zeros()
         if self.warm_start and hasattr(self, "coef_"):
-            previous = join_coef(self.coef_, self.intercept_, self.fit_intercept)
+            coef = self.coef_.toarray() if sp.issparse(self.coef_) else np.asarray(self.coef_)
+            if self._liblinear_intercept:
+                previous = np.hstack([coef, np.asarray(self.intercept_)[:, None] / self.intercept_scaling])
+            else:
+                previous = join_coef(coef, self.intercept_, self.fit_intercept)
             if previous.shape == tuple(objective.coef_shape):
                 coef0 = torch.as_tensor(previous, dtype=objective.dtype, device=objective.device)
         return coef0
@@ -428,8 +643,10 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
             if solver in ("sgd", "adam")
             else "raise max_iter, standardise the features, or loosen tol"
         )
+        sklearn_text = SKLEARN_CONVERGENCE_TEXT.get(self.solver)
+        lead = "" if sklearn_text is None else sklearn_text.format(n=result.n_iter) + " "
         return (
-            f"solver {solver!r} did not converge: {result.message}; final max |gradient| "
+            f"{lead}solver {solver!r} did not converge: {result.message}; final max |gradient| "
             f"{result.grad_max:.3g} > tol {self.tol:g} after {result.n_iter} iterations. To fix: "
             f"{advice}."
         )
@@ -452,7 +669,7 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
             f"The maximum-likelihood estimate does not exist: {described['what']} are (quasi-)completely "
             f"separated by a linear combination of {separating_features_text(described)}. "
             "The unpenalised coefficients grow without bound (the reported ones are arbitrary). "
-            "Use a penalty (penalty='l2' with finite C) or Firth's bias-reduced method.",
+            "Use a penalty (a finite C, e.g. the default C=1.0) or Firth's bias-reduced method.",
             PerfectSeparationWarning, stacklevel=3,
         )
 
@@ -486,7 +703,8 @@ class LogisticRegression(LinearClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         model = LogisticModel(self.coef_.shape[1], self.coef_.shape[0], bias=self.fit_intercept,
                               dtype=torch.float64)
-        coef = join_coef(self.coef_, self.intercept_, self.fit_intercept)
+        dense = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
+        coef = join_coef(dense, self.intercept_, self.fit_intercept)
         model.load_coef_matrix(torch.as_tensor(coef, dtype=torch.float64))
         return model
 
