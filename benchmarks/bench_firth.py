@@ -7,6 +7,9 @@ coefficients, p-values and interval limits. firthmodels is an optional peer: ski
 message when it is not installed.
 
     .venv/bin/python benchmarks/bench_firth.py --rows 1000 --features 50
+
+Measured (busy 2-core box, issue 17): torchlogit 6.9 CPU-s / 17.7 s wall, firthmodels (numba)
+17.1 CPU-s / 41.1 s wall; at ``--features 20``: 1.08 vs 1.34 CPU-s.
 """
 
 from __future__ import annotations

@@ -230,15 +230,17 @@ def test_rejects_more_than_two_classes():
         FirthLogisticRegression().fit(np.eye(6), [0, 1, 2, 0, 1, 2])
 
 
-def test_score_and_hessian_match_autograd():
+# (50, 3): the Hessian's trace term through the derivatives of I (n ≥ p²/2); (30, 8): through Q = X̃I⁻¹X̃ᵀ
+@pytest.mark.parametrize(("n", "d"), [(50, 3), (30, 8)])
+def test_score_and_hessian_match_autograd(n, d):
     import torch
 
     from torchlogit.estimators.firth import FirthProblem
 
     rng = np.random.default_rng(1)
-    X, y, w = rng.normal(size=(50, 3)), (rng.uniform(size=50) < 0.4).astype(int), rng.uniform(0.5, 2, 50)
+    X, y, w = rng.normal(size=(n, d)), (rng.uniform(size=n) < 0.4).astype(int), rng.uniform(0.5, 2, n)
     problem = FirthProblem(X, y, w, fit_intercept=True, device=torch.device("cpu"))
-    beta = torch.tensor([0.3, -0.5, 1.0, 0.2], dtype=torch.float64)
+    beta = torch.tensor(rng.normal(scale=0.4, size=d + 1), dtype=torch.float64)
 
     def penalised(b):
         eta = problem.X @ b

@@ -8,7 +8,9 @@ starts from a prediction along the profile's tangent ``dβ/db = I⁻¹e_j / (I�
 information at the nearest point already fitted; at β̂ for the first), and a limit is accepted
 only once constrained fits from the other candidate starts (the tangent at β̂, the tangents at
 every point visited) find no higher maximum there; a higher one makes the point an inner one and
-the search goes on from it.
+the search goes on from it. A start where ℓ* follows the accepted maximum's quadratic model (its
+Fisher information) needs no fit, and a fit that enters that region stops there: in regular data
+every start is in that basin, and these checks cost a few evaluations instead of full fits.
 
 The limit solves ``r(b) = z`` with ``r = √(2(ℓ*(β̂) − ℓ*_j(b)))``, which is nearly linear in b
 even where ℓ*_j is flat; ``r′ = −U*_j / r`` (envelope theorem: ``dℓ*_j/db`` is the score ``U*_j``
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +35,10 @@ _MAX_PROFILE_STEPS = 100
 _MAX_REACH = 4.0  # outward, each step moves at most this many times the current distance from β̂_j
 _INFINITE_LIMIT = 1e6  # a profile still above the cut this far out has an infinite limit
 _SAME_START = 1e-3  # starts this close (relative to 1 + max |β|) to one already tried are skipped
+# a candidate start is in the accepted maximum's basin when ℓ* there drops at most this much below it
+# and agrees with the quadratic model's drop to this share
+_QUADRATIC_REACH = 2.0
+_QUADRATIC_AGREEMENT = 0.1
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: the search replaces a visit in place
@@ -61,6 +68,46 @@ class _Search:
         return min(self.visits, key=lambda v: abs(v.b - b))
 
 
+@dataclass(frozen=True)
+class _QuadraticModel:
+    """ℓ* near a constrained maximum ``m`` (coefficient ``j`` fixed): ``ℓ*(m) − ½ dᵀ I(m) d``, ``d = β − m``.
+
+    The Fisher information is the curvature of ℓ, ℓ*'s leading part, and costs nothing more at
+    ``m``. A start where ℓ* agrees with this model, and halfway to it, lies in the concave bowl
+    around ``m``: a fit from it would return to ``m``, so it needs none. Under separation, a start
+    near a higher branch has ℓ* far above the model (or above ℓ*(m)) and is fitted; where the
+    penalty's curvature is large (small samples) the model disagrees and every start is fitted.
+    """
+
+    point: FirthPoint
+    free: torch.Tensor
+
+    @staticmethod
+    def at(point: FirthPoint, j: int) -> _QuadraticModel:
+        """The model at the constrained maximum ``point`` of coefficient ``j``."""
+        free = torch.ones(point.beta.shape[0], dtype=torch.bool, device=point.beta.device)
+        free[j] = False
+        return _QuadraticModel(point, free)
+
+    def _drop(self, step: torch.Tensor) -> float:
+        return 0.5 * float(step @ (self.point.info[self.free][:, self.free] @ step))
+
+    def explains(self, problem: FirthProblem, start: torch.Tensor, f_tol: float) -> bool:
+        """Whether ℓ* at ``start`` and halfway to it is within the model's reach and agreement."""
+        offset = (start - self.point.beta)[self.free]
+        if self._drop(offset) > _QUADRATIC_REACH:
+            return False
+        for fraction in (1.0, 0.5):
+            step = fraction * offset
+            predicted = self._drop(step)
+            trial = self.point.beta.clone()
+            trial[self.free] += step
+            actual = self.point.pen - problem.evaluate(trial, need_score=False).pen
+            if not abs(actual - predicted) <= _QUADRATIC_AGREEMENT * predicted + f_tol:
+                return False
+        return True
+
+
 def tangent(point: FirthPoint, j: int) -> torch.Tensor:
     """``dβ/dβ_j`` along the profile, from the Fisher information at ``point``: ``I⁻¹e_j / (I⁻¹)_jj``."""
     column = point.covariance_column(j)
@@ -81,13 +128,17 @@ class Profiler:
         self.fitted = fitted
         self.pen_max = fitted.pen
 
-    def constrained(self, j: int, b: float, start: torch.Tensor) -> FitResult:
-        """``max ℓ*`` with coefficient ``j`` fixed at ``b``, from ``start`` (its ``j``-th entry replaced)."""
+    def constrained(self, j: int, b: float, start: torch.Tensor,
+                    until: Callable[[FirthPoint], bool] | None = None) -> FitResult:
+        """``max ℓ*`` with coefficient ``j`` fixed at ``b``, from ``start`` (its ``j``-th entry replaced).
+
+        ``until``: stop early at the first iterate where it holds (see ``FirthProblem.fit``).
+        """
         beta = start.clone()
         beta[j] = b
         free = torch.ones(self.problem.n_params, dtype=torch.bool, device=beta.device)
         free[j] = False
-        result = self.problem.fit(beta, free)
+        result = self.problem.fit(beta, free, until)
         if not result.converged:
             warnings.warn(f"profile fit for coefficient {j} at {b:.6g} did not converge",
                           ConvergenceWarning, stacklevel=4)
@@ -106,16 +157,28 @@ class Profiler:
         return visit
 
     def _higher_branch(self, search: _Search, accepted: _Visit, f_tol: float) -> _Visit | None:
-        """A constrained maximum at ``accepted.b`` above the accepted one, from the other candidate starts."""
+        """A constrained maximum at ``accepted.b`` above the accepted one, from the other candidate starts.
+
+        Starts where ℓ* follows the accepted maximum's quadratic model are in its basin and skipped.
+        """
         b, best = accepted.b, accepted
         tried = [accepted.result.point.beta]
+        model = _QuadraticModel.at(accepted.result.point, search.j)
+
+        def until(point: FirthPoint) -> bool:  # a fit entering that basin would return to the maximum
+            return model.explains(self.problem, point.beta, f_tol)
+
         for start in self._candidates(search, accepted):
+            start = start.clone()
+            start[search.j] = b
             scale = _SAME_START * (1.0 + _absmax(start))
             if any(_absmax(start - seen) <= scale for seen in tried):
                 continue
             tried.append(start)
+            if model.explains(self.problem, start, f_tol):
+                continue
             try:
-                result = self.constrained(search.j, b, start)
+                result = self.constrained(search.j, b, start, until)
             except ValueError:  # I(β) singular at this start (probabilities at 0 or 1): no candidate
                 continue
             if result.point.pen > best.result.point.pen + f_tol:
