@@ -4,6 +4,7 @@ Issue 15, items 4, 9 and 10 (library side): features too large for the dtype, no
 parameters, overflowing sample weights, diverging fits and inconsistent penalty combinations.
 """
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -21,6 +22,7 @@ from torchlogit.core.objective import Objective
 from torchlogit.data import InMemorySource
 from torchlogit.estimators import logistic as logistic_module
 from torchlogit.estimators import paths as paths_module
+from torchlogit.estimators._firth_problem import FitResult
 from torchlogit.estimators.firth import FirthLogisticRegression, FirthProblem
 from torchlogit.estimators.streaming import fit_files
 from torchlogit.solvers import SolverResult
@@ -28,6 +30,9 @@ from torchlogit.solvers.newton import newton_direction
 from torchlogit.solvers.prox_newton import _solve_symmetric
 from torchlogit.solvers.stochastic import StochasticOptions
 from torchlogit.tutorial.training import train
+
+# scikit-learn 1.9's LogisticRegressionCV warns unless these are explicit (their defaults change in 1.10/1.11)
+CV_1_9 = {"l1_ratios": (0,), "scoring": "neg_log_loss", "use_legacy_attributes": False}
 
 
 def _data(n=120, d=3, n_classes=2, seed=0):
@@ -44,8 +49,7 @@ def _huge_column(X, column=1, scale=1e200):
 # ------------------------------------------------------------ item 4: features too large for the dtype
 @pytest.mark.parametrize(
     "params",
-    [{}, {"penalty": None}, {"solver": "lbfgs"}, {"penalty": "l1"},
-     {"penalty": "elasticnet", "l1_ratio": 0.5}],
+    [{}, {"C": np.inf}, {"solver": "lbfgs"}, {"l1_ratio": 1}, {"l1_ratio": 0.5}],
     ids=["newton", "unpenalised", "lbfgs", "l1", "elasticnet"],
 )
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -120,7 +124,7 @@ def test_cv_paths_and_firth_name_the_column_too():
     X, y = _data()
     big = _huge_column(X)
     with pytest.raises(ValueError, match=r"feature column 'x2' .*too large"):
-        LogisticRegressionCV(Cs=3, cv=2).fit(big, y)
+        LogisticRegressionCV(Cs=3, cv=2, **CV_1_9).fit(big, y)
     with pytest.raises(ValueError, match=r"feature column 'x2' .*too large"):
         torchlogit.path(big, y, Cs=3, l1_ratio=0.0)
     with pytest.raises(ValueError, match=r"feature column 'x2' .*too large"):
@@ -150,12 +154,13 @@ def test_firth_linalg_failures_become_value_errors(monkeypatch):
     def failing_solve(*_args, **_kwargs):
         raise torch.linalg.LinAlgError("linalg.solve: the input matrix is singular")
 
+    point = problem.evaluate(problem.X.new_zeros(problem.n_params))
+    some_free = torch.ones(problem.n_params, dtype=torch.bool)
+    some_free[0] = False  # a constrained (profile) step: it factorises its own block
     monkeypatch.setattr(torch.linalg, "solve", failing_solve)
     monkeypatch.setattr(torch.linalg, "cholesky_ex", lambda A: (A, torch.tensor(1)))
     with pytest.raises(ValueError, match="Firth"):
-        problem._direction(problem.X.new_zeros(problem.n_params), problem.X.new_ones(problem.n_params),
-                           torch.eye(problem.n_params, dtype=torch.float64),
-                           torch.ones(problem.n_params, dtype=torch.bool))
+        problem._direction(point, some_free, newton=True)
 
 
 # ------------------------------------------------------------ item 9: non-finite parameters
@@ -210,7 +215,7 @@ def test_a_non_finite_tol_is_refused_everywhere(tol):
     with pytest.raises(ValueError, match=r"tol must be a non-negative finite number, got (nan|inf)$"):
         LogisticRegression(tol=tol).fit(X, y)
     with pytest.raises(ValueError, match="tol must be"):
-        LogisticRegressionCV(Cs=2, tol=tol).fit(X, y)
+        LogisticRegressionCV(Cs=2, tol=tol, **CV_1_9).fit(X, y)
     with pytest.raises(ValueError, match="tol must be"):
         torchlogit.path(X, y, Cs=2, tol=tol)
     with pytest.raises(ValueError, match="tol must be"):
@@ -235,7 +240,7 @@ def test_a_c_so_small_that_the_penalty_overflows_is_refused():
 def test_a_non_finite_l1_ratio_is_refused(ratio):
     X, y = _data()
     with pytest.raises(ValueError, match="l1_ratio"):
-        LogisticRegression(penalty="elasticnet", l1_ratio=ratio).fit(X, y)
+        LogisticRegression(l1_ratio=ratio).fit(X, y)
     with pytest.raises(ValueError, match="l1_ratio"):
         torchlogit.path(X, y, Cs=2, l1_ratio=ratio)
 
@@ -253,7 +258,7 @@ def test_a_non_finite_l1_ratio_is_refused(ratio):
 def test_a_bad_penalty_factor_says_what_is_wrong(factor, message):
     X, y = _data()
     with pytest.raises(ValueError, match=message):
-        LogisticRegression(penalty="l1", penalty_factor=factor).fit(X, y)
+        LogisticRegression(l1_ratio=1, penalty_factor=factor).fit(X, y)
     with pytest.raises(ValueError, match=message):
         torchlogit.path(X, y, Cs=2, penalty_factor=factor)
 
@@ -267,7 +272,7 @@ def test_sample_weights_whose_sum_overflows_are_refused():
         with pytest.raises(ValueError, match=message):
             LogisticRegression().fit(X, y, sample_weight=weights)
         with pytest.raises(ValueError, match=message):
-            LogisticRegressionCV(Cs=2).fit(X, y, sample_weight=weights)
+            LogisticRegressionCV(Cs=2, **CV_1_9).fit(X, y, sample_weight=weights)
         with pytest.raises(ValueError, match=message):
             torchlogit.path(X, y, Cs=2, sample_weight=weights)
         with pytest.raises(ValueError, match=message):
@@ -311,14 +316,16 @@ def test_a_path_or_cv_fit_ending_non_finite_is_an_error(monkeypatch):
     with pytest.raises(ValueError, match=r"solver 'newton' at C=1 ended with non-finite coefficients"):
         torchlogit.path(X, y, Cs=[1.0], l1_ratio=0.0)
     with pytest.raises(ValueError, match=r"solver 'newton' at C=1 ended with non-finite coefficients"):
-        LogisticRegressionCV(Cs=[1.0], cv=2).fit(X, y)
+        LogisticRegressionCV(Cs=[1.0], cv=2, **CV_1_9).fit(X, y)
 
 
 def test_a_firth_fit_ending_non_finite_is_an_error(monkeypatch):
     X, y = _data()
 
-    def nan_fit(self, beta0, free=None):
-        return torch.full_like(beta0, float("nan")), float("nan"), 1, True, beta0
+    def nan_fit(self, beta0, free=None, until=None):
+        point = dataclasses.replace(self.evaluate(beta0), beta=torch.full_like(beta0, float("nan")),
+                                    pen=float("nan"))
+        return FitResult(point, n_iter=1, converged=True)
 
     monkeypatch.setattr(FirthProblem, "fit", nan_fit)
     with pytest.raises(ValueError, match="Firth's fit ended with non-finite coefficients"):
@@ -333,7 +340,7 @@ def test_firth_refuses_bad_step_controls(max_step, max_halfstep):
 
 
 # ------------------------------------------------------------ weak messages
-@pytest.mark.parametrize("estimator", [LogisticRegression(), LogisticRegressionCV(Cs=2)])
+@pytest.mark.parametrize("estimator", [LogisticRegression(), LogisticRegressionCV(Cs=2, **CV_1_9)])
 def test_the_one_class_message_prints_the_plain_label(estimator):
     with pytest.raises(ValueError, match=r"contains only one class: 1\.0$"):
         estimator.fit(np.ones((6, 2)), np.ones(6))
@@ -352,9 +359,10 @@ def test_firth_takes_no_penalty():
     [
         ({"penalty": "l2", "l1_ratio": 0.5}, r"l1_ratio=0.5 applies only to penalty='elasticnet'"),
         ({"penalty": "l1", "l1_ratio": 0.5}, r"l1_ratio=0.5 applies only to penalty='elasticnet'"),
-        ({"penalty": None, "penalty_factor": [1, 0, 1]}, r"penalty_factor has no effect with penalty=None"),
+        ({"C": np.inf, "penalty_factor": [1, 0, 1]}, r"penalty_factor has no effect with penalty=None"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:'penalty' was deprecated:FutureWarning")  # the deprecated spelling
 def test_inconsistent_penalty_combinations_are_refused(params, message):
     X, y = _data()
     with pytest.raises(ValueError, match=message):
@@ -362,11 +370,12 @@ def test_inconsistent_penalty_combinations_are_refused(params, message):
 
 
 @pytest.mark.parametrize(("penalty", "l1_ratio"), [("l2", 0), ("l1", 1)])
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # penalty= warns, as in scikit-learn
 def test_an_l1_ratio_that_agrees_with_the_penalty_is_accepted(penalty, l1_ratio):
     X, y = _data()
     both = LogisticRegression(penalty=penalty, l1_ratio=l1_ratio, C=0.5).fit(X, y)
-    plain_penalty = LogisticRegression(penalty=penalty, C=0.5).fit(X, y)
-    np.testing.assert_array_equal(both.coef_, plain_penalty.coef_)
+    ratio_only = LogisticRegression(l1_ratio=l1_ratio, C=0.5).fit(X, y)
+    np.testing.assert_array_equal(both.coef_, ratio_only.coef_)
 
 
 def test_several_columns_are_listed_with_a_count_beyond_ten():

@@ -278,7 +278,7 @@ def test_cv_summary_equals_summary_refitted_at_the_cv_choice(n_classes):
 
     X, y, _ = make_classification_data(n=300, d=3, n_classes=n_classes, seed=5)
     cv = LogisticRegressionCV(Cs=[0.003, 0.03, 0.3, 3.0], tol=1e-10, **CV_1_9).fit(X, y)
-    with pytest.raises(ValueError, match=rf"penalty='l2' \(C={cv.C_!r}\)"):
+    with pytest.raises(ValueError, match=rf"an L2 penalty \(C={cv.C_!r}\)"):
         cv.summary(X, y)
     res = cv.summary(X, y, allow_penalized=True)
     ref = LogisticRegression(C=cv.C_, tol=1e-10).fit(X, y).summary(X, y, allow_penalized=True)

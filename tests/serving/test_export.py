@@ -109,8 +109,9 @@ def test_to_sklearn_predicts_the_same_and_refits_to_the_same_objective(which, re
 @pytest.mark.parametrize("penalty", ["l2", "elasticnet"])
 def test_to_sklearn_converts_a_cross_validated_model_at_its_chosen_c(penalty):
     X, y, _ = make_classification_data(n=200, d=3, seed=13)
-    l1_ratio = 0.5 if penalty == "elasticnet" else None
-    cv = LogisticRegressionCV(Cs=[0.003, 0.03, 0.3, 3.0], cv=3, penalty=penalty, l1_ratio=l1_ratio).fit(X, y)
+    l1_ratio = 0.5 if penalty == "elasticnet" else 0.0
+    cv = LogisticRegressionCV(Cs=[0.003, 0.03, 0.3, 3.0], cv=3, l1_ratios=(l1_ratio,), solver="auto",
+                              scoring="neg_log_loss", use_legacy_attributes=False).fit(X, y)
     assert cv.C_ != 1.0  # scikit-learn's default C: the conversion must carry the chosen one
     sk = to_sklearn(cv)
     assert sk.C == cv.C_ and sk.l1_ratio == (0.5 if penalty == "elasticnet" else 0.0)

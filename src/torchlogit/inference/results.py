@@ -1,6 +1,6 @@
 """Statistical inference for fitted logistic regressions, named and computed like statsmodels.
 
-``LogisticRegression(penalty=None).fit(X, y).summary(X, y)`` returns a :class:`LogitResults`
+``LogisticRegression(C=np.inf).fit(X, y).summary(X, y)`` returns a :class:`LogitResults`
 whose attributes follow statsmodels' ``LogitResults`` / ``MNLogitResults``: ``params``, ``bse``,
 ``zvalues`` (alias ``tvalues``), ``pvalues``, ``conf_int(alpha)``, ``cov_params()``, ``llf``,
 ``llnull``, ``llr``, ``llr_pvalue``, ``prsquared``, ``aic``, ``bic``, ``nobs``, ``df_model``,

@@ -173,19 +173,21 @@ def penalty_strength(estimator: Any, allow_penalized: bool) -> float:
     """
     C = float(estimator.C_ if hasattr(estimator, "C_") else estimator.C)
     penalised = estimator.penalty is not None and math.isfinite(C)
+    l1_share = estimator._l1_ratio if penalised else 0.0
     if penalised and not allow_penalized:
+        kind = "an L2" if l1_share == 0 else f"an l1_ratio={l1_share!r}"
         raise ValueError(
             f"summary() reports maximum-likelihood inference, but this model was fitted with "
-            f"penalty={estimator.penalty!r} (C={C!r}): its coefficients are shrunk, and Wald "
-            "p-values and intervals around them would be misleading. Refit with penalty=None, or (L2 "
-            "only) pass allow_penalized=True for approximate Bayesian standard errors from the "
-            "penalised information."
+            f"{kind} penalty (C={C!r}): its coefficients are shrunk, and Wald p-values and intervals "
+            "around them would be misleading. Refit with C=np.inf, or (L2 only) pass "
+            "allow_penalized=True for approximate Bayesian standard errors from the penalised "
+            "information."
         )
-    if penalised and estimator._l1_ratio > 0:
+    if penalised and l1_share > 0:
         raise ValueError(
             "summary() has no standard errors for an L1 or elastic-net fit (the lasso estimate is not a "
             "smooth function of the data; zeroed coefficients have no Wald interval). Refit with "
-            "penalty=None, or penalty='l2' with allow_penalized=True."
+            "C=np.inf, or l1_ratio=0 with allow_penalized=True."
         )
     if estimator.class_weight is not None:
         raise ValueError("summary() needs class_weight=None: class weights change the likelihood, so "

@@ -248,14 +248,13 @@ def _fitted_penalty(estimator: Any) -> tuple[float, float]:
     values it chose, a plain one its parameters. ``l1_ratio`` is the L1 share: 0 for 'l2', 1 for
     'l1'.
     """
-    penalty = getattr(estimator, "penalty", "l2")
-    if penalty is None:
+    C = estimator.C_ if hasattr(estimator, "C_") else getattr(estimator, "C", np.inf)
+    if getattr(estimator, "penalty", "deprecated") is None or not np.isfinite(C):
         return np.inf, 0.0
-    C = estimator.C_ if hasattr(estimator, "C_") else estimator.C
     if hasattr(estimator, "l1_ratio_"):
         l1_ratio = np.ravel(estimator.l1_ratio_)[0]  # scikit-learn's CV keeps one per class
     else:
-        l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, getattr(estimator, "l1_ratio", None))
+        l1_ratio = getattr(estimator, "_l1_ratio", 0.0)  # from l1_ratio, or the deprecated penalty
     return float(C), 0.0 if l1_ratio is None else float(l1_ratio)
 
 
