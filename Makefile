@@ -37,8 +37,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_solvers.py
 
+# gpu.sh runs $PYTHON (python3 by default): point it at the venv's interpreter, which has torch
 gpu: $(STAMP)
-	bash benchmarks/gpu.sh
+	PYTHON="$(CURDIR)/$(PY)" bash benchmarks/gpu.sh
 
 clean:
 	rm -rf $(VENV) torchlogit-demo build src/*.egg-info

@@ -43,7 +43,7 @@ def test_demo_writes_figures_and_classifies_the_new_point_as_red(tmp_path, capsy
 
 
 def test_demo_with_the_tutorial_optimizer(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--optimizer", "adam", "--epochs", "200"]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--solver", "adam", "--epochs", "200"]) == 0
     text = capsys.readouterr().out
     assert "epoch    200" in text and "test accuracy 1.000" in text
     assert "RED" in text
@@ -72,7 +72,7 @@ def test_fit_multinomial_with_sgd_options(tmp_path, capsys):
     X, y, _ = make_classification_data(n=150, d=2, n_classes=3, seed=2)
     data = _write_csv(tmp_path / "three.csv", X, y)
     model = tmp_path / "m.safetensors"
-    code = main(["fit", str(data), "--target", "label", "--out", str(model), "--optimizer", "adam",
+    code = main(["fit", str(data), "--target", "label", "--out", str(model), "--solver", "adam",
                  "--epochs", "50", "--lr", "0.05", "--quiet"])
     assert code == 0
     assert "3 classes" in capsys.readouterr().out

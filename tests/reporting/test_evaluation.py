@@ -191,7 +191,7 @@ def test_cli_evaluate_reads_parquet_and_writes_plots(fitted, tmp_path, capsys):
     pq.write_table(pa.table({"label": y, **{f"f{j}": X[:, j] for j in range(3)}}), data)
     plots = tmp_path / "figures"
     assert main(["evaluate", str(model), str(data), "--target", "label", "--plots", str(plots),
-                 "--plot-format", "svg", "--features", "f2,f0"]) == 0
+                 "--plot-format", "svg", "--region-features", "f2,f0"]) == 0
     assert "accuracy" in capsys.readouterr().out
     assert sorted(p.name for p in plots.iterdir()) == [
         "calibration.svg", "coefficients.svg", "confusion_matrix.svg", "decision_regions.svg",
@@ -212,7 +212,7 @@ def test_cli_evaluate_errors_are_one_line_and_leave_no_file(fitted, tmp_path, ca
     elif case == "unwritable":
         argv[-1] = str(tmp_path / "no-such-folder" / "m.json")
     else:
-        argv += ["--plots", str(tmp_path / "plots"), "--features", "f0,zz"]
+        argv += ["--plots", str(tmp_path / "plots"), "--region-features", "f0,zz"]
     before = sorted(p.name for p in tmp_path.iterdir())
     assert main(argv) == 1
     err = capsys.readouterr().err

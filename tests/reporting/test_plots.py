@@ -309,3 +309,35 @@ def test_loss_curve_is_log_scaled_when_it_spans_decades(tmp_path, drawn):
     np.testing.assert_array_equal(wide.get_lines()[0].get_xydata(), [[0, 5.0], [1, 0.5], [2, 0.01]])
     assert wide.get_yscale() == "log" and narrow.get_yscale() == "linear"
     assert (wide.get_xlabel(), narrow.get_xlabel()) == ("Newton iteration", "epoch")
+
+
+def test_path_takes_the_path_result_and_keeps_its_title_clear(three, tmp_path, drawn):
+    """``plot_path(result, file)`` draws each class's coefficients along ``result.Cs``; the suptitle
+    sits above the top axis' label ('non-zero coefficients') instead of over it."""
+    from torchlogit import path as regularization_path
+
+    _, X, y = three
+    result = regularization_path(X, y, Cs=8, l1_ratio=1.0)
+    out = plots.plot_path(result, tmp_path / "path.png", feature_names=["a", "b", "c", "d"])
+    assert_png_not_blank(out)
+    figure = drawn[-1]
+    axes = [ax for ax in figure.axes if ax.get_xlabel().startswith("C (")]
+    assert len(axes) == 3 and [ax.get_title() for ax in axes] == ["class 0", "class 1", "class 2"]
+    for k, ax in enumerate(axes):
+        lines = [line for line in ax.get_lines() if line.get_label() in ("a", "b", "c", "d")]
+        for line in lines:
+            j = "abcd".index(line.get_label())
+            np.testing.assert_allclose(line.get_xdata(), result.Cs)
+            np.testing.assert_allclose(line.get_ydata(), result.coefs[:, k, j])
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)  # the figure was saved and closed: lay it out again to measure
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    title = figure._suptitle.get_window_extent(renderer)
+    tops = [child.xaxis.label.get_window_extent(renderer) for ax in axes for child in ax.child_axes]
+    assert tops and all(title.y0 >= label.y1 for label in tops)  # no overlap: the title is above
+    with pytest.raises(TypeError, match="plot_path takes"):
+        plots.plot_path(result)
+    same = plots.plot_path(result.Cs, result.coefs, tmp_path / "arrays.png")  # the arrays, as before
+    assert_png_not_blank(same)

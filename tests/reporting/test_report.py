@@ -4,6 +4,7 @@ it renders in headless Chromium to a non-blank page with no broken images."""
 import base64
 import csv
 import io
+import math
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from support.synthetic import make_classification_data
 
 from torchlogit import LogisticRegression
 from torchlogit.cli.main import main
-from torchlogit.reporting.report import write_report
+from torchlogit.reporting.report import build_report, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -73,7 +74,7 @@ def binary_report(binary, tmp_path_factory):
 def test_binary_report_has_every_section_and_escapes_text(binary_report):
     page = binary_report.read_text(encoding="utf-8")
     assert_self_contained(page)
-    for text in ("<h2>Data</h2>", "<h2>Model and fit</h2>", "<h2>Metrics</h2>", "<h2>Figures</h2>",
+    for text in ("<h2>Data</h2>", "<h2>Model</h2>", "<h2>Metrics</h2>", "<h2>Figures</h2>",
                  "<h2>Coefficients</h2>", "roc auc", "Youden", "predicted yes", "test &amp; holdout.csv",
                  "&lt;b&gt;risk&lt;/b&gt;", "a note &lt;with markup&gt;", "x&lt;y", "ci lower",
                  "predict yes when its probability ≥ 0.4"):
@@ -83,13 +84,69 @@ def test_binary_report_has_every_section_and_escapes_text(binary_report):
     assert len(_images(page)) == 7 and "Coefficients with confidence intervals" in page
 
 
+def test_the_title_names_the_target_and_the_data_and_the_coefficients_come_first(binary_report):
+    page = binary_report.read_text(encoding="utf-8")
+    assert "<h1>Predicting label from test &amp; holdout.csv</h1>" in page
+    markers = ('class="headline"', "<h2>Coefficients</h2>", "<h2>Metrics</h2>", "<h2>Figures</h2>",
+               "<details>")
+    order = [page.index(marker) for marker in markers]
+    assert order == sorted(order)
+    appendix = page[page.index("<details>"):]
+    assert "Solver progress" in appendix and "Solver progress" not in page[:page.index("<details>")]
+
+
+def test_one_coefficient_table_with_odds_ratios_and_their_intervals(binary, binary_report):
+    est, _, _ = binary
+    page = binary_report.read_text(encoding="utf-8")
+    section = page[page.index("<h2>Coefficients</h2>"):page.index("<h2>Metrics</h2>")]
+    assert section.count("<table>") == 1 and "const" not in page and section.count(">intercept<") == 1
+    for c in est.coef_[0]:  # the fake inference's intervals are coef ± 0.2
+        cells = [f"{v:.4g}" for v in (c, math.exp(c), math.exp(c - 0.2), math.exp(c + 0.2))]
+        assert "".join(f"<td>{v}</td>" for v in cells[1:]) in section, cells
+        assert f"<td>{cells[0]}</td>" in section
+
+
+def test_numbers_carry_four_significant_digits(binary_report):
+    page = binary_report.read_text(encoding="utf-8")
+    cells = re.findall(r"<td>(-?[0-9][0-9.e+-]*)</td>", page)
+    assert cells
+    for cell in cells:
+        digits = cell.split("e")[0].replace("-", "").replace(".", "").lstrip("0")
+        assert len(digits) <= 4 or "." not in cell, cell  # counts (rows, confusion matrix) are whole
+
+
+def test_the_headline_shows_the_accuracy_and_the_calibration(binary):
+    from sklearn.metrics import accuracy_score
+
+    est, X, y = binary
+    page = build_report(est, X, y, target="label")
+    headline = page[page.index('class="headline"'):page.index("<h2>Coefficients</h2>")]
+    assert f"<b>{accuracy_score(y, est.predict(X)):.4g}</b><span>accuracy</span>" in headline
+    assert "<b>200</b><span>rows evaluated</span>" in headline and "calibration slope" in headline
+
+
+def test_a_model_fitted_on_a_dataframe_reports_without_warnings(binary, tmp_path):
+    import warnings
+
+    import pandas as pd
+
+    _, X, y = binary
+    frame = pd.DataFrame(X, columns=["age", "income", "risk"])
+    est = LogisticRegression().fit(frame, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's "X does not have valid feature names" would raise
+        page = write_report(est, X, y, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert ">income<" in page
+
+
 def test_multinomial_report_from_a_model_file_shows_the_solver_history(tmp_path):
     from torchlogit.serving.modelfile import load_model, save_model
 
     X, y, _ = make_classification_data(n=240, d=2, n_classes=3, seed=22)
     fitted = LogisticRegression().fit(X, y)
     loaded = load_model(save_model(fitted, tmp_path / "m.safetensors"))
-    assert loaded.history_ == fitted.history_
+    np.testing.assert_allclose([h["objective"] for h in loaded.history_],
+                               [h["objective"] for h in fitted.history_], rtol=1e-6)  # float32 in the file
     out = write_report(loaded, X, y, tmp_path / "r.html")
     page = out.read_text(encoding="utf-8")
     assert_self_contained(page)
@@ -129,19 +186,23 @@ def test_cli_report_and_its_errors(model_and_csv, tmp_path, capsys):
     model, data = model_and_csv
     out = tmp_path / "report.html"
     assert main(["report", str(model), str(data), "--target", "label", "--out", str(out),
-                 "--features", "f2,f1", "--title", "Churn model", "--ci"]) == 0
+                 "--region-features", "f2,f1", "--title", "Churn model", "--ci"]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
     assert_self_contained(page)
     assert "<h1>Churn model</h1>" in page and "test accuracy" in page and "over f2 and f1" in page
     assert "std err" in page and "Coefficients with confidence intervals" in page  # --ci
+    section = page[page.index("<h2>Coefficients</h2>"):page.index("<h2>Metrics</h2>")]
+    assert section.count("<table>") == 1 and "odds ratio ci lower" in section and "const" not in page
+    assert main(["report", str(model), str(data), "--target", "label", "--out", str(out)]) == 0
+    assert "<h1>Predicting label from data.csv</h1>" in out.read_text(encoding="utf-8")
     out.unlink()
     before = sorted(p.name for p in tmp_path.iterdir())
     bad_out = str(tmp_path / "no-such-folder" / "r.html")
     for argv, message in (
         (["--out", bad_out], "does not exist"),
         (["--out", str(out), "--threshold", "0"], "strictly between 0 and 1"),
-        (["--out", str(out), "--features", "f1"], "two different feature names"),
+        (["--out", str(out), "--region-features", "f1"], "two different feature names"),
     ):
         assert main(["report", str(model), str(data), "--target", "label", *argv]) == 1
         err = capsys.readouterr().err
@@ -194,3 +255,36 @@ def test_report_renders_in_headless_chromium(binary_report, tmp_path):
     found = re.search(r'data-images="(\d+)/(\d+)"', dom)
     assert found, dom[-2000:]
     assert int(found.group(1)) == 7 and int(found.group(2)) == 0  # 7 images, none broken
+
+
+# Injected into a copy of the report: where the title, the headline and the coefficient table end,
+# against the height of the window (the first screen), and whether the appendix starts closed.
+_FIRST_SCREEN_PROBE = (
+    "<script>window.addEventListener('load', function () {"
+    " var h2 = Array.from(document.querySelectorAll('h2')).find(e => e.textContent === 'Coefficients');"
+    " var table = h2; while (table && table.tagName !== 'TABLE') { table = table.nextElementSibling; }"
+    " var parts = [document.querySelector('h1'), document.querySelector('.headline'), table];"
+    " var bottoms = parts.map(e => e ? Math.round(e.getBoundingClientRect().bottom) : -1);"
+    " document.body.setAttribute('data-first-screen', bottoms.join(',') + ';' + window.innerHeight);"
+    " document.body.setAttribute('data-appendix-open', String(document.querySelector('details').open));"
+    " });</script>")
+
+
+def test_the_first_screen_shows_the_title_the_headline_and_the_coefficients(binary_report, tmp_path):
+    import matplotlib.image as mpimg
+
+    chromium = _chromium()
+    probe = tmp_path / "first.html"
+    page = binary_report.read_text(encoding="utf-8")
+    probe.write_text(page.replace("</body>", _FIRST_SCREEN_PROBE + "</body>"), encoding="utf-8")
+    dom = _run_chromium(chromium, "--window-size=1280,800", "--dump-dom", probe.as_uri()).stdout
+    found = re.search(r'data-first-screen="(-?\d+),(-?\d+),(-?\d+);(\d+)"', dom)
+    assert found, dom[-2000:]
+    title, headline, table, height = map(int, found.groups())
+    assert 0 < title < headline < table <= height  # all three end inside the first screen, in this order
+    assert 'data-appendix-open="false"' in dom
+    shot = tmp_path / "first.png"
+    _run_chromium(chromium, f"--screenshot={shot}", "--window-size=1280,800", binary_report.as_uri())
+    pixels = mpimg.imread(shot)[..., :3]
+    rows_with_ink = np.flatnonzero((pixels < 0.5).all(axis=2).any(axis=1))
+    assert rows_with_ink.size and rows_with_ink.max() > table * pixels.shape[0] / height - 40  # drawn there

@@ -1,20 +1,24 @@
 """Everything the command line shows: lines, warnings, errors, tables and progress bars.
 
 The one printer of the CLI: the command modules say what to show, this module decides where it
-goes (results on standard output; errors, warnings and notes on standard error). Also holds the
-small text helpers the commands share (label text, output-path checks). ``rich`` is imported only
-inside the functions that draw, so ``torchlogit --help`` starts fast.
+goes (results on standard output; errors, warnings, notes and the progress line on standard
+error). Text is sized to the terminal: lines fold between words at its width, and the one progress
+display (:func:`fit_progress`, :func:`row_progress`) keeps a usable bar on 80 columns, draws only
+on a terminal unless asked (``--progress``), and prints plain lines in a log. Also holds the small
+text helpers the commands share (label text, thresholds, output-path checks). ``rich`` is imported
+only inside the functions that draw, so ``torchlogit --help`` starts fast.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 PROG = "torchlogit"
@@ -39,14 +43,34 @@ def rank_zero_printer(rank: int) -> Callable[[str], None]:
 def show(*renderables: Any, width: int | None = None, plain: bool = False) -> None:
     """Print rich tables, summaries or text on standard output, each from a new line.
 
+    ``width`` defaults to the terminal's (80 columns when the output is not a terminal);
     ``plain`` turns off rich's markup and highlighting, for text holding user labels and paths.
     """
     from rich.console import Console
 
     options = {"highlight": False, "markup": False} if plain else {}
-    console = Console(width=width, **options)
+    console = Console(width=width or terminal_width(), **options)
     for renderable in renderables:
         console.print(renderable)
+
+
+def show_summary(summary: Any, width: int | None = None) -> None:
+    """A statsmodels-style summary table (``LogitResults.summary()``), as Python prints it.
+
+    The table is the one ``print(results.summary())`` shows, line for line (one layout for the
+    CLI and Python); its footnotes, single long lines there, are folded between words at the
+    table's width, or the terminal's when that is narrower. A terminal narrower than the table
+    itself wraps its rows: rich's renderer would fit them by eliding digits, which is worse.
+    """
+    width = width or terminal_width()
+    lines = summary.as_text().splitlines()
+    rules = [k for k, line in enumerate(lines) if line.startswith("=")]
+    end = rules[-1] + 1 if rules else len(lines)
+    table_width = len(lines[rules[0]]) if rules else max(map(len, lines))
+    for line in lines[:end]:
+        out(line.rstrip())
+    for note in lines[end:]:
+        wrapped(note, indent=4, width=min(table_width, width))
 
 
 def error(exc: BaseException) -> None:
@@ -78,7 +102,10 @@ def warnings_to_stderr() -> Iterator[None]:
                 message = _one_line(item.message)  # type: ignore[arg-type]
                 if message not in seen:
                     seen.add(message)
-                    print(f"{PROG}: warning: {message}", file=sys.stderr)
+                    if sys.stderr.isatty():  # folded between words at the terminal's width
+                        wrapped(f"{PROG}: warning: {message}", err=True)
+                    else:  # one line each in logs, for grep
+                        print(f"{PROG}: warning: {message}", file=sys.stderr)
 
 
 def label_text(label: object) -> str:
@@ -86,6 +113,13 @@ def label_text(label: object) -> str:
     from torchlogit._validation import plain
 
     return str(plain(label))
+
+
+def threshold_option(value: float | None) -> float | None:
+    """``--threshold``, checked: a probability strictly between 0 and 1, or ``None``."""
+    if value is not None and not (math.isfinite(value) and 0 < value < 1):
+        raise ValueError(f"--threshold must lie strictly between 0 and 1, got {value:g}")
+    return value
 
 
 def check_output(path: str | os.PathLike[str] | None) -> None:
@@ -145,94 +179,277 @@ def _file_keys(path: str | os.PathLike[str], *, resolve: bool) -> list[tuple]:
     return keys
 
 
-# --------------------------------------------------------------------------- progress bars
-@contextlib.contextmanager
-def progress(disabled: bool, total: int, label: str) -> Iterator[Callable[..., None]]:
-    """A rich progress bar over ``total`` steps; yields ``advance(text)``."""
-    if disabled or total <= 0:
-        yield lambda text="": None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+# --------------------------------------------------------------------------- terminal text
+def terminal_width() -> int:
+    """Columns of the terminal (``COLUMNS`` when set; 80 when the output is not a terminal)."""
+    import shutil
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=total, info="")
-
-        def advance(text: str = "") -> None:
-            bar.update(task, advance=1, info=text)
-
-        yield advance
+    return max(shutil.get_terminal_size((80, 24)).columns, 20)
 
 
-@dataclass(frozen=True)
-class PassCallbacks:
-    """What a streamed fit reports to its progress bar; ``None`` where nothing is drawn.
+def wrapped(text: str, *, indent: int = 2, width: int | None = None, err: bool = False) -> None:
+    """Print ``text`` folded at word boundaries to the terminal's width, continuation lines indented.
+
+    Numbers and names never break in the middle: lines break only at spaces.
+    """
+    import textwrap
+
+    lines = textwrap.wrap(text, width=width or terminal_width(), subsequent_indent=" " * indent,
+                          break_long_words=False, break_on_hyphens=False)
+    for line in lines or [""]:
+        out(line, err=err)
+
+
+def folded_names(names: Sequence[str], *, head: int = 8, tail: int = 2) -> str:
+    """``names`` joined by commas; past ``head + tail + 1`` names the middle is elided (``...``)."""
+    names = [str(n) for n in names]
+    if len(names) <= head + tail + 1:
+        return ", ".join(names)
+    return ", ".join([*names[:head], f"... ({len(names) - head - tail} more)", *names[-tail:]])
+
+
+def grouped(n: float) -> str:
+    """An integer with thousands separators (``3,000,000``)."""
+    return f"{int(n):,}"
+
+
+def _rate(per_second: float) -> str:
+    """A speed in rows per second, in three significant digits with k/M/G (``2.41M``)."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if per_second >= scale:
+            return f"{per_second / scale:.3g}{suffix}"
+    return f"{per_second:.0f}"
+
+
+# --------------------------------------------------------------------------- progress display
+BAR_MIN, BAR_MAX = 16, 40
+"""Width of the progress bar: never narrower than ``BAR_MIN`` (it gives way to the optional fields
+first), at most ``BAR_MAX`` (the rest of a wide terminal stays empty)."""
+
+
+@dataclass
+class ProgressState:
+    """What one progress line shows; the display redraws it from these fields.
 
     Attributes
     ----------
-    on_chunk : callable or None
-        Called with the row count of every chunk the data source serves.
-    on_iteration : callable or None
-        The solver's ``callback(iteration, objective, max_abs_gradient)``.
+    label : what advances (``pass 3``, ``iteration 6``, ``epoch 12/1000``, ``predict``)
+    done, total : the bar's position; ``total=None`` draws an indeterminate (moving) bar
+    counter : a count beside the bar (``1,234,567/3,000,000 rows``)
+    info : the latest solver figures (``max |gradient| 1.2e-05``) or how the fit ended
+    speed : rows per second (``2.41M rows/s``)
+    started : ``time.perf_counter()`` at the start, for the elapsed time
     """
 
-    on_chunk: Callable[[int], None] | None = None
-    on_iteration: Callable[[int, float, float], None] | None = None
+    label: str
+    done: float = 0.0
+    total: float | None = None
+    counter: str = ""
+    info: str = ""
+    speed: str = ""
+    started: float = field(default_factory=time.perf_counter)
+
+
+def progress_line(state: ProgressState, width: int, now: float | None = None) -> Any:
+    """The progress line as ``rich`` Text at most ``width`` columns wide.
+
+    The label and a bar of at least ``BAR_MIN`` columns always show; then, while they fit, the
+    counter, the info, the elapsed time and the speed, in that order of priority (a narrow
+    terminal drops the speed first). The bar takes what is left, up to ``BAR_MAX``.
+    """
+    from rich.text import Text
+
+    now = time.perf_counter() if now is None else now
+    elapsed = _clock(now - state.started)
+    optional = [state.counter, state.info, elapsed, state.speed]
+    used = len(state.label) + 1 + BAR_MIN
+    shown = []
+    for part in optional:
+        if part and used + 2 + len(part) <= width:
+            shown.append(part)
+            used += 2 + len(part)
+    bar_width = max(min(BAR_MAX, width - used + BAR_MIN), 1)
+    line = Text(state.label + " ", no_wrap=True, overflow="ellipsis")
+    line.append_text(_bar(state, bar_width, now))
+    for part in (p for p in optional if p in shown):
+        line.append("  " + part)
+    line.truncate(width)
+    return line
+
+
+def _bar(state: ProgressState, width: int, now: float) -> Any:
+    """The bar: filled in proportion to done/total, or a block sweeping back and forth."""
+    from rich.text import Text
+
+    if state.total is None:  # indeterminate: a quarter-width block moving 10 columns a second
+        block = max(width // 4, 1)
+        travel = max(width - block, 1)
+        step = int((now - state.started) * 10) % (2 * travel)
+        start = step if step < travel else 2 * travel - step
+        return Text.assemble(("━" * start, "grey23"), ("━" * block, "magenta"),
+                             ("━" * (width - start - block), "grey23"))
+    fraction = 1.0 if state.total <= 0 else min(max(state.done / state.total, 0.0), 1.0)
+    filled = round(fraction * width)
+    return Text.assemble(("━" * filled, "green" if fraction >= 1 else "magenta"),
+                         ("━" * (width - filled), "grey23"))
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+class _Line:
+    """A rich renderable redrawing a :class:`ProgressState` at the console's current width."""
+
+    def __init__(self, state: ProgressState):
+        self.state = state
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        yield progress_line(self.state, options.max_width)
+
+
+def bar_wanted(quiet: bool, forced: bool = False) -> bool:
+    """Whether to draw progress: ``--progress`` always, ``--quiet`` never, else only when standard
+    error is a terminal (so logs and CI output stay clean)."""
+    if forced:
+        return True
+    return not quiet and sys.stderr.isatty()
 
 
 @contextlib.contextmanager
-def pass_progress(disabled: bool, rows_per_pass: int) -> Iterator[PassCallbacks]:
-    """A progress bar over the passes of a streamed fit: rows, rows/s, passes, max |gradient|.
+def progress_display(enabled: bool, state: ProgressState, *,
+                     console: Any = None) -> Iterator[Callable[[], None]]:
+    """Show ``state`` on standard error while the block runs; yields ``refresh()``.
 
-    The bar advances as chunks are served (``on_chunk``): a pass is ``rows_per_pass`` rows.
+    On a terminal the line is redrawn in place (rich ``Live``) and left showing its final state;
+    ``--progress`` on something else (a log file) prints the line as plain text at most once a
+    second and once at the end, without control codes. Disabled, ``refresh`` does nothing.
     """
-    if disabled:
-        yield PassCallbacks()
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    total = max(rows_per_pass, 1)
-    columns = (TextColumn("pass {task.fields[passes]}"), BarColumn(),
-               TextColumn("{task.fields[rows]} rows, {task.fields[speed]} rows/s"), TimeElapsedColumn(),
-               TextColumn("{task.fields[info]}"))
-    state = {"done": 0, "started": time.perf_counter()}
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("fit", total=total, passes=1, rows=0, speed="-", info="")
-
-        def on_chunk(rows: int) -> None:
-            state["done"] += rows
-            passes, within = divmod(state["done"], total)
-            speed = state["done"] / max(time.perf_counter() - state["started"], 1e-9)
-            bar.update(task, completed=within, passes=passes + 1, rows=state["done"], speed=f"{speed:,.0f}")
-
-        def on_iteration(iteration: int, f: float, grad_max: float) -> None:
-            bar.update(task, info=f"iteration {iteration}: max |gradient| {grad_max:.1e}")
-
-        yield PassCallbacks(on_chunk, on_iteration)
-
-
-@contextlib.contextmanager
-def row_progress(disabled: bool, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (a terminal only) over rows predicted; yields ``advance(rows)``."""
-    if disabled or not sys.stderr.isatty():
-        yield lambda rows: None
+    if not enabled:
+        yield lambda: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    started = time.perf_counter()
-    columns = (TextColumn("predict"), BarColumn(),
-               TextColumn("{task.completed} rows, {task.fields[speed]} rows/s"), TimeElapsedColumn())
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task("predict", total=total, speed="-")
+    console = console or Console(stderr=True, highlight=False)
+    if not console.is_terminal:
+        yield from _logged_progress(console, state)
+        return
+    from rich.live import Live
+
+    with Live(_Line(state), console=console, refresh_per_second=8, transient=False) as live:
+        yield live.refresh
+
+
+def _logged_progress(console: Any, state: ProgressState) -> Iterator[Callable[[], None]]:
+    """The progress line printed as log text: at most once a second, and once at the end."""
+    last = [0.0]
+
+    def refresh() -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            console.print(progress_line(state, console.width, now))
+
+    try:
+        yield refresh
+    finally:
+        console.print(progress_line(state, console.width))
+
+
+@dataclass(frozen=True)
+class FitCallbacks:
+    """What a fit reports to its progress display; every member is safe to call when nothing is drawn.
+
+    Attributes
+    ----------
+    on_chunk : called with the row count of every chunk a streamed source serves, or ``None``
+        (in-memory fits: nothing to count)
+    on_iteration : the solver's ``callback(iteration, objective, max_abs_gradient)``
+    finish : ``finish(converged, n_iter)`` once the fit has returned, so the line shows how it ended
+        (``converged=None``: a loop without a convergence test, the tutorial's epochs)
+    """
+
+    on_chunk: Callable[[int], None] | None
+    on_iteration: Callable[[int, float, float], None]
+    finish: Callable[[bool | None, int], None]
+
+
+@contextlib.contextmanager
+def fit_progress(enabled: bool, *, rows_per_pass: int | None = None, epochs: int | None = None,
+                 console: Any = None) -> Iterator[FitCallbacks]:
+    """The progress of a fit: passes over the rows of a streamed fit, or iterations in memory.
+
+    Streamed (``rows_per_pass`` given): ``pass k`` counts the passes begun, the bar and counter the
+    rows of the current pass. In memory: ``iteration k`` over an indeterminate bar (a solver stops
+    when it converges, so ``max_iter`` is no honest total), or ``epoch k/N`` over ``epochs`` for
+    the tutorial's loop. ``finish`` fills the bar and says whether and when the fit converged.
+    """
+    state = ProgressState(label="pass 1" if rows_per_pass else ("epoch 0" if epochs else "iteration 0"),
+                          total=rows_per_pass or epochs)
+    with progress_display(enabled, state, console=console) as refresh:
+        yield _fit_callbacks(state, refresh, rows_per_pass, epochs, enabled)
+
+
+def _fit_callbacks(state: ProgressState, refresh: Callable[[], None], rows_per_pass: int | None,
+                   epochs: int | None, enabled: bool) -> FitCallbacks:
+    """The callbacks of :func:`fit_progress` updating ``state``."""
+    rows = [0]
+
+    def on_chunk(count: int) -> None:
+        rows[0] += count
+        passes = -(-rows[0] // rows_per_pass)  # the passes begun: the last row of pass k is still pass k
+        state.label, state.done = f"pass {passes}", rows[0] - (passes - 1) * rows_per_pass
+        state.counter = f"{grouped(state.done)}/{grouped(rows_per_pass)} rows"
+        state.speed = f"{_rate(rows[0] / max(time.perf_counter() - state.started, 1e-9))} rows/s"
+        refresh()
+
+    def on_iteration(iteration: int, objective: float, grad_max: float) -> None:
+        if rows_per_pass:
+            state.info = f"iter {iteration}: |grad| {grad_max:.1e}"
+        else:
+            state.label = f"epoch {iteration}/{epochs}" if epochs else f"iteration {iteration}"
+            state.done, state.info = iteration, f"max |gradient| {grad_max:.1e}"
+        refresh()
+
+    def finish(converged: bool | None, n_iter: int) -> None:
+        state.total, state.done = 1.0, 1.0
+        how = "done" if converged is None else "converged" if converged else "NOT converged"
+        state.info = f"{how}: {n_iter} {'epoch' if epochs else 'iteration'}{'s' if n_iter != 1 else ''}"
+        refresh()
+
+    return FitCallbacks(on_chunk if rows_per_pass and enabled else None, on_iteration, finish)
+
+
+@contextlib.contextmanager
+def row_progress(enabled: bool, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Progress over rows predicted (determinate when ``total`` is known); yields ``advance(rows)``."""
+    state = ProgressState(label="predict", total=total)
+    with progress_display(enabled, state) as refresh:
 
         def advance(rows: int) -> None:
-            done = bar.tasks[0].completed + rows
-            speed = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(task, completed=done, speed=f"{speed:,.0f}")
+            state.done += rows
+            state.counter = f"{grouped(state.done)}{'' if total is None else '/' + grouped(total)} rows"
+            state.speed = f"{_rate(state.done / max(time.perf_counter() - state.started, 1e-9))} rows/s"
+            refresh()
 
         yield advance
+        if total is None:
+            state.total = state.done  # the end: a full bar
+            refresh()
+
+
+# --------------------------------------------------------------------------- warnings
+def warning(text: str) -> None:
+    """A warning line on standard error, now (a choice the user should see before a long fit)."""
+    print(f"{PROG}: warning: {' '.join(text.split())}", file=sys.stderr, flush=True)
+
+
+def deprecated(old: str, new: str) -> None:
+    """The line telling that option ``old`` was renamed ``new`` (kept for one release)."""
+    print(f"{PROG}: warning: {old} is deprecated and will be removed in the next release; use {new}",
+          file=sys.stderr)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -21,17 +21,19 @@ def demo(args: argparse.Namespace) -> None:
     from torchlogit.tutorial.demo import run_demo
 
     started = time.perf_counter()
-    with _output.progress(args.quiet or args.optimizer == "newton", args.epochs, "training") as advance:
-        report_every = max(1, args.epochs // 10)
+    shown = _output.bar_wanted(args.quiet, args.progress) and args.solver != "newton"
+    with _output.fit_progress(shown, epochs=args.max_iter) as bar:
+        report_every = max(1, args.max_iter // 10)
 
         def on_epoch(epoch: int, loss: float, grad_max: float, test_accuracy: float) -> None:
-            advance(f"loss {loss:.5f}")
-            if not args.quiet and (epoch % report_every == 0 or epoch == args.epochs):
+            bar.on_iteration(epoch, loss, grad_max)
+            if not args.quiet and (epoch % report_every == 0 or epoch == args.max_iter):
                 _output.out(f"epoch {epoch:>6}: loss {loss:.6f}, max |gradient| {grad_max:.2e}, "
                             f"test accuracy {test_accuracy:.3f}")
 
-        result = run_demo(args.out, optimizer=args.optimizer, epochs=args.epochs, lr=args.lr,
-                          C=args.C, seed=args.seed, on_epoch=on_epoch)
+        result = run_demo(args.out, optimizer=args.solver, epochs=args.max_iter, lr=args.lr,
+                          C=args.C, seed=args.random_state, on_epoch=on_epoch)
+        bar.finish(None, result.iterations)
     _print_result(result, args.C)
     _output.out(f"done in {time.perf_counter() - started:.2f} s")
 
@@ -48,7 +50,7 @@ def _print_result(result: DemoResult, C: float) -> None:
                     f"max |gradient| {result.grad_max:.1e}")
     else:
         _output.out(f"fit: {result.method}, {result.iterations} epochs in {result.fit_seconds:.2f} s, "
-                    f"final max |gradient| {result.grad_max:.1e} (the exact solver: --optimizer newton)")
+                    f"final max |gradient| {result.grad_max:.1e} (the exact solver: --solver newton)")
     w = result.coef
     _output.out(f"model: w = ({w[0]:.4f}, {w[1]:.4f}), b = {result.intercept:.4f}; "
                 f"boundary {w[0]:.3f}·x1 + {w[1]:.3f}·x2 + {result.intercept:.3f} = 0")

@@ -7,7 +7,6 @@ Part of the CLI layer: :mod:`torchlogit.cli.main` parses the arguments and dispa
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,11 +20,11 @@ def evaluate(args: argparse.Namespace) -> None:
     """Print a model's metrics on labelled data; optionally write them as JSON and draw the figures."""
     from torchlogit.reporting.evaluation import evaluate
 
-    threshold = _threshold(args.threshold)
+    threshold = _output.threshold_option(args.threshold)
     _check_paths(args, [("--json", args.json), *(("the figure", path) for path in _figure_paths(args))])
     _output.check_output(args.json)
     estimator, _, table = _model_and_data(args.model, args.data, args.target)
-    pair = _feature_pair(args.features, table.feature_names)
+    pair = _feature_pair(args.region_features, table.feature_names)
     result = evaluate(estimator, table.X, table.y, threshold=threshold)
     _print_evaluation(result, args.data)
     if args.json is not None:
@@ -53,11 +52,11 @@ def report(args: argparse.Namespace) -> None:
     """Write the self-contained HTML report of a model on labelled data."""
     from torchlogit.reporting.report import write_report
 
-    threshold = _threshold(args.threshold)
+    threshold = _output.threshold_option(args.threshold)
     _check_paths(args, [("--out", args.out)])
     _output.check_output(args.out)
     estimator, metadata, table = _model_and_data(args.model, args.data, args.target)
-    pair = _feature_pair(args.features, table.feature_names)
+    pair = _feature_pair(args.region_features, table.feature_names)
     inference = None
     if args.ci:
         try:
@@ -68,7 +67,7 @@ def report(args: argparse.Namespace) -> None:
     info.update({k.replace("_", " "): v for k, v in (metadata.get("extra") or {}).items()})
     write_report(
         estimator, table.X, table.y, args.out, feature_names=table.feature_names,
-        title=args.title or f"torchlogit report: {args.model}", data_name=str(args.data),
+        title=args.title, data_name=str(args.data),
         target=args.target, threshold=threshold, boundary_features=pair, inference=inference,
         model_info=info,
     )
@@ -130,23 +129,17 @@ def _model_and_data(model: str, data: str, target: str):
     return estimator, metadata, table
 
 
-def _threshold(value: float | None) -> float | None:
-    """``--threshold``, checked: a probability strictly between 0 and 1, or ``None``."""
-    if value is not None and not (math.isfinite(value) and 0 < value < 1):
-        raise ValueError(f"--threshold must lie strictly between 0 and 1, got {value:g}")
-    return value
-
-
 def _feature_pair(text: str | None, names: list[str]) -> tuple[int, int] | None:
-    """The column indices of ``--features A,B`` (the decision-region figure's axes), or ``None``."""
+    """The column indices of ``--region-features A,B`` (the decision-region figure's axes), or ``None``."""
     if text is None:
         return None
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2 or parts[0] == parts[1]:
-        raise ValueError(f"--features takes two different feature names separated by a comma, got {text!r}")
+        raise ValueError(f"--region-features takes two different feature names separated by a comma, "
+                         f"got {text!r}")
     unknown = [p for p in parts if p not in names]
     if unknown:
-        raise ValueError(f"--features: unknown feature(s) {unknown}; the model's features are {names}")
+        raise ValueError(f"--region-features: unknown feature(s) {unknown}; the model's features are {names}")
     return names.index(parts[0]), names.index(parts[1])
 
 

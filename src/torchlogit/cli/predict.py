@@ -33,20 +33,25 @@ def predict(args: argparse.Namespace) -> None:
     from torchlogit.data.tabular import is_parquet
     from torchlogit.serving.modelfile import load_model, read_metadata
 
+    threshold = _output.threshold_option(args.threshold)
     _check_paths(args)
     estimator = load_model(args.model)
+    if threshold is not None and len(estimator.classes_) != 2:
+        raise ValueError(f"--threshold applies to binary models; this model has {len(estimator.classes_)} "
+                         "classes")
     names = read_metadata(args.model)["feature_names"]
     blocks, total = _feature_blocks(args, estimator, names)
+    decide = _decision(threshold)
     if args.out is None:
-        _write_predictions(_csv_writer(sys.stdout, estimator.classes_, args.proba), estimator, blocks)
+        _write_predictions(_csv_writer(sys.stdout, estimator.classes_, args.proba), estimator, blocks, decide)
         return
     from torchlogit._fileio import atomic_path
 
     writer = _parquet_file if is_parquet(args.out) else _csv_file
     with atomic_path(args.out) as tmp, \
             writer(tmp, estimator.classes_, args.proba) as write, \
-            _output.row_progress(args.quiet, total) as advance:
-        count = _write_predictions(write, estimator, blocks, advance)
+            _output.row_progress(_output.bar_wanted(args.quiet, args.progress), total) as advance:
+        count = _write_predictions(write, estimator, blocks, decide, advance)
     _output.out(f"wrote {count} predictions to {args.out}", err=True)
 
 
@@ -96,13 +101,22 @@ def _check_width(data: str, n_features: int, estimator: LogisticRegression) -> N
                          f"{estimator.n_features_in_}")
 
 
+def _decision(threshold: float | None) -> Callable[[np.ndarray], np.ndarray]:
+    """The predicted class index of each row from its probabilities: the most probable class, or
+    (``--threshold t``, binary models) the second class when its probability is at least ``t``."""
+    if threshold is None:
+        return lambda proba: proba.argmax(axis=1)
+    return lambda proba: (proba[:, 1] >= threshold).astype(np.int64)
+
+
 def _write_predictions(write: Write, estimator: LogisticRegression, blocks: Iterator[np.ndarray],
+                       decide: Callable[[np.ndarray], np.ndarray],
                        advance: Callable[[int], None] = lambda rows: None) -> int:
-    """Predict each block and write it; return the number of rows."""
+    """Predict each block, choose each row's class with ``decide``, write it; return the number of rows."""
     count = 0
     for X in blocks:
         proba = estimator.predict_proba(X)
-        best = proba.argmax(axis=1)
+        best = decide(proba)
         write(best, proba)
         count += len(best)
         advance(len(best))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from torchlogit.cli import _output
+from torchlogit.cli import _output, columns
 
 if TYPE_CHECKING:
     import torch
@@ -34,8 +34,8 @@ def wants_streaming(args: argparse.Namespace) -> bool:
 
     data = args.data
     return (len(data) > 1 or not Path(data[0]).is_file() or is_parquet(data[0])
-            or args.chunk_rows is not None or args.checkpoint is not None or args.weight is not None
-            or args.features is not None or args.checkpoint_every is not None or args.memory_map
+            or args.chunk_rows is not None or args.checkpoint is not None
+            or args.checkpoint_every is not None or args.memory_map
             or distributed.env_world_size() > 1)
 
 
@@ -52,12 +52,14 @@ def fit(args: argparse.Namespace, estimator: LogisticRegression) -> None:
     try:
         rank, world = distributed.rank(), distributed.world_size()
         say = _output.rank_zero_printer(rank)
-        source = _open_training_source(args, estimator, device)
+        source = _open_training_source(args, estimator, device, rank == 0)
         started = time.perf_counter()
-        with _output.pass_progress(args.quiet or rank != 0, source.row_totals()[0]) as bar, \
+        shown = _output.bar_wanted(args.quiet, args.progress) and rank == 0
+        with _output.fit_progress(shown, rows_per_pass=source.row_totals()[0]) as bar, \
                 _chunks_reported_to(source, bar.on_chunk):
             fit_streamed(estimator, source, checkpoint=args.checkpoint,
                          checkpoint_every=args.checkpoint_every or 0, callback=bar.on_iteration)
+            bar.finish(bool(estimator.converged_), int(estimator.n_iter_[0]))
         seconds = time.perf_counter() - started
         if estimator.checkpoint_resumed_from_ is not None:
             say(f"resumed from the checkpoint in {args.checkpoint} (iteration "
@@ -65,7 +67,8 @@ def fit(args: argparse.Namespace, estimator: LogisticRegression) -> None:
         n_rows = _all_ranks_sum(source.row_totals()[0])
         _print_streamed_fit(say, args, estimator, source, n_rows, world, seconds)
         accuracy = _streamed_accuracy(estimator, source)
-        say(f"accuracy: train {accuracy:.4f} (all {n_rows} rows; no held-out split when streaming)")
+        say(f"accuracy: train {accuracy:.4f} (all {_output.grouped(n_rows)} rows; no held-out split "
+            "when streaming)")
         if rank == 0:
             from torchlogit.serving.modelfile import save_model
 
@@ -129,18 +132,34 @@ def _check_paths(args: argparse.Namespace) -> None:
         _output.check_output(args.out)
 
 
-def _open_training_source(args: argparse.Namespace, estimator: LogisticRegression,
-                          device: torch.device) -> ParquetSource | CSVSource:
-    """This rank's shard of the files, in the estimator's dtype on ``device``, with two classes or more."""
+def _open_training_source(args: argparse.Namespace, estimator: LogisticRegression, device: torch.device,
+                          describe: bool) -> ParquetSource | CSVSource:
+    """This rank's shard of the files, in the estimator's dtype on ``device``, with two classes or more.
+
+    The columns are chosen as for in-memory fits (:func:`torchlogit.cli.columns.choose`) and,
+    with ``describe``, printed.
+    """
+    from torchlogit import distributed
     from torchlogit._validation import resolve_dtype
     from torchlogit.data.streaming import DEFAULT_CHUNK_ROWS, open_source
 
-    features = None if args.features is None else [f.strip() for f in args.features.split(",")]
-    source = open_source(args.data, target=args.target, features=features, weight=args.weight,
-                         chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
-                         dtype=resolve_dtype(estimator.dtype), device=device,
-                         memory_map=args.memory_map)
+    def opened(features: list[str] | None) -> ParquetSource | CSVSource:
+        return open_source(args.data, target=args.target, features=features, weight=args.weight,
+                           chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+                           dtype=resolve_dtype(estimator.dtype), device=device, memory_map=args.memory_map)
+
+    every = opened(None)  # every column but the target and the weight
+    chosen = columns.choose([*every.feature_names, args.target, *([args.weight] if args.weight else [])],
+                            args)
+    source = every if chosen.features == every.feature_names else opened(chosen.features)
     check_labels(args.target, source.classes)
+    estimator.set_params(class_weight=columns.matched_class_weight(estimator.class_weight, source.classes))
+    if describe:
+        files = len(source.files)
+        where = str(source.files[0]) if files == 1 else f"{files} files"
+        if distributed.env_world_size() <= 1:  # one process: the rows, counted by the classes' pass
+            where += f", {_output.grouped(source.row_totals()[0])} rows"
+        columns.describe(chosen, where, source.classes)
     return source
 
 
@@ -157,17 +176,20 @@ def _chunks_reported_to(source: DataSource, on_chunk: Callable[[int], None] | No
 
 def _print_streamed_fit(say: Callable[[str], None], args: argparse.Namespace, estimator: LogisticRegression,
                         source: ParquetSource | CSVSource, n_rows: int, world: int, seconds: float) -> None:
-    """The fit's summary lines: ``n_rows`` on all ``world`` ranks, fitted in ``seconds``."""
+    """The fit's summary lines, each short enough for an 80-column terminal: ``n_rows`` on all
+    ``world`` ranks, fitted in ``seconds``."""
     status = "converged" if estimator.converged_ else "NOT converged"
     where = f"{len(source.files)} file{'s' if len(source.files) > 1 else ''}"
     if world > 1:
         where += f", {world} ranks"
-    say(f"fit: {len(source.classes)} classes, {n_rows} rows ({where}), {source.n_features} features; "
-        f"solver {estimator.solver_}, {int(estimator.n_iter_[0])} iterations, {status}: "
-        f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g}), "
-        f"objective {estimator.objective_:.10g}")
-    say(f"passes: {estimator.n_passes_} in {seconds:.2f} s "
-        f"({seconds / max(estimator.n_passes_, 1):.3f} s per pass, chunks of {source.chunk_rows} rows)")
+    n_iter = int(estimator.n_iter_[0])
+    say(f"fit: {len(source.classes)} classes, {_output.grouped(n_rows)} rows ({where}), "
+        f"{source.n_features} features")
+    say(f"  solver {estimator.solver_}, {n_iter} iteration{'s' if n_iter != 1 else ''}, {status}: "
+        f"max |gradient| {estimator.grad_max_:.2e} (tol {args.tol:g})")
+    say(f"  objective {estimator.objective_:.10g}")
+    say(f"passes: {estimator.n_passes_} in {seconds:.2f} s ({seconds / max(estimator.n_passes_, 1):.3f} s "
+        f"per pass, chunks of {_output.grouped(source.chunk_rows)} rows)")
 
 
 def _all_ranks_sum(count: int) -> int:

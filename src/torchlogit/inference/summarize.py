@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from torchlogit._sklearn import check_sample_weight
 from torchlogit._threads import single_thread_if_small
-from torchlogit._validation import resolve_device, tensor_to_numpy
+from torchlogit._validation import plain, resolve_device, tensor_to_numpy
 from torchlogit.inference.covariance import (
     LEVERAGE_POWER,
     MEAT,
@@ -265,7 +265,7 @@ def _notes(estimator: Any, model: _Model, cov_type: str, n_groups: tuple[int, ..
     """The footnotes: reference class, penalty, covariance type, convergence."""
     notes = []
     if model.n_classes > 2:
-        notes.append(f"Coefficients are log-odds against the reference class {model.classes[0]!r} "
+        notes.append(f"Coefficients are log-odds against the reference class {plain(model.classes[0])!r} "
                      "(as MNLogit).")
     if model.penalised:
         notes.append(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from torchlogit._fileio import atomic_path
+from torchlogit._validation import plain
 
 _COLORS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
 
@@ -385,43 +386,67 @@ def _shade_regions(fig, ax, grid: tuple[np.ndarray, np.ndarray, np.ndarray], cla
 
 # --------------------------------------------------------------------------- regularisation paths
 def plot_path(
-    Cs: Sequence[float], coefs: np.ndarray, path: str | os.PathLike[str], *,
+    Cs: Any, coefs: np.ndarray | str | os.PathLike[str] | None = None,
+    path: str | os.PathLike[str] | None = None, *,
     feature_names: Sequence[str] | None = None, class_names: Sequence[str] | None = None,
     title: str = "Regularisation path",
 ) -> Path:
     """Every coefficient against C (log scale): how features enter as the penalty weakens.
 
-    ``coefs`` has shape ``(n_Cs, n_outputs, n_features)`` (e.g. ``torchlogit.path(...).coefs``);
+    Call it with the result of :func:`torchlogit.path` and a file, ``plot_path(result, "path.png")``
+    (its ``Cs``, ``coefs``, ``feature_names`` and ``classes`` are used), or with the arrays,
+    ``plot_path(Cs, coefs, "path.png")``: ``coefs`` of shape ``(n_Cs, n_outputs, n_features)``;
     with several outputs (multinomial) one panel is drawn per class. Up to 12 features are named
-    in the legend (the ones largest at the weakest penalty).
+    in the legend (the ones largest at the weakest penalty), ``x1..xd`` without names.
+
+    Raises
+    ------
+    TypeError
+        When no file is given, or ``coefs`` is missing when ``Cs`` is not a path result.
     """
+    if hasattr(Cs, "coefs") and hasattr(Cs, "Cs"):  # a RegularizationPath: (result, file)
+        result, path = Cs, coefs if path is None else path
+        Cs, coefs = result.Cs, result.coefs
+        feature_names = feature_names if feature_names is not None else getattr(result, "feature_names", None)
+        classes = getattr(result, "classes", None)
+        if class_names is None and classes is not None:
+            class_names = [str(plain(c)) for c in classes]
+    if coefs is None or path is None:
+        raise TypeError("plot_path takes (path_result, file) or (Cs, coefs, file)")
     plt = _pyplot()
     Cs = np.asarray(Cs, dtype=float)
     coefs = np.asarray(coefs, dtype=float)
     if coefs.ndim == 2:
         coefs = coefs[:, None, :]
     n_outputs, n_features = coefs.shape[1:]
-    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(n_features)]
-    fig, axes = plt.subplots(1, n_outputs, figsize=(6 + 3 * (n_outputs - 1), 4), squeeze=False)
+    names = list(feature_names) if feature_names is not None else [f"x{j + 1}" for j in range(n_features)]
+    fig, axes = plt.subplots(1, n_outputs, figsize=(6 + 3 * (n_outputs - 1), 4.4), squeeze=False,
+                             layout="constrained")
     for k, ax in enumerate(axes[0]):
-        order = np.argsort(-np.abs(coefs[-1, k]))
-        for rank, j in enumerate(order):
-            ax.plot(Cs, coefs[:, k, j], lw=1.2, label=names[j] if rank < 12 else None)
-        ax.set_xscale("log")
-        ax.axhline(0.0, color="k", lw=0.5)
-        ax.set_xlabel("C (inverse penalty strength)")
-        ax.set_ylabel("coefficient")
+        _path_panel(ax, Cs, coefs[:, k], names, legend=n_features <= 12 or k == 0)
         if n_outputs > 1:
             ax.set_title(f"class {class_names[k] if class_names is not None else k}", fontsize=10)
-        nonzero = (coefs[:, k] != 0).sum(axis=1)
-        top = ax.secondary_xaxis("top")
-        top.set_xticks(Cs[:: max(1, len(Cs) // 6)], labels=[str(v) for v in nonzero[:: max(1, len(Cs) // 6)]])
-        top.set_xlabel("non-zero coefficients", fontsize=8)
-        ax.grid(alpha=0.3)
-        if n_features <= 12 or k == 0:
-            ax.legend(loc="best", fontsize=7)
-    fig.suptitle(title)
+    fig.suptitle(title)  # constrained layout keeps it clear of the top axis' label
     return _save(fig, path)
+
+
+def _path_panel(ax: Any, Cs: np.ndarray, coefs: np.ndarray, names: list[str], legend: bool) -> None:
+    """One class's coefficients (n_Cs, n_features) against C, the non-zero count on the top axis."""
+    order = np.argsort(-np.abs(coefs[-1]))
+    for rank, j in enumerate(order):
+        ax.plot(Cs, coefs[:, j], lw=1.2, label=names[j] if rank < 12 else None)
+    ax.set_xscale("log")
+    ax.axhline(0.0, color="k", lw=0.5)
+    ax.set_xlabel("C (inverse penalty strength)")
+    ax.set_ylabel("coefficient")
+    nonzero = (coefs != 0).sum(axis=1)
+    every = max(1, len(Cs) // 6)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(Cs[::every], labels=[str(v) for v in nonzero[::every]])
+    top.set_xlabel("non-zero coefficients", fontsize=8)
+    ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(loc="best", fontsize=7)
 
 
 def plot_cv_curve(

@@ -2,10 +2,13 @@
 
 One file, no external assets and no JavaScript: the figures are PNG images embedded as base64
 ``data:`` URIs and the styles are inline, so the file can be mailed or attached and opens the same
-anywhere. Sections: data summary, model and fit settings, metrics (:mod:`torchlogit.reporting.evaluation`),
-the best binary thresholds, the confusion matrix, the figures (:mod:`torchlogit.reporting.plots`) and the
-coefficient table (with standard errors and confidence intervals when an inference result from
-:meth:`torchlogit.LogisticRegression.summary` is given).
+anywhere. The first screen holds what a reader came for: a title naming the target and the data,
+a headline (rows, classes, the metrics, calibration when available) and the one coefficient
+table, with odds ratios (and standard errors, p-values and intervals when an inference result
+from :meth:`torchlogit.LogisticRegression.summary` is given). Then the metrics
+(:mod:`torchlogit.reporting.evaluation`), the data, the model's settings and the figures
+(:mod:`torchlogit.reporting.plots`); the solver's diagnostics sit in a collapsed appendix.
+Numbers carry 4 significant digits.
 
 Examples
 --------
@@ -51,6 +54,12 @@ figure img { display: block; max-width: 520px; height: auto; }
 figcaption { font-size: 0.85em; color: #57606a; margin-top: 4px; max-width: 520px; }
 ul.notes { color: #57606a; font-size: 0.9em; }
 .row { display: flex; flex-wrap: wrap; gap: 0 28px; align-items: flex-start; }
+.headline { display: flex; flex-wrap: wrap; gap: 12px; margin: 0.8em 0 0.4em; }
+.headline div { border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 14px; background: #f6f8fa; }
+.headline b { display: block; font-size: 1.25em; }
+.headline span { color: #57606a; font-size: 0.85em; }
+details { margin-top: 1.6em; border-top: 1px solid #d0d7de; padding-top: 0.4em; }
+summary { cursor: pointer; font-size: 1.1em; color: #57606a; }
 """
 
 
@@ -94,13 +103,14 @@ def build_report(  # noqa: PLR0913 public keyword API of write_report
     classes = np.asarray(estimator.classes_)
     y = check_labels(y, classes)
     names = _feature_names(estimator, feature_names, X.shape[1])
-    result = evaluate(estimator, X, y, threshold=threshold)
-    proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
-    figures, notes = _figures(_Inputs(
+    model_X = _model_input(estimator, X)
+    result = evaluate(estimator, model_X, y, threshold=threshold)
+    proba = np.asarray(estimator.predict_proba(model_X), dtype=np.float64)
+    figures, appendix, notes = _figures(_Inputs(
         estimator=estimator, X=X, y=y, proba=proba, result=result, names=names,
         boundary_features=boundary_features, inference=inference,
     ))
-    heading = title or "torchlogit model report"
+    heading = title or _default_title(target, data_name)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -108,18 +118,41 @@ def build_report(  # noqa: PLR0913 public keyword API of write_report
         f"<title>{_e(heading)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{_e(heading)}</h1>",
         f'<p class="meta">{_e(_generated())}</p>',
-        _data_section(X, y, classes, names, result, data_name, target),
-        _fit_section(estimator, model_info),
+        _headline(result, model_info),
+        _coefficient_section(estimator, names, inference),
         _metrics_section(result),
+        _data_section(X, y, classes, names, result, data_name, target),
+        _fit_section(estimator),
         "<h2>Figures</h2>",
         '<div class="figures">' + "".join(figures) + "</div>",
-        _coefficient_section(estimator, names, inference),
     ]
     if notes:
         parts.append("<h2>Notes</h2><ul class=\"notes\">" + "".join(f"<li>{_e(n)}</li>" for n in notes)
                      + "</ul>")
+    parts.append(_appendix(estimator, model_info, appendix))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _default_title(target: str | None, data_name: str | None) -> str:
+    """``Predicting churned from customers.csv``: the target and the data's file name."""
+    data = Path(data_name).name if data_name else None
+    if target and data:
+        return f"Predicting {target} from {data}"
+    if target or data:
+        return f"Predicting {target}" if target else f"Logistic regression on {data}"
+    return "Logistic regression report"
+
+
+def _model_input(estimator: Any, X: np.ndarray) -> Any:
+    """``X`` as the model takes it: a table with the model's column names when it was fitted on a
+    DataFrame (scikit-learn warns about plain arrays then), else the array itself."""
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return X
+    import pyarrow as pa
+
+    return pa.table({str(name): X[:, j] for j, name in enumerate(names)})
 
 
 # --------------------------------------------------------------------------- sections
@@ -146,22 +179,53 @@ def _data_section(X: np.ndarray, y: np.ndarray, classes: np.ndarray, names: list
     return "\n".join(out)
 
 
-def _fit_section(estimator: Any, model_info: Mapping[str, Any] | None) -> str:
-    rows: list[list[str]] = []
-    fit_rows: list[list[str]] = []
+def _headline(result: Evaluation, model_info: Mapping[str, Any] | None) -> str:
+    """The key figures in one row of boxes: rows, classes, the metrics on these rows, the accuracies
+    recorded at fitting time (a model file's ``train accuracy``/``test accuracy``), calibration."""
+    facts = [(f"{result.n_samples:,}", "rows evaluated"), (str(len(result.classes)), "classes")]
+    shown = (("accuracy", "accuracy"), ("roc_auc", "ROC AUC"), ("roc_auc_ovr_macro", "ROC AUC (ovr)"),
+             ("log_loss", "log-loss"))
+    for key, label in shown:
+        value = result.metrics.get(key)
+        if value is not None:
+            facts.append((_num(value), label))
+    for key, value in (model_info or {}).items():
+        if str(key).replace("_", " ") in ("train accuracy", "test accuracy"):
+            facts.append((_num(value), f"{str(key).replace('_', ' ')} at fit"))
+    calibration = (getattr(result, "goodness_of_fit", None) or {}).get("calibration")
+    if calibration:
+        facts.append((_num(calibration["slope"]), "calibration slope (1 is ideal)"))
+    hosmer = (getattr(result, "goodness_of_fit", None) or {}).get("hosmer_lemeshow")
+    if hosmer:
+        facts.append((_num(hosmer["pvalue"]), "Hosmer-Lemeshow p-value"))
+    return '<div class="headline">' + "".join(f"<div><b>{_e(v)}</b><span>{_e(k)}</span></div>"
+                                              for v, k in facts) + "</div>"
+
+
+def _fit_section(estimator: Any) -> str:
+    """The model's settings and whether its fit converged (the solver's details are in the appendix)."""
     params = estimator.get_params() if hasattr(estimator, "get_params") else {}
-    for key in ("penalty", "C", "fit_intercept", "solver", "tol", "max_iter", "class_weight", "dtype"):
-        if key in params:
-            rows.append([key, _value(params[key])])
+    rows = [[key, _value(params[key])] for key in
+            ("penalty", "C", "l1_ratio", "fit_intercept", "class_weight", "solver") if key in params]
+    if hasattr(estimator, "converged_"):
+        rows.append(["converged", _value(estimator.converged_)])
+    return "<h2>Model</h2>\n" + _table(["parameter", "value"], rows)
+
+
+def _appendix(estimator: Any, model_info: Mapping[str, Any] | None, figures: list[str]) -> str:
+    """Developer diagnostics, collapsed: the solver's figures and final state, the model file's details."""
+    rows = []
     for label, attr in (("solver used", "solver_"), ("iterations", "n_iter_"), ("converged", "converged_"),
                         ("final objective", "objective_"), ("final max |gradient|", "grad_max_")):
         if hasattr(estimator, attr):
             value = getattr(estimator, attr)
-            fit_rows.append([label, _value(value[0] if attr == "n_iter_" else value)])
-    for key, value in (model_info or {}).items():
-        fit_rows.append([str(key), _value(value)])
-    return ('<h2>Model and fit</h2>\n<div class="row">' + _table(["parameter", "value"], rows)
-            + _table(["fit", "value"], fit_rows) + "</div>")
+            rows.append([label, _value(value[0] if attr == "n_iter_" else value)])
+    params = estimator.get_params() if hasattr(estimator, "get_params") else {}
+    rows += [[key, _value(params[key])] for key in ("tol", "max_iter", "dtype") if key in params]
+    rows += [[str(key), _value(value)] for key, value in (model_info or {}).items()]
+    return ("<details><summary>Developer diagnostics: the solver and the model file</summary>\n"
+            + _table(["fit", "value"], rows) + '<div class="figures">' + "".join(figures)
+            + "</div></details>")
 
 
 def _metrics_section(result: Evaluation) -> str:
@@ -189,37 +253,71 @@ def _metrics_section(result: Evaluation) -> str:
 
 
 def _coefficient_section(estimator: Any, names: list[str], inference: Any) -> str:
-    out = ["<h2>Coefficients</h2>"]
+    """The one coefficient table: from ``inference`` when given (standard errors, p-values and
+    intervals), else the fitted coefficients; binary models add odds ratios (and their intervals)."""
+    classes = np.asarray(estimator.classes_)
+    binary = len(classes) == 2
+    if inference is not None:
+        return _inference_table(inference, names, binary)
     coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
     intercept = np.atleast_1d(np.asarray(estimator.intercept_, dtype=float))
-    classes = np.asarray(estimator.classes_)
-    columns = [f"P({_label(classes[1])})" if len(classes) == 2 else _label(c) for c in
-               (classes[1:] if len(classes) == 2 else classes)]
-    header = ["term", *(["coefficient"] if len(classes) == 2 else [f"class {c}" for c in columns])]
-    rows = [["intercept", *[_num(v) for v in intercept]]]
-    rows += [[n, *[_num(v) for v in coef[:, j]]] for j, n in enumerate(names[:_MAX_FEATURE_ROWS])]
-    note = ("Log-odds of the second class per unit of each feature." if len(classes) == 2 else
-            "Symmetric multinomial coefficients (one row per class, as scikit-learn).")
-    out += [f"<p>{_e(note)}</p>", _table(header, rows)]
-    if inference is not None:
-        table = inference.to_dict()
-        level = 1 - float(table.get("alpha", 0.05))
-        cols = ["class", "term", "coef", "std_err", "z", "p_value", "ci_lower", "ci_upper"]
-        rows = [[_value(r.get(c, "")) if c in ("class", "term") else _num(r.get(c)) for c in cols]
-                for r in _inference_rows(inference, names)]
-        contrasts = ""
-        if len(classes) == 2:
-            cols, rows = cols[1:], [r[1:] for r in rows]
+    if binary:
+        header = ["term", "coefficient", "odds ratio"]
+        rows = [["intercept", _num(intercept[0]), ""]]
+        rows += [[n, _num(c), _num(_exp(c))] for n, c in zip(names, coef[0], strict=True)][:_MAX_FEATURE_ROWS]
+        note = f"Log-odds of {_label(classes[1])} per unit of each feature; odds ratio = exp(coefficient)."
+    else:
+        header = ["term", *[f"class {_label(c)}" for c in classes]]
+        rows = [["intercept", *[_num(v) for v in intercept]]]
+        rows += [[n, *[_num(v) for v in coef[:, j]]] for j, n in enumerate(names[:_MAX_FEATURE_ROWS])]
+        note = "Symmetric multinomial coefficients (one column per class, as scikit-learn)."
+    return "\n".join(["<h2>Coefficients</h2>", f"<p>{_e(note)}</p>", _table(header, rows),
+                      _more_features(names)])
+
+
+def _inference_table(inference: Any, names: list[str], binary: bool) -> str:
+    """The coefficient table of an inference result, with odds ratios and their intervals."""
+    table = inference.to_dict()
+    level = 1 - float(table.get("alpha", 0.05))
+    rows = []
+    for r in _inference_rows(inference, names):
+        cells = [_value(r.get("class", "")), "intercept" if r["term"] == "const" else _value(r["term"])]
+        cells += [_num(r.get(c)) for c in ("coef", "std_err", "z", "p_value", "ci_lower", "ci_upper")]
+        if r["term"] != "const":
+            cells += [_num(_exp(r.get(c))) for c in ("coef", "ci_lower", "ci_upper")]
         else:
-            contrasts = f"; each class against the reference class {_value(table.get('reference_class'))}"
-        out.append(f"<p>Inference: {_e(str(table.get('method', '')))}, covariance "
-                   f"{_e(str(table.get('cov_type', '')))}, {level:.0%} confidence intervals"
-                   f"{_e(contrasts)}.</p>")
-        out.append(_table([c.replace("_", " ") for c in cols], rows))
-        notes = table.get("notes") or []
-        if notes:
-            out.append("<ul class=\"notes\">" + "".join(f"<li>{_e(str(n))}</li>" for n in notes) + "</ul>")
+            cells += ["", "", ""]
+        rows.append(cells)
+    ratio = "odds ratio" if binary else "relative risk ratio"
+    header = ["class", "term", "coefficient", "std err", "z", "p-value", "ci lower", "ci upper", ratio,
+              f"{ratio} ci lower", f"{ratio} ci upper"]
+    contrasts = ""
+    if binary:
+        header, rows = header[1:], [r[1:] for r in rows]
+    else:
+        contrasts = f"; each class against the reference class {_value(table.get('reference_class'))}"
+    out = ["<h2>Coefficients</h2>",
+           f"<p>Inference: {_e(str(table.get('method', '')))}, covariance "
+           f"{_e(str(table.get('cov_type', '')))}, {level:.0%} confidence intervals{_e(contrasts)}; "
+           f"{ratio} = exp(coefficient).</p>",
+           _table(header, rows[: _MAX_FEATURE_ROWS * max(1, len({r[0] for r in rows}))]),
+           _more_features(names)]
+    notes = table.get("notes") or []
+    if notes:
+        out.append("<ul class=\"notes\">" + "".join(f"<li>{_e(str(n))}</li>" for n in notes) + "</ul>")
     return "\n".join(out)
+
+
+def _more_features(names: list[str]) -> str:
+    return f"<p>(first {_MAX_FEATURE_ROWS} of {len(names)} features shown)</p>" \
+        if len(names) > _MAX_FEATURE_ROWS else ""
+
+
+def _exp(value: Any) -> float | None:
+    if value is None:
+        return None
+    with np.errstate(over="ignore"):
+        return float(np.exp(float(value)))
 
 
 # --------------------------------------------------------------------------- figures
@@ -238,10 +336,12 @@ class _Inputs:
 
 
 _Figure = tuple[str, str, Callable[[Path], Any]]  # (name, caption, draw(path))
+_SOLVER_FIGURE = "Solver progress"  # a developer's figure: in the appendix
 
 
-def _figures(inputs: _Inputs) -> tuple[list[str], list[str]]:
-    """The ``<figure>`` elements (PNG embedded) and the notes on figures left out."""
+def _figures(inputs: _Inputs) -> tuple[list[str], list[str], list[str]]:
+    """The ``<figure>`` elements (PNG embedded) of the main flow and of the appendix (the solver's
+    progress), and the notes on figures left out."""
     jobs, notes = _figure_jobs(inputs)
     out = []
     with tempfile.TemporaryDirectory(prefix="torchlogit-report-") as folder:
@@ -251,7 +351,8 @@ def _figures(inputs: _Inputs) -> tuple[list[str], list[str]]:
             data = base64.b64encode(png.read_bytes()).decode("ascii")
             out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{_e(name)}">'
                        f"<figcaption><b>{_e(name)}.</b> {_e(text)}</figcaption></figure>")
-    return out, notes
+    developer = [k for k, (name, _, _) in enumerate(jobs) if name == _SOLVER_FIGURE]
+    return ([f for k, f in enumerate(out) if k not in developer], [out[k] for k in developer], notes)
 
 
 def _figure_jobs(inputs: _Inputs) -> tuple[list[_Figure], list[str]]:
@@ -276,7 +377,7 @@ def _figure_jobs(inputs: _Inputs) -> tuple[list[_Figure], list[str]]:
     notes: list[str] = []
     history = getattr(estimator, "history_", None)
     if history:
-        jobs.append(("Solver progress", "Objective and max |gradient| per iteration.",
+        jobs.append((_SOLVER_FIGURE, "Objective and max |gradient| per iteration.",
                      lambda p: plots.plot_history(history, p)))
     else:
         notes.append("The solver's per-iteration history is not available (model files written "
@@ -369,20 +470,19 @@ def _float(value: Any) -> float:
 
 
 def _num(value: Any) -> str:
+    """A number in 4 significant digits (``0.0001234``, ``1.235e+06``); ``n/a`` when undefined."""
     if value is None:
         return "n/a"
     value = float(value)
     if not math.isfinite(value):
         return "n/a" if math.isnan(value) else str(value)
-    if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e6):
-        return f"{value:.3e}"
-    return f"{value:.4f}"
+    return f"{value:.4g}"
 
 
 def _value(value: Any) -> str:
     value = plain(value)
     if isinstance(value, float):
-        return f"{value:.10g}"
+        return _num(value)
     return "none" if value is None else str(value)
 
 

@@ -17,12 +17,19 @@ A load checks everything before it builds an estimator; each failure is a
   ``grad_max`` and optionally ``history``; ``extra``, if present, an object;
 * the tensors are ``coef``, shape (n_outputs, n_features), and ``intercept``, shape (n_outputs,),
   both float32 or both float64, all finite (n_outputs is 1 for two classes, else one per class);
+  from format 2 on, optionally the solver's per-iteration history, one float32 vector per
+  quantity (``history.objective``, ``history.grad_max``), all of one length;
 * the checksum: SHA-256 over the metadata (canonical JSON, less the checksum) and each tensor's
   name, dtype, shape and little-endian bytes, in name order (:func:`_checksum`), so a flipped bit
   anywhere in the contents is refused. Files written before model files had checksums load with a
   :class:`~torchlogit._exceptions.ModelFileWarning`.
 
 Saving runs the same checks on what it is about to write, so every file written can be read back.
+
+The history: format 1 stored it as JSON, one object per iteration (a 1000-epoch SGD fit made a
+125 KB file for 4 coefficients); format 2 stores it as float32 vectors in the tensor body (4
+bytes per iteration and quantity) and keeps in the JSON ``fit.history`` only its first and last
+steps, for a reader of the metadata alone. Both formats load.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from torchlogit._validation import plain
 from torchlogit.estimators.logistic import LogisticRegression
 
 FORMAT_NAME = "torchlogit-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _META_KEY = "torchlogit"
 _LABEL_TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 # the JSON types each label type's classes are written as
@@ -58,6 +65,7 @@ _INT64 = 1 << 63
 _MAX_N_ITER = (1 << 31) - 1  # n_iter_ is int32, as scikit-learn's
 _CHECKSUM = re.compile(r"sha256:[0-9a-f]{64}")
 _TENSORS = ("coef", "intercept")
+_HISTORY = "history."  # prefix of the history tensors (format 2)
 # the metadata of files written before model files had a checksum
 _UNCHECKED_FIELDS = frozenset({"format", "format_version", "torchlogit_version", "n_features",
                                "feature_names", "estimator_has_feature_names", "classes", "label_type",
@@ -89,6 +97,7 @@ def save_model(estimator: LogisticRegression, path: str | os.PathLike[str], *,
     tensors = {
         "coef": torch.from_numpy(np.ascontiguousarray(estimator.coef_)),
         "intercept": torch.from_numpy(np.ascontiguousarray(estimator.intercept_)),
+        **_history_tensors(getattr(estimator, "history_", None) or []),
     }
     # the document as a reader will see it: JSON's types, then checked and summed as on load
     meta = json.loads(json.dumps(_metadata(estimator, names, own_names is not None, extra)))
@@ -117,7 +126,8 @@ def load_model(path: str | os.PathLike[str]) -> LogisticRegression:
     checksum.
     """
     tensors, meta = _open(path)
-    params = {k: v for k, v in meta["params"].items() if k in LogisticRegression().get_params()}
+    known = LogisticRegression().get_params()
+    params = {k: v for k, v in _current_params(meta["params"]).items() if k in known}
     estimator = LogisticRegression(**params)
     estimator.coef_, estimator.intercept_ = tensors["coef"].numpy(), tensors["intercept"].numpy()
     cast = _LABEL_TYPES[meta["label_type"]]
@@ -131,11 +141,40 @@ def load_model(path: str | os.PathLike[str]) -> LogisticRegression:
     estimator.converged_ = fit["converged"]
     estimator.objective_ = fit["objective"]
     estimator.grad_max_ = fit["grad_max"]
-    history = fit.get("history")  # absent from files of earlier versions
-    if history is not None:
+    stored = {name.removeprefix(_HISTORY): tensor.tolist() for name, tensor in tensors.items()
+              if name.startswith(_HISTORY)}
+    if stored:  # format 2: vectors in the tensor body
+        steps = zip(*stored.values(), strict=True)
+        estimator.history_ = [dict(zip(stored, step, strict=True)) for step in steps]
+    elif fit.get("history") is not None:  # format 1: every step in the JSON; absent from the oldest files
         estimator.history_ = [{k: float("nan") if v is None else float(v) for k, v in step.items()}
-                              for step in history]
+                              for step in fit["history"]]
     return estimator
+
+
+def _current_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The estimator's parameters in scikit-learn 1.8's terms: files written before it store a
+    ``penalty`` ('l2', 'l1', 'elasticnet' or none), now ``l1_ratio`` (0, 1, the mixing) and
+    ``C = inf`` for none; passing the old ``penalty`` would warn on every load."""
+    penalty = params.get("penalty", "deprecated")
+    if penalty not in (None, "none", "l2", "l1", "elasticnet"):  # 'deprecated', or left to the estimator
+        return params
+    current = {k: v for k, v in params.items() if k != "penalty"}
+    if penalty in (None, "none"):
+        current["C"] = math.inf
+        current["l1_ratio"] = 0.0
+    else:
+        current["l1_ratio"] = {"l2": 0.0, "l1": 1.0}.get(penalty, params.get("l1_ratio"))
+    return current
+
+
+def _history_tensors(history: list[dict[str, float]]) -> dict[str, torch.Tensor]:
+    """The per-iteration history as one float32 vector per quantity (``history.objective``, ...)."""
+    if not history:
+        return {}
+    keys = list(history[0])
+    return {_HISTORY + key: torch.tensor([float(step[key]) for step in history], dtype=torch.float32)
+            for key in keys}
 
 
 def _metadata(estimator: LogisticRegression, names: Any, own_names: bool,
@@ -157,12 +196,17 @@ def _metadata(estimator: LogisticRegression, names: Any, own_names: bool,
             "converged": bool(estimator.converged_),
             "objective": float(estimator.objective_),
             "grad_max": float(estimator.grad_max_),
-            # per iteration {objective, grad_max}: reports from the file show the convergence
+            # the first and last steps only: every step is in the history tensors
             "history": [{key: _finite_or_none(value) for key, value in step.items()}
-                        for step in getattr(estimator, "history_", None) or []],
+                        for step in _ends(getattr(estimator, "history_", None) or [])],
         },
         "extra": _jsonable(extra or {}),
     }
+
+
+def _ends(history: list[dict[str, float]]) -> list[dict[str, float]]:
+    """The first and last steps of a history (the one step of a history of one)."""
+    return history[:1] + history[-1:] if len(history) > 1 else list(history)
 
 
 def _label_type(classes: np.ndarray) -> str:
@@ -407,8 +451,10 @@ def _check_fit(fit: dict[str, Any], check: _Fields) -> None:
 
 
 def _check_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any], check: _Fields) -> None:
-    """``coef`` and ``intercept`` only, float32 or float64 alike, finite, shaped as the metadata says."""
-    if sorted(tensors) != list(_TENSORS):
+    """``coef`` and ``intercept``, float32 or float64 alike, finite, shaped as the metadata says; from
+    format 2 on, optionally the history's float32 vectors, all of one length."""
+    history = [name for name in tensors if name.startswith(_HISTORY) and meta["format_version"] >= 2]
+    if sorted(set(tensors) - set(history)) != list(_TENSORS):
         raise check.fail("the file", f"holds the tensors {sorted(tensors)[:5]}, not {list(_TENSORS)}")
     for name in _TENSORS:
         if tensors[name].dtype not in (torch.float32, torch.float64):
@@ -428,6 +474,12 @@ def _check_tensors(tensors: dict[str, torch.Tensor], meta: dict[str, Any], check
     for name in _TENSORS:
         if not bool(torch.isfinite(tensors[name]).all()):
             raise check.fail(f"tensor {name!r}", "holds non-finite values (NaN or infinity)")
+    lengths = {tuple(tensors[name].shape) for name in history}
+    for name in history:
+        if tensors[name].dtype != torch.float32 or tensors[name].dim() != 1:
+            raise check.fail(f"tensor {name!r}", "must be a float32 vector")
+    if len(lengths) > 1:
+        raise check.fail("the history tensors", f"differ in length: {sorted(lengths)}")
 
 
 def _flat(value: Any) -> bool:
