@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 from scipy import optimize, stats
@@ -108,6 +109,16 @@ def test_sex2_matches_logistf(sex2_fit):
     assert_allclose(_const_last(res.conf_int()), SEX2_CI, rtol=1e-6)
     assert_allclose(res.llf, SEX2_PENALISED_LOGLIK, atol=1e-4)
     assert res.method == "Firth (penalised ML)" and res.test_label == "chi2"
+
+
+def test_named_features_give_named_results(sex2_fit):
+    X, y, _, res = sex2_fit
+    names = ["age", "oc", "vic", "vicl", "vis", "dia"]
+    named = FirthLogisticRegression().fit(pd.DataFrame(X, columns=names), y).summary(
+        pd.DataFrame(X, columns=names), y)
+    assert list(named.params.index) == ["const", *names]
+    assert_allclose(named.params["dia"], np.asarray(res.params)[-1], rtol=1e-10)
+    assert isinstance(res.params, np.ndarray)  # arrays in, arrays out (as statsmodels)
 
 
 def test_sex2_aggregated_with_frequency_weights(sex2_fit):

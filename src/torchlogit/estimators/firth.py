@@ -68,7 +68,7 @@ from torchlogit.estimators._firth_correction import (
 from torchlogit.estimators._firth_problem import FirthProblem, FirthSettings
 from torchlogit.estimators._firth_profile import Profiler, profile_intervals, profile_statistics
 from torchlogit.estimators._shared import check_tol, checked_weight_sum
-from torchlogit.inference.naming import feature_names
+from torchlogit.inference.naming import feature_names, names_given
 from torchlogit.inference.results import (
     Covariance,
     DataDescription,
@@ -301,7 +301,8 @@ class FirthLogisticRegression(LinearClassifierMixin, BaseEstimator):
                          self.converged_)
         data_description = DataDescription(yname or str(getattr(y, "name", None) or "y"),
                                            (["const"] if self.fit_intercept else []) + names, self.classes_,
-                                           nobs=sums.weight_sum, df_model=X.shape[1])
+                                           nobs=sums.weight_sum, df_model=X.shape[1],
+                                           named=names_given(self, xname), k_constant=int(self.fit_intercept))
         margins = Margins(names, (sums.ame, sums.ame_jacobian[:, order]))
         covariance = Covariance(inference.cov[np.ix_(order, order)])
         return LogitResults(fit, data_description, covariance, alpha=alpha, margins=margins, notes=[note],

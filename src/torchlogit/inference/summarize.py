@@ -171,7 +171,7 @@ def penalty_strength(estimator: Any, allow_penalized: bool) -> float:
     penalty) are shared by both. Raises ValueError for a penalised fit unless ``allow_penalized``,
     for any L1 part, for class weights, and for a CV model whose coefficients were not refitted.
     """
-    C = float(estimator.C_ if hasattr(estimator, "C_") else estimator.C)
+    C = float(np.ravel(estimator.C_)[0] if hasattr(estimator, "C_") else estimator.C)  # legacy C_ is an array
     penalised = estimator.penalty is not None and math.isfinite(C)
     l1_share = estimator._l1_ratio if penalised else 0.0
     if penalised and not allow_penalized:

@@ -248,7 +248,7 @@ def _fitted_penalty(estimator: Any) -> tuple[float, float]:
     values it chose, a plain one its parameters. ``l1_ratio`` is the L1 share: 0 for 'l2', 1 for
     'l1'.
     """
-    C = estimator.C_ if hasattr(estimator, "C_") else getattr(estimator, "C", np.inf)
+    C = float(np.ravel(estimator.C_)[0]) if hasattr(estimator, "C_") else getattr(estimator, "C", np.inf)
     if getattr(estimator, "penalty", "deprecated") is None or not np.isfinite(C):
         return np.inf, 0.0
     if hasattr(estimator, "l1_ratio_"):
