@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
-from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight
+from torchlogit._sklearn import LinearClassifierMixin, check_sample_weight, scorer_with_labels
 
 
 def test_private_sample_weight_check_is_where_we_import_it_from():
@@ -42,3 +42,14 @@ def test_mixin_predicts_as_scikit_learn_from_the_same_coefficients(n_classes):
     for data in (X, sp.csr_matrix(X)):
         np.testing.assert_allclose(ours.decision_function(data), reference.decision_function(X), rtol=1e-12)
         np.testing.assert_array_equal(ours.predict(data), reference.predict(X))
+
+
+def test_scorer_with_labels_scores_a_fold_missing_a_class_as_scikit_learn_metrics_do():
+    from sklearn.metrics import log_loss
+
+    classes = np.array([0, 1, 2])
+    model = SkLogisticRegression().fit(np.eye(3), classes)
+    X_fold, y_fold = np.eye(3)[:2], classes[:2]  # class 2 absent from the fold
+    expected = -log_loss(y_fold, model.predict_proba(X_fold), labels=classes)
+    assert scorer_with_labels("neg_log_loss", classes)(model, X_fold, y_fold) == pytest.approx(expected)
+    assert scorer_with_labels("accuracy", classes)(model, X_fold, y_fold) == model.score(X_fold, y_fold)

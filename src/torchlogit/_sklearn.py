@@ -3,6 +3,8 @@
 ``check_sample_weight`` wraps scikit-learn's private ``_check_sample_weight`` (the validation every
 scikit-learn estimator applies to ``sample_weight``, so ours reject the same inputs with the same
 messages); ``tests/test_sklearn_shim.py`` fails loudly if scikit-learn moves or changes it.
+``scorer_with_labels`` reads a scorer's private ``_score_func``/``_sign``/``_response_method``/
+``_kwargs``, as scikit-learn's ``_log_reg_scoring_path`` does, to hand its metric every class.
 ``LinearClassifierMixin`` and ``SparseCoefMixin`` are our own copies of the methods scikit-learn's
 private mixins of those names give its linear classifiers, so no estimator imports
 ``sklearn.linear_model._base``.
@@ -10,11 +12,13 @@ private mixins of those names give its linear classifiers, so no estimator impor
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassifierMixin
+from sklearn.metrics import get_scorer, make_scorer
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -28,6 +32,23 @@ def check_sample_weight(sample_weight: Any, X: Any) -> np.ndarray:
         If the weights have the wrong shape, are negative or not finite.
     """
     return _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+
+
+def scorer_with_labels(scoring: Any, classes: np.ndarray) -> Any:
+    """``get_scorer(scoring)``, rebuilt with ``labels=classes`` when its metric takes ``labels``.
+
+    Log-loss, Brier and other metrics taking ``labels`` then score a held-out fold that lacks a
+    class (the last class is ``pos_label`` for two, where the metric takes one); other scorers,
+    and objects without scikit-learn's private scorer attributes, are returned as they are.
+    """
+    scorer = get_scorer(scoring)
+    func = getattr(scorer, "_score_func", None)
+    parameters = inspect.signature(func).parameters if func is not None else {}
+    if "labels" not in parameters:
+        return scorer
+    pos_label = {"pos_label": classes[-1]} if len(classes) <= 2 and "pos_label" in parameters else {}
+    return make_scorer(func, greater_is_better=scorer._sign == 1, response_method=scorer._response_method,
+                       labels=classes, **pos_label, **getattr(scorer, "_kwargs", {}))
 
 
 class LinearClassifierMixin(ClassifierMixin):

@@ -12,7 +12,6 @@ whichever ``solver`` is named.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import numbers
@@ -24,13 +23,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.metrics import get_scorer, make_scorer
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from torchlogit._sklearn import check_sample_weight
+from torchlogit._sklearn import check_sample_weight, scorer_with_labels
 from torchlogit._threads import single_thread_if_small
 from torchlogit._validation import encode_labels, plain, resolve_device, resolve_dtype, tensor_to_numpy
 from torchlogit.core.objective import Objective
@@ -586,23 +585,9 @@ def _check_solver(solver: str, penalty: str, dual: bool) -> None:
 
 
 def _fold_scorer(scoring: Any, classes: np.ndarray) -> Any:
-    """The held-out scorer as scikit-learn's ``_log_reg_scoring_path`` builds it.
-
-    A scorer whose metric takes ``labels`` (log-loss, Brier, ...) is rebuilt with all the classes
-    (and the last as ``pos_label`` for two), so a fold that lacks a class still scores. That reads
-    the scorer's private ``_score_func``/``_sign``/``_response_method``/``_kwargs``, as
-    scikit-learn does there; a scorer without them is used as it is.
-    """
-    if scoring is None:
-        return get_scorer("accuracy")
-    scorer = get_scorer(scoring)
-    func = getattr(scorer, "_score_func", None)
-    parameters = inspect.signature(func).parameters if func is not None else {}
-    if "labels" not in parameters:
-        return scorer
-    pos_label = {"pos_label": classes[-1]} if len(classes) <= 2 and "pos_label" in parameters else {}
-    return make_scorer(func, greater_is_better=scorer._sign == 1, response_method=scorer._response_method,
-                       labels=classes, **pos_label, **getattr(scorer, "_kwargs", {}))
+    """The held-out scorer as scikit-learn's ``_log_reg_scoring_path`` builds it: accuracy for
+    None, and a metric taking ``labels`` given every class (``_sklearn.scorer_with_labels``)."""
+    return get_scorer("accuracy") if scoring is None else scorer_with_labels(scoring, classes)
 
 
 def _refuse_metadata(params: dict, method: str) -> None:
