@@ -226,3 +226,18 @@ def test_unpenalised_fit_on_a_dataframe_raises_no_feature_name_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         LogisticRegression(C=np.inf).fit(pd.DataFrame(X, columns=list("abcd")), y)
+
+
+def test_a_tol_below_the_rounding_level_stops_newton_once_steps_stop_helping():
+    # scikit-learn's own tests ask for tol=1e-18: Newton reaches F's rounding level in a few steps
+    # and must stop there (converged, no warning), not spin until max_iter
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=30, n_features=3, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=42)
+    rows = np.r_[0:6, 12:30]  # a fold where max |gradient| settles at ~3e-17, not 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = LogisticRegression(solver="newton", C=1e-4, fit_intercept=False, tol=1e-18, max_iter=500,
+                                 class_weight={0: 0.1, 1: 0.2, 2: 0.5}).fit(X[rows], y[rows])
+    assert est.n_iter_[0] < 20

@@ -92,7 +92,7 @@ def test_unpenalised_newton_matches_statsmodels():
     import statsmodels.api as sm
 
     X, y, _ = make_classification_data(n=400, d=3, seed=5)
-    est = LogisticRegression(penalty=None, tol=1e-12).fit(X, y)
+    est = LogisticRegression(C=np.inf, tol=1e-12).fit(X, y)
     res = sm.Logit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12)
     np.testing.assert_allclose(est.intercept_[0], res.params[0], rtol=1e-8)
     np.testing.assert_allclose(est.coef_[0], res.params[1:], rtol=1e-8)
@@ -102,7 +102,7 @@ def test_unpenalised_multinomial_is_centred_and_matches_mnlogit():
     import statsmodels.api as sm
 
     X, y, _ = make_classification_data(n=500, d=2, n_classes=3, seed=6)
-    est = LogisticRegression(penalty=None, tol=1e-12).fit(X, y)
+    est = LogisticRegression(C=np.inf, tol=1e-12).fit(X, y)
     np.testing.assert_allclose(est.coef_.sum(0), 0, atol=1e-10)
     np.testing.assert_allclose(est.intercept_.sum(), 0, atol=1e-10)
     res = sm.MNLogit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-12)

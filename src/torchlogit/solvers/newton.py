@@ -25,11 +25,13 @@ from torch import Tensor
 from torchlogit._threads import single_thread_if_small
 from torchlogit.core.objective import FeatureScaleError, Objective
 from torchlogit.solvers._linesearch import LINE_SEARCH_FAILED, Trial, backtrack
-from torchlogit.solvers._result import SolverResult, StoppingRule, Trace
+from torchlogit.solvers._result import SolverResult, StoppingRule, Trace, rounding_floor
 from torchlogit.solvers.stochastic import SnapshotHooks
 
 # with a separate low-precision Hessian, keep it once a full step shrinks max |∇F| at least 100-fold
 _REUSE_RATIO = 0.01
+# why Newton stops when a step at the rounding floor of F no longer halves max |∇F|
+NO_PROGRESS_AT_ROUNDING = "Newton steps no longer reduce max |gradient| at the rounding level of F"
 # with fused passes (F, ∇F and Hessian together), skip forming the next Hessian after a full step
 # that shrank max |∇F| at least 20-fold: Newton is then in its quadratic phase
 _FUSED_REUSE_RATIO = 0.05
@@ -244,7 +246,10 @@ def _iterate(phase: _Phase, state: _NewtonState, trace: Trace,
             state.stall = LINE_SEARCH_FAILED
             continue
         # 3. move there and settle the Hessian for the next step
+        previous = state.grad_max
         _accept(phase, state, trial)
+        if state.grad_max > previous / 2 and state.grad_max <= rounding_floor(state.f, phase.objective.dtype):
+            state.stall = NO_PROGRESS_AT_ROUNDING  # a tol below F's rounding level: no step can help
         if on_state is not None:  # before the callback: a callback that kills finds it saved
             on_state(_snapshot(phase, state))
         trace.record(state.n_iter, state.f, state.grad_max)
