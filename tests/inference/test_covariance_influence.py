@@ -213,6 +213,22 @@ def test_one_and_two_way_clustering_match_r_vcovcl(fitted, table):
     assert two.n_groups == (10, 6) and "10 × 6" in str(two.summary()) and "two-way" in two.notes[-1]
 
 
+def test_a_negative_two_way_variance_gives_a_nan_standard_error_as_r(fitted, table):
+    # V_A + V_B - V_AB need not be positive semi-definite; R's sqrt(diag(vcovCL(...))) is then NaN
+    X, y, _ = table
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        groups = np.column_stack([rng.integers(0, 4, len(y)), rng.integers(0, 3, len(y))])
+        res = fitted.summary(X, y, cov_type="cluster", groups=groups)
+        negative = np.diag(np.asarray(res.cov_params())) < 0
+        if negative.any():
+            break
+    assert negative.any() and not negative.all()
+    bse = np.asarray(res.bse)
+    assert np.isnan(bse[negative]).all() and np.isfinite(bse[~negative]).all()
+    assert np.isnan(np.asarray(res.pvalues)[negative]).all()
+
+
 def test_hc1_statsmodels_equals_statsmodels_logit_hc1_on_spector():
     spector = sm.datasets.spector.load_pandas()
     X, y = spector.exog, spector.endog

@@ -221,7 +221,10 @@ class _WaldTable(abc.ABC):
 
     @property
     def _bse_flat(self) -> np.ndarray:
-        return np.sqrt(np.clip(np.diag(self._cov), 0, None))
+        """√diag; NaN where a variance is negative (a two-way cluster V_A + V_B − V_AB can be), as R."""
+        variances = np.diag(self._cov)
+        with np.errstate(invalid="ignore"):
+            return np.sqrt(np.where(variances < 0, np.nan, variances))
 
     def _labelled(self, shaped: np.ndarray) -> Any:
         """The estimates' shape as returned: plain arrays here; results with names return pandas."""
