@@ -51,13 +51,13 @@ def _sk_saga(X, y, C, l1_ratio):
                                     max_iter=200_000).fit(X, y)
 
 
-@pytest.mark.parametrize(("penalty", "l1_ratio"), [("l1", None), ("elasticnet", 0.4)])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.4])
 @pytest.mark.parametrize("n_classes", [2, 3])
-def test_estimator_l1_and_elasticnet_match_sklearn(penalty, l1_ratio, n_classes):
+def test_estimator_l1_and_elasticnet_match_sklearn(l1_ratio, n_classes):
     X, y, _ = make_classification_data(n=300, d=6, n_classes=n_classes, seed=21)
-    est = LogisticRegression(penalty=penalty, l1_ratio=l1_ratio, C=0.05).fit(X, y)
+    est = LogisticRegression(l1_ratio=l1_ratio, C=0.05).fit(X, y)
     assert est.solver_ == "prox_newton" and est.converged_
-    ref = _sk_saga(X, y, 0.05, 1.0 if l1_ratio is None else l1_ratio)
+    ref = _sk_saga(X, y, 0.05, l1_ratio)
     np.testing.assert_array_equal(est.coef_ != 0, ref.coef_ != 0)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=1e-4)
     np.testing.assert_allclose(est.intercept_, ref.intercept_, atol=1e-4)
@@ -66,50 +66,53 @@ def test_estimator_l1_and_elasticnet_match_sklearn(penalty, l1_ratio, n_classes)
 def test_sparse_input_gives_the_same_l1_model():
     X, y, _ = make_classification_data(n=200, d=6, seed=22)
     X[np.abs(X) < 0.6] = 0.0
-    dense = LogisticRegression(penalty="l1", C=0.1).fit(X, y)
-    sparse = LogisticRegression(penalty="l1", C=0.1).fit(sp.csr_matrix(X), y)
+    dense = LogisticRegression(l1_ratio=1, C=0.1).fit(X, y)
+    sparse = LogisticRegression(l1_ratio=1, C=0.1).fit(sp.csr_matrix(X), y)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-12)
     assert (dense.coef_ == 0).any()
 
 
 def test_elasticnet_limits_are_l2_and_l1():
     X, y, _ = make_classification_data(n=200, d=5, seed=23)
-    ridge = LogisticRegression(C=0.3).fit(X, y)
-    en0 = LogisticRegression(penalty="elasticnet", l1_ratio=0.0, C=0.3).fit(X, y)
+    # l1_ratio at its ends is the L2 and the L1 fit (the deprecated penalty= spelling, for comparison)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        ridge = LogisticRegression(penalty="l2", C=0.3).fit(X, y)
+        lasso = LogisticRegression(penalty="l1", l1_ratio=1, C=0.3).fit(X, y)
+    en0 = LogisticRegression(l1_ratio=0.0, C=0.3).fit(X, y)
     assert en0.solver_ == "newton"  # no L1 term: the smooth solver
     np.testing.assert_allclose(en0.coef_, ridge.coef_, rtol=1e-12)
-    lasso = LogisticRegression(penalty="l1", C=0.3).fit(X, y)
-    en1 = LogisticRegression(penalty="elasticnet", l1_ratio=1.0, C=0.3).fit(X, y)
+    en1 = LogisticRegression(l1_ratio=1.0, C=0.3).fit(X, y)
     np.testing.assert_allclose(en1.coef_, lasso.coef_, rtol=1e-12)
 
 
 def test_prox_newton_solver_also_fits_l2_and_no_penalty():
     X, y, _ = make_classification_data(n=200, d=5, n_classes=3, seed=24)
-    for penalty in ("l2", None):
-        a = LogisticRegression(penalty=penalty, solver="prox_newton").fit(X, y)
-        b = LogisticRegression(penalty=penalty, solver="newton").fit(X, y)
+    for C in (1.0, np.inf):
+        a = LogisticRegression(C=C, l1_ratio=0, solver="prox_newton").fit(X, y)
+        b = LogisticRegression(C=C, l1_ratio=0, solver="newton").fit(X, y)
         np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-6)
 
 
 def test_penalty_factor_through_the_estimator():
     X, y, _ = make_classification_data(n=300, d=4, seed=25)
-    est = LogisticRegression(penalty="l1", C=0.005, penalty_factor=[0, 1, 1, 1]).fit(X, y)
+    est = LogisticRegression(l1_ratio=1, C=0.005, penalty_factor=[0, 1, 1, 1]).fit(X, y)
     assert est.coef_[0, 0] != 0 and np.all(est.coef_[0, 1:] == 0)
     # a factor of 1 everywhere is the plain penalty
-    plain = LogisticRegression(penalty="l2", C=0.3).fit(X, y)
-    ones = LogisticRegression(penalty="l2", C=0.3, penalty_factor=np.ones(4)).fit(X, y)
+    plain = LogisticRegression(l1_ratio=0, C=0.3).fit(X, y)
+    ones = LogisticRegression(l1_ratio=0, C=0.3, penalty_factor=np.ones(4)).fit(X, y)
     np.testing.assert_allclose(ones.coef_, plain.coef_, rtol=1e-12)
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"penalty": "l1", "solver": "newton"}, "solver='auto' or solver='prox_newton'"),
-        ({"penalty": "elasticnet", "l1_ratio": 0.5, "solver": "lbfgs"}, "handles only smooth"),
-        ({"penalty": "elasticnet"}, "needs l1_ratio in"),
-        ({"penalty": "elasticnet", "l1_ratio": 1.5}, "needs l1_ratio in"),
-        ({"penalty": "l1", "penalty_factor": [1.0, -1.0, 1.0, 1.0]}, "penalty_factor must be"),
-        ({"penalty": "l1", "penalty_factor": [1.0, 1.0]}, "penalty_factor must be"),
+        ({"l1_ratio": 1, "solver": "newton"}, "An L1 part needs solver='auto', 'saga' or 'prox_newton'"),
+        ({"l1_ratio": 0.5, "solver": "lbfgs"}, "Solver lbfgs supports only 'l2' or None penalties"),
+        ({"l1_ratio": 1.5}, r"l1_ratio must be a number in \[0, 1\]"),
+        ({"l1_ratio": -0.5}, r"l1_ratio must be a number in \[0, 1\]"),
+        ({"l1_ratio": 1, "penalty_factor": [1.0, -1.0, 1.0, 1.0]}, "penalty_factor must be"),
+        ({"l1_ratio": 1, "penalty_factor": [1.0, 1.0]}, "penalty_factor must be"),
     ],
 )
 def test_bad_penalty_parameters_raise_clear_errors(params, message):

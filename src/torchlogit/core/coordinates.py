@@ -21,12 +21,22 @@ class StandardisedCoordinates:
     With column means μ and scales σ, the coefficients ``(W̃, b̃)`` of ``(X − μ)/σ`` map to
     ``W = W̃/σ`` and ``b = b̃ − W̃·(μ/σ)``: the same model, so the same optimum, but a far better
     conditioned problem for first-order methods (L-BFGS on uncentred data otherwise crawls).
-    Centring needs an intercept; without one only the scaling applies.
+    Centring needs an intercept; without one only the scaling applies. The centring is implicit
+    (folded into the intercept), so sparse columns are never densified.
+
+    The scale of column j is ``sqrt(σⱼ² + λⱼ/c)``, the square root of the Hessian's diagonal at the
+    start (curvature c = 1/4 for the binomial model, 1/K for K classes): where the ridge
+    dominates a column's curvature (rare columns of wide sparse data, ``σⱼ² ≪ λⱼ``) dividing by
+    σⱼ alone would blow its ridge curvature up to ``λⱼ/σⱼ²`` and L-BFGS would crawl.
     """
 
     def __init__(self, objective: Objective):
         self.objective = objective
         mean, std = objective.column_moments()
+        n_outputs, d = objective.coef_shape[0], std.numel()
+        if objective.l2 is not None:
+            curvature = 0.25 if n_outputs == 1 else 1.0 / n_outputs
+            std = torch.sqrt(std * std + objective.l2.strength[:d].to(std.dtype) / curvature)
         self.scale = torch.where(std > 0, std, torch.ones_like(std))
         self.shift = mean / self.scale if objective.fit_intercept else torch.zeros_like(mean)
 
@@ -108,7 +118,7 @@ def precondition(objective: Objective) -> StandardisedCoordinates | WhitenedCoor
     if n_cols > _WHITEN_MAX_COLUMNS_PER_OUTPUT * n_outputs:
         return StandardisedCoordinates(objective)
     gram = None
-    for X, _, w in objective.chunks():
+    for X, _, w in objective.stored_chunks():
         part = _weighted_gram(X.to(torch.float64), w.to(torch.float64), objective.fit_intercept)
         gram = part if gram is None else gram + part
     gram = all_reduce_sum(gram) / objective.weight_sum

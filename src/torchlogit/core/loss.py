@@ -14,19 +14,34 @@ Conventions (shared with :mod:`torchlogit.core.objective` and every solver):
 
 Everything returned is an un-normalised sum over the chunk's rows, so chunks can be added up
 (and all-reduced across processes) before the objective normalises.
+
+A chunk's ``X`` is dense, or a torch sparse CSR tensor (``DataSource.stored_chunks``): every sum
+then reads the stored values only (margins ``X @ W.T``, gradients ``Xᵀr``, Hessians
+``Xᵀ diag(h) X`` as sparse products), never a densified row. The intercept is its own term, so
+sparse columns are never centred. On CPU the sparse products run in scipy on views of the same
+arrays, 2-4 times faster than torch's CSR kernels there (``benchmarks/bench_sparse.py``);
+on other devices (CUDA) in torch.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
 # Rows per block when forming weighted Gram matrices: keeps the block in cache and lets BLAS use
 # its fast tall-skinny path; float32 blocks are 4x taller (see benchmarks/README.md).
 _GRAM_BLOCK_ROWS = 4096
+# sparse products on CPU through scipy (views of the same arrays); False: torch's kernels everywhere
+_SCIPY_ON_CPU = True
 
 
 @dataclass
@@ -48,8 +63,88 @@ def _add(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     return b if a is None else a if b is None else a + b
 
 
+def is_csr(X: Tensor) -> bool:
+    """Whether a chunk's ``X`` is a torch sparse CSR tensor (rows as stored values only)."""
+    return X.layout == torch.sparse_csr
+
+
+def _uses_scipy(X: Tensor) -> bool:
+    return _SCIPY_ON_CPU and X.device.type == "cpu"
+
+
+def _scipy_csr(X: Tensor) -> sp.csr_matrix:
+    """A scipy CSR matrix over the arrays of the CPU CSR tensor ``X`` (no copy)."""
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((X.values().numpy(), X.col_indices().numpy(), X.crow_indices().numpy()),
+                         shape=tuple(X.shape), copy=False)
+
+
+def _csr_tensor(crow: Tensor, col: Tensor, values: Tensor, shape: tuple[int, int]) -> Tensor:
+    with warnings.catch_warnings():  # torch calls its CSR support beta, once per process
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return torch.sparse_csr_tensor(crow, col, values, size=shape, check_invariants=False)
+
+
+def _coordinates(X: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Row index, column index and value of every stored entry of the CSR tensor ``X``."""
+    crow = X.crow_indices()
+    rows = torch.repeat_interleave(torch.arange(X.shape[0], device=X.device, dtype=crow.dtype), crow.diff(),
+                                   output_size=X.values().numel())
+    return rows, X.col_indices(), X.values()
+
+
+def _from_numpy(values: np.ndarray, shape: tuple[int, int]) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(values)).reshape(shape)
+
+
+def csr_matmul(X: Tensor, B: Tensor) -> Tensor:
+    """``X @ B`` for a CSR ``X`` (n, d) and a dense ``B`` (d, k): (n, k), from the stored values."""
+    if _uses_scipy(X):
+        B_np = B.detach().numpy()
+        product = _scipy_csr(X) @ (B_np[:, 0] if B.shape[1] == 1 else B_np)
+        return _from_numpy(product, (X.shape[0], B.shape[1]))
+    return torch.sparse.mm(X, B.contiguous())
+
+
+def csr_tmatmul(X: Tensor, R: Tensor) -> Tensor:
+    """``Xᵀ @ R`` for a CSR ``X`` (n, d) and a dense ``R`` (n, k): (d, k), from the stored values.
+
+    torch's transposed CSR product is slow, so off scipy it is a scatter-add over the entries."""
+    if _uses_scipy(X):
+        R_np = R.detach().numpy()
+        product = _scipy_csr(X).T @ (R_np[:, 0] if R.shape[1] == 1 else R_np)
+        return _from_numpy(product, (X.shape[1], R.shape[1]))
+    rows, cols, values = _coordinates(X)
+    return R.new_zeros(X.shape[1], R.shape[1]).index_add_(0, cols, values[:, None] * R[rows])
+
+
+def row_block(X: Tensor, start: int, stop: int) -> Tensor:
+    """Rows ``[start, stop)`` of a chunk's ``X``, dense or CSR (a view of the stored arrays)."""
+    if not is_csr(X):
+        return X[start:stop]
+    crow = X.crow_indices()[start : stop + 1]
+    first, last = int(crow[0]), int(crow[-1])
+    return _csr_tensor(crow - crow[0], X.col_indices()[first:last], X.values()[first:last],
+                       (stop - start, X.shape[1]))
+
+
+def weighted_column_moments(X: Tensor, w: Tensor) -> Tensor:
+    """``[Σᵢ wᵢxᵢⱼ, Σᵢ wᵢxᵢⱼ²]`` of shape (2, d), in float64, from the stored values when ``X`` is CSR."""
+    w64 = w.to(torch.float64)
+    if is_csr(X):
+        X64 = X.to(torch.float64)
+        squared = _csr_tensor(X64.crow_indices(), X64.col_indices(), X64.values() ** 2, tuple(X64.shape))
+        return torch.cat([csr_tmatmul(X64, w64[:, None]), csr_tmatmul(squared, w64[:, None])], dim=1).T
+    Xw = X.to(torch.float64) * w64[:, None]
+    return torch.stack([Xw.sum(0), (Xw * X.to(torch.float64)).sum(0)])
+
+
 def linear_predictor(X: Tensor, coef: Tensor, fit_intercept: bool) -> Tensor:
-    """Raw scores ``X @ W.T (+ b)`` of shape ``(n_rows, n_outputs)``."""
+    """Raw scores ``X @ W.T (+ b)`` of shape ``(n_rows, n_outputs)``; ``X`` dense or CSR."""
+    if is_csr(X):
+        scores = csr_matmul(X, (coef[:, :-1] if fit_intercept else coef).T)
+        return scores + coef[:, -1] if fit_intercept else scores
     if fit_intercept:
         return torch.addmm(coef[:, -1], X, coef[:, :-1].T)
     return X @ coef.T
@@ -68,13 +163,55 @@ def logits_loss(scores: Tensor, y: Tensor, sample_weight: Tensor) -> Tensor:
     return torch.dot(sample_weight, log_norm - scores.gather(1, y[:, None])[:, 0])
 
 
+def _csr_gram(X: Tensor, h: Tensor, features: Tensor | None) -> tuple[Tensor, Tensor]:
+    """``X_Sᵀ diag(h) X_S`` and ``X_Sᵀh`` (float64) over the columns ``features`` of a CSR ``X``
+    (every column when None), as sparse products: Σᵢ (stored values of row i)² multiply-adds
+    instead of n·|S|², the result dense (callers ask for it only while it is small)."""
+    if _uses_scipy(X):
+        import scipy.sparse as sp
+
+        Xs = _scipy_csr(X) if features is None else _scipy_csr(X)[:, features.cpu().numpy()]
+        Xs = Xs.astype(np.float64, copy=False)
+        h64 = h.detach().to(torch.float64).numpy()
+        scaled = sp.csr_matrix((Xs.data * np.repeat(h64, np.diff(Xs.indptr)), Xs.indices, Xs.indptr),
+                               shape=Xs.shape)
+        return torch.from_numpy((Xs.T @ scaled).toarray()), torch.from_numpy(Xs.T @ h64)
+    rows, cols, values = _coordinates(X)
+    m = X.shape[1]
+    if features is not None:  # entries of the other columns dropped, columns renumbered 0..|S|-1
+        position = torch.full((m,), -1, dtype=torch.int64, device=X.device)
+        position[features] = torch.arange(features.numel(), device=X.device)
+        cols = position[cols]
+        keep = cols >= 0
+        rows, cols, values, m = rows[keep], cols[keep], values[keep], features.numel()
+    rows, cols, values = rows.long(), cols.long(), values.to(torch.float64)
+    scaled = values * h.to(torch.float64)[rows]
+    index = torch.stack([rows, cols])
+    A = torch.sparse_coo_tensor(index, values, (X.shape[0], m), check_invariants=False)
+    Ah = torch.sparse_coo_tensor(index, scaled, (X.shape[0], m), check_invariants=False)
+    gram = torch.sparse.mm(A.t().coalesce(), Ah.coalesce()).to_dense()
+    return gram, scaled.new_zeros(m).index_add_(0, cols, scaled)
+
+
+def _with_intercept(gram: Tensor, x_h: Tensor, h: Tensor, dtype: torch.dtype) -> Tensor:
+    """``[[G, Xᵀh], [hᵀX, Σh]]`` in ``dtype``: the Gram matrix of X̃ = [X, 1] from that of X."""
+    gram, Xh = gram.to(dtype), x_h.to(dtype)
+    top = torch.cat([gram, Xh[:, None]], dim=1)
+    bottom = torch.cat([Xh, h.sum(dtype=torch.float64).to(dtype).reshape(1)])[None, :]
+    return torch.cat([top, bottom], dim=0)
+
+
 def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
     """``X̃ᵀ diag(h) X̃`` with X̃ = [X, 1], formed in row blocks without building X̃.
 
     The intercept's row and column are ``Xᵀh`` and ``Σh``; only the d × d part needs a matrix
     product, done block by block so each block stays in cache. Block results are summed in
     float64 even for float32 data, so a running sum over millions of rows does not lose digits.
+    A CSR ``X`` is multiplied sparsely (:func:`_csr_gram`).
     """
+    if is_csr(X):
+        gram, x_h = _csr_gram(X, h, None)
+        return _with_intercept(gram, x_h, h, X.dtype) if fit_intercept else gram.to(X.dtype)
     d = X.shape[1]
     gram = X.new_zeros(d, d, dtype=torch.float64)
     x_h = X.new_zeros(d, dtype=torch.float64)
@@ -84,13 +221,9 @@ def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
         gram += Xb.T @ (Xb * hb[:, None])
         if fit_intercept:  # the intercept column Xᵀh, while the block is in cache
             x_h += Xb.T @ hb
-    gram = gram.to(X.dtype)
     if not fit_intercept:
-        return gram
-    Xh = x_h.to(X.dtype)
-    top = torch.cat([gram, Xh[:, None]], dim=1)
-    bottom = torch.cat([Xh, h.sum(dtype=torch.float64).to(X.dtype).reshape(1)])[None, :]
-    return torch.cat([top, bottom], dim=0)
+        return gram.to(X.dtype)
+    return _with_intercept(gram, x_h, h, X.dtype)
 
 
 def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
@@ -104,6 +237,9 @@ def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
     is_feature = columns < d
     features = columns[is_feature]
     m = features.numel()
+    if is_csr(X):
+        gram, x_h = _csr_gram(X, h, features)
+        return _in_column_order(_with_intercept(gram, x_h, h, X.dtype), columns, is_feature)
     rows = min(max(_GRAM_BLOCK_ROWS, (1 << 22) // max(m, 1)), 1 << 16)
     every = m == d and bool((features == torch.arange(d, device=features.device)).all())
     gram = X.new_zeros(m + 1, m + 1)  # features, then the intercept
@@ -116,7 +252,13 @@ def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
         gram[m, :m].addmv_(Xb.T, hb)
     gram[:m, m] = gram[m, :m]
     gram[m, m] = h.sum()
-    # back to the order of ``columns``: features keep their order, the intercept goes where it was
+    return _in_column_order(gram, columns, is_feature)
+
+
+def _in_column_order(gram: Tensor, columns: Tensor, is_feature: Tensor) -> Tensor:
+    """A Gram block over (features of ``columns``, then the intercept) back in the order of ``columns``:
+    features keep their order, the intercept goes where it was."""
+    m = int(is_feature.sum())
     position = torch.full_like(columns, m)
     position[is_feature] = torch.arange(m, device=columns.device)
     return gram[position][:, position]
@@ -138,7 +280,7 @@ def binomial_sums(
     z = scores[:, 0]
     p = torch.sigmoid(z)
     r = sample_weight * (p - y)
-    grad_w = X.T @ r
+    grad_w = csr_tmatmul(X, r[:, None])[:, 0] if is_csr(X) else X.T @ r
     grad = torch.cat([grad_w, r.sum().reshape(1)]) if fit_intercept else grad_w
     sums.grad = grad.reshape(1, -1)
     if need_hess:
@@ -159,7 +301,11 @@ def multinomial_sums(
     columns does not.
     """
     weights, bias = (coef[:, :-1], coef[:, -1:]) if fit_intercept else (coef, None)
-    scores_t = weights @ X.T if bias is None else torch.addmm(bias, weights, X.T)
+    if is_csr(X):
+        scores_t = csr_matmul(X, weights.T).T.contiguous()
+        scores_t = scores_t if bias is None else scores_t + bias
+    else:
+        scores_t = weights @ X.T if bias is None else torch.addmm(bias, weights, X.T)
     top = scores_t.max(dim=0).values
     exp_t = torch.exp(scores_t - top)
     norm = exp_t.sum(dim=0)
@@ -171,7 +317,7 @@ def multinomial_sums(
     proba_t = exp_t.div_(norm)
     resid_t = proba_t * sample_weight
     resid_t.scatter_add_(0, y[None, :], -sample_weight[None, :])
-    grad_w = resid_t @ X
+    grad_w = csr_tmatmul(X, resid_t.T).T if is_csr(X) else resid_t @ X
     sums.grad = torch.cat([grad_w, resid_t.sum(1)[:, None]], dim=1) if fit_intercept else grad_w
     proba = proba_t.T
     if need_hess:
@@ -186,7 +332,7 @@ def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_in
     """Block Hessian Σᵢ sᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, blocks ordered like ``coef.ravel()``."""
     n_classes = proba.shape[1]
     d = X.shape[1] + int(fit_intercept)
-    hess = X.new_zeros(n_classes, d, n_classes, d)
+    hess = torch.zeros(n_classes, d, n_classes, d, dtype=X.dtype, device=X.device)  # X may be CSR
     for k in range(n_classes):
         for l in range(k, n_classes):  # noqa: E741 - the class index of the usual formula
             h = proba[:, k] * ((1.0 if k == l else 0.0) - proba[:, l]) * sample_weight
@@ -205,7 +351,7 @@ def _multinomial_hessian_block(
     d = X.shape[1] + int(fit_intercept)
     classes, cols = hess_index // d, hess_index % d
     union, position = torch.unique(cols, return_inverse=True)
-    out = X.new_zeros(hess_index.numel(), hess_index.numel())
+    out = torch.zeros(hess_index.numel(), hess_index.numel(), dtype=X.dtype, device=X.device)
     members = [torch.nonzero(classes == k).flatten() for k in range(n_classes)]
     for k in range(n_classes):
         for l in range(k, n_classes):  # noqa: E741 - the class index of the usual formula

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from torchlogit.core.loss import ChunkSums, chunk_sums
+from torchlogit.core.loss import ChunkSums, chunk_sums, row_block, weighted_column_moments
 from torchlogit.core.penalties import L2Penalty
 from torchlogit.data.base import DataSource
 from torchlogit.distributed import all_reduce_sum
@@ -111,6 +111,12 @@ class Objective:
         for X, y, w in self.source.chunks():
             yield X.to(self.dtype), y, w.to(self.dtype)
 
+    def stored_chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        """The source's chunks as stored (:meth:`DataSource.stored_chunks`: ``X`` dense or a torch
+        sparse CSR tensor), ``X`` and the weights in the objective's dtype; what every pass reads."""
+        for X, y, w in self.source.stored_chunks():
+            yield X.to(self.dtype), y, w.to(self.dtype)
+
     def zeros(self) -> Tensor:
         """A starting point of the right shape, dtype and device."""
         return torch.zeros(self.coef_shape, dtype=self.dtype, device=self.device)
@@ -151,13 +157,13 @@ class Objective:
         """This shard's sums over every chunk, and how many rows its sampled Hessian saw."""
         total: ChunkSums | None = None
         first_row, hess_rows = 0, 0
-        for X, y, w in self.chunks():
+        for X, y, w in self.stored_chunks():
             part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=request.grad,
                               need_hess=request.hess and not request.sampled, hess_index=request.hess_index)
             if request.sampled:
                 for start, stop in self._sampled_ranges(first_row, X.shape[0], request.hessian_stride):
-                    block = chunk_sums(X[start:stop], y[start:stop], w[start:stop], coef, self.fit_intercept,
-                                       need_hess=True, hess_index=request.hess_index).hess
+                    block = chunk_sums(row_block(X, start, stop), y[start:stop], w[start:stop], coef,
+                                       self.fit_intercept, need_hess=True, hess_index=request.hess_index).hess
                     part.hess = block if part.hess is None else part.hess + block
                     hess_rows += stop - start
             first_row += X.shape[0]
@@ -245,13 +251,12 @@ class Objective:
             total.hess.diagonal().add_(diag if request.hess_index is None else diag[request.hess_index])
 
     def column_moments(self) -> tuple[Tensor, Tensor]:
-        """Weighted mean and standard deviation of every feature column (one pass)."""
+        """Weighted mean and standard deviation of every feature column (one pass, over the stored
+        values only for sparse rows)."""
         d = self.source.n_features
         sums = torch.zeros(2, d, dtype=torch.float64, device=self.device)
-        for X, _, w in self.chunks():
-            Xw = X.to(torch.float64) * w.to(torch.float64)[:, None]
-            sums[0] += Xw.sum(0)
-            sums[1] += (Xw * X.to(torch.float64)).sum(0)
+        for X, _, w in self.stored_chunks():
+            sums += weighted_column_moments(X, w)
         sums = all_reduce_sum(sums) / self.weight_sum
         if not bool(torch.isfinite(sums).all()):
             raise self.scale_error(~torch.isfinite(sums).all(0))
@@ -315,7 +320,7 @@ def _count_rows(source: DataSource, device: torch.device) -> tuple[int, float]:
         rows, weight_sum = row_totals
         totals += torch.tensor([float(rows), weight_sum], dtype=torch.float64, device=device)
     else:
-        for _, _, w in source.chunks():
+        for _, _, w in source.stored_chunks():  # sparse rows are not densified to be counted
             totals[0] += w.shape[0]
             totals[1] += w.sum(dtype=torch.float64)
     totals = all_reduce_sum(totals)

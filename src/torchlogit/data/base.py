@@ -65,6 +65,16 @@ class DataSource(abc.ABC):
         """
         return self
 
+    def stored_chunks(self) -> Iterator[Chunk]:
+        """One full pass with ``X`` as the rows are stored: a torch sparse CSR tensor for sparse rows.
+
+        For callers that only form sums and handle both layouts (``X.layout`` strided or
+        ``torch.sparse_csr``): the objective's passes, which then cost the stored values only
+        instead of rows × columns. The default serves :meth:`chunks` (dense ``X``), which is
+        always correct; a source holding CSR rows overrides it and never densifies them.
+        """
+        return self.chunks()
+
     def select_columns(self, columns: np.ndarray) -> DataSource | None:
         """A source of the same rows with only ``columns`` (ascending indices), or ``None``.
 
