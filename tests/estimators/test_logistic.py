@@ -241,3 +241,15 @@ def test_a_tol_below_the_rounding_level_stops_newton_once_steps_stop_helping():
         est = LogisticRegression(solver="newton", C=1e-4, fit_intercept=False, tol=1e-18, max_iter=500,
                                  class_weight={0: 0.1, 1: 0.2, 2: 0.5}).fit(X[rows], y[rows])
     assert est.n_iter_[0] < 20
+
+
+def test_auto_fits_wide_sparse_data_by_lbfgs_from_the_stored_values():
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+    X = sp.random(4000, 700, density=0.005, format="csr", random_state=3)  # dense rule: Newton
+    y = (X @ np.random.default_rng(3).normal(size=700) > 0).astype(int)
+    est = LogisticRegression(tol=1e-10).fit(X, y)
+    assert est.solver_ == "lbfgs"  # 701 coefficients: no dense 701 x 701 Hessian for sparse rows
+    ref = SkLogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=100).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-5, atol=1e-7)

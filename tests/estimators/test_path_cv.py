@@ -33,6 +33,16 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
+def test_an_l1_path_without_intercept_starts_from_an_empty_working_set():
+    # at the first C every coefficient is zero and nothing is unpenalised: an empty working set
+    X, y, _ = make_classification_data(n=300, d=5, seed=32)
+    result = torchlogit.path(X, y, Cs=5, l1_ratio=1.0, fit_intercept=False)
+    assert result.n_nonzero[0] == 0 and result.converged.all()
+    ref = SkLogisticRegression(l1_ratio=1, C=result.Cs[-1], fit_intercept=False, solver="liblinear",
+                               tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(result.coefs[-1], ref.coef_, atol=1e-6)
+
+
 def test_path_matches_independent_fits_and_starts_empty():
     X, y, _ = make_classification_data(n=400, d=8, seed=31)
     result = torchlogit.path(X, y, Cs=8, l1_ratio=1.0)

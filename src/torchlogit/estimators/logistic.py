@@ -31,7 +31,7 @@ from torchlogit._validation import (
 )
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty, elastic_net
-from torchlogit.data import DataSource, as_data_source
+from torchlogit.data import DataSource, SparseRowsSource, as_data_source
 from torchlogit.estimators._shared import (
     check_finite_result,
     check_tol,
@@ -112,6 +112,11 @@ def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Obj
     return Objective(rows32, n_outputs=objective.n_outputs, fit_intercept=objective.fit_intercept,
                      l2=None if l2 is None else L2Penalty(l2.strength.float()), dtype=torch.float32,
                      device=objective.device, feature_names=objective.feature_names)
+
+
+# solver='auto' on sparse input: Newton while its dense Hessian has at most this many rows (the
+# sparse Gram of the stored values is cheap; a p x p dense matrix and its factorisation are not)
+SPARSE_NEWTON_MAX_PARAMS = 500
 
 
 def newton_is_cheaper(n_rows: int | None, n_params: int) -> bool:
@@ -551,13 +556,18 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
             objective = objective.with_l2(strength)
         coef0 = self._starting_point(objective)
         n_params = objective.coef_shape[0] * objective.coef_shape[1]
+        sparse = isinstance(source, SparseRowsSource)
         solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None, n_rows=objective.n_rows)
+        if sparse and solver == "newton" and self.solver == "auto" and n_params > SPARSE_NEWTON_MAX_PARAMS:
+            solver = "lbfgs"  # the sparse Gram is cheap, but its dense p x p Hessian is not
         hessian_objective = float32_hessian_objective(objective, strength) if solver == "newton" else None
         if checkpoint is not None:
             coef0 = checkpoint.restore(coef0)
             if solver not in ("sgd", "adam", "newton"):  # those save their own state (checkpoint.*_hooks)
                 callback = checkpoint.wrap(callback, objective, hessian_objective)
-        with single_thread_if_small(objective.n_rows * n_params):
+        # sparse passes are single-threaded scipy products: torch's own work is O(n + p) per pass
+        work = source.X.nnz * objective.coef_shape[0] if sparse else objective.n_rows * n_params
+        with single_thread_if_small(work):
             result = self._run_solver(solver, objective, coef0, callback, l1=l1,
                                       hessian_objective=hessian_objective, checkpoint=checkpoint)
         check_finite_result(result, solver)

@@ -334,7 +334,7 @@ def _l1_value(l1: L1Penalty | None, coef: Tensor) -> float:
 
 def _kkt(l1: L1Penalty | None, coef: Tensor, grad: Tensor) -> float:
     sub = grad if l1 is None else l1.min_norm_subgradient(coef, grad)
-    return float(sub.abs().max())
+    return float(sub.abs().max()) if sub.numel() else 0.0  # an empty working set is optimal
 
 
 def _cd_quadratic(
