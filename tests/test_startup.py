@@ -25,6 +25,7 @@ def _modules_after(code: str) -> set[str]:
     "import torchlogit",
     "from torchlogit.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
     "from torchlogit.cli.main import main\nmain(['fit', '--no-such-flag'])",
+    "from torchlogit.cli.main import main\nassert main(['predict', 'model.safetensors', 'no-such.csv']) == 1",
 ])
 def test_start_up_imports_nothing_heavy(code):
     assert not _modules_after(code) & set(HEAVY)

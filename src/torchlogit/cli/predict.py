@@ -30,6 +30,7 @@ Write = Callable[[np.ndarray, np.ndarray], None]
 
 def predict(args: argparse.Namespace) -> None:
     """Predict every row of ``args.data`` with the model ``args.model``; write CSV or Parquet."""
+    _refuse_missing_data(str(args.data))  # before the imports below, which take seconds
     from torchlogit.data.tabular import is_parquet
     from torchlogit.serving.modelfile import load_model, read_metadata
 
@@ -53,6 +54,14 @@ def predict(args: argparse.Namespace) -> None:
             _output.row_progress(_output.bar_wanted(args.quiet, args.progress), total) as advance:
         count = _write_predictions(write, estimator, blocks, decide, advance)
     _output.out(f"wrote {count} predictions to {args.out}", err=True)
+
+
+def _refuse_missing_data(text: str) -> None:
+    """A data path that is no file, folder or pattern: the streaming sources' error, without their imports."""
+    import glob
+
+    if not Path(text).exists() and not glob.has_magic(text):
+        raise FileNotFoundError(f"no such file: {text!r}")
 
 
 def _check_paths(args: argparse.Namespace) -> None:
