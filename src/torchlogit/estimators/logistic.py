@@ -86,6 +86,15 @@ SKLEARN_CONVERGENCE_TEXT = {
 NEWTON_STEPS = 10
 LBFGS_PASSES = 600
 DENSE_SPEEDUP = 8
+# The multinomial Hessian is K(K+1)/2 thin Gram products, measured at about a pass's rate per
+# multiply-add (workload C of benchmarks/bench_solvers.py: 100k × 50, 10 classes, one Hessian
+# ≈ 200 passes), not DENSE_SPEEDUP times faster; 600 L-BFGS passes overstate well-conditioned
+# problems there (C needs 44). But while a multinomial Newton's Hessians cost at most
+# NEWTON_ALWAYS_WORK multiply-adds in all (digits: 7.6e9), Newton runs whatever the model says:
+# a second or less, converging in a handful of steps where L-BFGS can need hundreds on small
+# ill-conditioned data.
+MULTINOMIAL_DENSE_SPEEDUP = 1
+NEWTON_ALWAYS_WORK = 1e10
 
 # Newton on float64 data takes its Hessians from a float32 copy of X once X has this many values:
 # the copy costs half of X's memory once, each Hessian then costs about a third (benchmarks/README.md),
@@ -119,10 +128,11 @@ def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Obj
 SPARSE_NEWTON_MAX_PARAMS = 500
 
 
-def newton_is_cheaper(n_rows: int | None, n_params: int) -> bool:
+def newton_is_cheaper(n_rows: int | None, n_params: int, n_outputs: int = 1) -> bool:
     """Whether Newton's expected work is at most L-BFGS's (the model above ``NEWTON_STEPS``).
 
-    ``n_rows`` None (not known yet) leaves out the factorisation, which matters only for few rows.
+    ``n_rows`` None (not known yet) leaves out the factorisation, which matters only for few rows;
+    ``n_outputs`` > 1 (multinomial) rates the Hessian at ``MULTINOMIAL_DENSE_SPEEDUP``.
     """
     p = float(n_params)
     if n_rows is None:
@@ -130,11 +140,15 @@ def newton_is_cheaper(n_rows: int | None, n_params: int) -> bool:
     else:
         rows = max(int(n_rows), 1)
         hessian_share, factorisation = min(1.0, HESSIAN_SAMPLE_ROWS / rows), p**3 / (3.0 * rows)
-    newton_work = NEWTON_STEPS * ((hessian_share * p * p + factorisation) / DENSE_SPEEDUP + 2.0 * 2.0 * p)
+        if n_outputs > 1 and NEWTON_STEPS * hessian_share * rows * p * p <= NEWTON_ALWAYS_WORK:
+            return True
+    speedup = DENSE_SPEEDUP if n_outputs == 1 else MULTINOMIAL_DENSE_SPEEDUP
+    newton_work = NEWTON_STEPS * ((hessian_share * p * p + factorisation) / speedup + 2.0 * 2.0 * p)
     return newton_work <= LBFGS_PASSES * 2.0 * p
 
 
-def select_solver(solver: str, n_params: int, nonsmooth: bool = False, n_rows: int | None = None) -> str:
+def select_solver(solver: str, n_params: int, nonsmooth: bool = False, n_rows: int | None = None,
+                  n_outputs: int = 1) -> str:
     """The solver that runs: scikit-learn's names mapped to ours (``SKLEARN_SOLVERS``), then 'auto'
     resolved: proximal Newton for an L1 term, else Newton or L-BFGS by :func:`newton_is_cheaper`."""
     solver = SKLEARN_SOLVERS.get(solver, solver)
@@ -142,7 +156,7 @@ def select_solver(solver: str, n_params: int, nonsmooth: bool = False, n_rows: i
         return solver
     if nonsmooth:
         return "prox_newton"
-    return "newton" if newton_is_cheaper(n_rows, n_params) else "lbfgs"
+    return "newton" if newton_is_cheaper(n_rows, n_params, n_outputs) else "lbfgs"
 
 
 def _penalty_name(l1_ratio: float | None) -> str | None:
@@ -557,7 +571,8 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         coef0 = self._starting_point(objective)
         n_params = objective.coef_shape[0] * objective.coef_shape[1]
         sparse = isinstance(source, SparseRowsSource)
-        solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None, n_rows=objective.n_rows)
+        solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None, n_rows=objective.n_rows,
+                               n_outputs=objective.coef_shape[0])
         if sparse and solver == "newton" and self.solver == "auto" and n_params > SPARSE_NEWTON_MAX_PARAMS:
             solver = "lbfgs"  # the sparse Gram is cheap, but its dense p x p Hessian is not
         hessian_objective = float32_hessian_objective(objective, strength) if solver == "newton" else None
