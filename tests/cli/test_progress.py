@@ -19,7 +19,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def _plain(state: _output.ProgressState, width: int = 80, now: float | None = None) -> str:
-    return _output.progress_line(state, width, now=state.started + 12.0 if now is None else now).plain
+    return _output.progress_line(state, width, now=state.started + 12.5 if now is None else now).plain
 
 
 def _bar_width(line: str) -> int:
