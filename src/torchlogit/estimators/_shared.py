@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 
 from torchlogit._validation import dense_rows_per_chunk, plain, to_torch
-from torchlogit.core.objective import columns_too_large
+from torchlogit.core.objective import Objective, columns_too_large
 from torchlogit.data import DataSource, InMemorySource, SparseRowsSource
 from torchlogit.solvers import SolverResult
 
@@ -157,3 +157,18 @@ def split_coef(coef: np.ndarray, fit_intercept: bool) -> tuple[np.ndarray, np.nd
 def join_coef(coef_: np.ndarray, intercept_: np.ndarray, fit_intercept: bool) -> np.ndarray:
     """The solvers' matrix from ``coef_`` and ``intercept_`` (the inverse of :func:`split_coef`)."""
     return np.hstack([coef_, np.asarray(intercept_)[:, None]]) if fit_intercept else np.asarray(coef_)
+
+
+def sparse_rows(objective: Objective) -> bool:
+    """Whether the objective's rows are CSR (passes over stored values, no dense Hessian for free)."""
+    return isinstance(objective.source, SparseRowsSource)
+
+
+def pass_work(objective: Objective) -> int:
+    """The size of one pass, for :func:`torchlogit._threads.single_thread_if_small`: rows ×
+    coefficients, or for CSR rows their stored values × outputs (the sparse products are
+    single-threaded scipy; torch's own share of a pass is O(n + p))."""
+    n_outputs, n_cols = objective.coef_shape
+    if sparse_rows(objective):
+        return objective.source.X.nnz * n_outputs
+    return objective.n_rows * n_outputs * n_cols

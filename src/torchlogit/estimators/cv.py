@@ -421,7 +421,9 @@ class LogisticRegressionCV(LogisticRegression):
         coef = data.as_sklearn(result.coef.detach().cpu().numpy())
         self._l1_share_ = share
         n_params = coef.shape[0] * coef.shape[1]
-        self.solver_, self.converged_ = select_solver("auto", n_params, nonsmooth=share > 0), result.converged
+        self.solver_ = select_solver("auto", n_params, nonsmooth=share > 0, n_rows=data.X.shape[0],
+                                     n_outputs=coef.shape[0], sparse=sp.issparse(data.X))  # as fit_path chose
+        self.converged_ = result.converged
         self.objective_, self.grad_max_ = result.objective, result.grad_max
         self.best_estimator_ = self._best_estimator(coef, float(C), share, data)
         return coef, C, l1_ratio

@@ -31,14 +31,16 @@ from torchlogit._validation import (
 )
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty, elastic_net
-from torchlogit.data import DataSource, SparseRowsSource, as_data_source
+from torchlogit.data import DataSource, as_data_source
 from torchlogit.estimators._shared import (
     check_finite_result,
     check_tol,
     checked_weight_sum,
     join_coef,
     make_source,
+    pass_work,
     penalty_factor_tensor,
+    sparse_rows,
     split_coef,
 )
 from torchlogit.inference.naming import feature_names
@@ -148,14 +150,17 @@ def newton_is_cheaper(n_rows: int | None, n_params: int, n_outputs: int = 1) -> 
 
 
 def select_solver(solver: str, n_params: int, nonsmooth: bool = False, n_rows: int | None = None,
-                  n_outputs: int = 1) -> str:
+                  n_outputs: int = 1, sparse: bool = False) -> str:
     """The solver that runs: scikit-learn's names mapped to ours (``SKLEARN_SOLVERS``), then 'auto'
-    resolved: proximal Newton for an L1 term, else Newton or L-BFGS by :func:`newton_is_cheaper`."""
+    resolved: proximal Newton for an L1 term, else Newton or L-BFGS by :func:`newton_is_cheaper`,
+    and L-BFGS for sparse rows with more than ``SPARSE_NEWTON_MAX_PARAMS`` coefficients."""
     solver = SKLEARN_SOLVERS.get(solver, solver)
     if solver != "auto":
         return solver
     if nonsmooth:
         return "prox_newton"
+    if sparse and n_params > SPARSE_NEWTON_MAX_PARAMS:
+        return "lbfgs"  # the sparse Gram is cheap, but a dense p x p Hessian and its factorisation are not
     return "newton" if newton_is_cheaper(n_rows, n_params, n_outputs) else "lbfgs"
 
 
@@ -570,19 +575,14 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
             objective = objective.with_l2(strength)
         coef0 = self._starting_point(objective)
         n_params = objective.coef_shape[0] * objective.coef_shape[1]
-        sparse = isinstance(source, SparseRowsSource)
         solver = select_solver(self.solver, n_params, nonsmooth=l1 is not None, n_rows=objective.n_rows,
-                               n_outputs=objective.coef_shape[0])
-        if sparse and solver == "newton" and self.solver == "auto" and n_params > SPARSE_NEWTON_MAX_PARAMS:
-            solver = "lbfgs"  # the sparse Gram is cheap, but its dense p x p Hessian is not
+                               n_outputs=objective.coef_shape[0], sparse=sparse_rows(objective))
         hessian_objective = float32_hessian_objective(objective, strength) if solver == "newton" else None
         if checkpoint is not None:
             coef0 = checkpoint.restore(coef0)
             if solver not in ("sgd", "adam", "newton"):  # those save their own state (checkpoint.*_hooks)
                 callback = checkpoint.wrap(callback, objective, hessian_objective)
-        # sparse passes are single-threaded scipy products: torch's own work is O(n + p) per pass
-        work = source.X.nnz * objective.coef_shape[0] if sparse else objective.n_rows * n_params
-        with single_thread_if_small(work):
+        with single_thread_if_small(pass_work(objective)):
             result = self._run_solver(solver, objective, coef0, callback, l1=l1,
                                       hessian_objective=hessian_objective, checkpoint=checkpoint)
         check_finite_result(result, solver)

@@ -36,7 +36,9 @@ from torchlogit.estimators._shared import (
     check_tol,
     checked_weight_sum,
     make_source,
+    pass_work,
     penalty_factor_tensor,
+    sparse_rows,
 )
 from torchlogit.estimators.logistic import select_solver
 from torchlogit.solvers import SolverResult, lbfgs, newton, prox_newton
@@ -177,7 +179,7 @@ def fit_path(
         l2, l1 = elastic_net(alpha, l1_ratio, n_features, objective.fit_intercept, penalty_factor,
                              dtype=objective.dtype, device=objective.device)
         at_c = objective.with_l2(l2)
-        with single_thread_if_small(objective.n_rows * n_outputs * n_cols):
+        with single_thread_if_small(pass_work(objective)):
             if l1 is not None:
                 guess = coef != 0
                 if grad is not None and previous_l1 is not None:  # sequential strong rule
@@ -187,7 +189,8 @@ def fit_path(
                                                  working_set=guess, grad0=grad, cache=cache)
                 previous_l1, grad = l1.strength, result.grad
             else:
-                solver = select_solver("auto", n_outputs * n_cols)
+                solver = select_solver("auto", n_outputs * n_cols, n_rows=objective.n_rows,
+                                       n_outputs=n_outputs, sparse=sparse_rows(objective))
                 result = (newton if solver == "newton" else lbfgs)(at_c, coef, tol=tol, max_iter=max_iter)
         check_finite_result(result, solver, f" at C={C:.6g}")
         if not result.converged:
