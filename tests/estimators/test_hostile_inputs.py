@@ -387,7 +387,7 @@ def test_several_columns_are_listed_with_a_count_beyond_ten():
 
 def test_a_working_set_names_the_column_of_the_full_problem():
     from torchlogit.core.penalties import elastic_net
-    from torchlogit.solvers.working_set import working_set_prox_newton
+    from torchlogit.solvers.working_set import PathHint, working_set_prox_newton
 
     X, y, _ = make_classification_data(n=200, d=60, seed=0)
     X[:, 30] *= 1e200
@@ -397,7 +397,7 @@ def test_a_working_set_names_the_column_of_the_full_problem():
     guess = torch.zeros(1, 61, dtype=torch.bool)
     guess[0, [3, 30]] = True
     with pytest.raises(ValueError, match=r"feature column 'x31' "):
-        working_set_prox_newton(objective, objective.zeros(), l1=l1, working_set=guess)
+        working_set_prox_newton(objective, objective.zeros(), l1=l1, hint=PathHint(working_set=guess))
 
 
 @pytest.mark.parametrize("scale", [1e25, 1e100], ids=["squares-overflow-float32", "values-overflow-float32"])

@@ -184,22 +184,23 @@ def test_multinomial_column_shift_is_resolved_exactly():
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_working_sets_reach_the_full_optimum(n_classes):
-    from torchlogit.solvers.working_set import ColumnCache, working_set_prox_newton
+    from torchlogit.solvers.working_set import PathHint, working_set_prox_newton
 
-    X, y, sw = make_classification_data(n=300, d=40, n_classes=n_classes, seed=51, weights=True)
+    X, y, sw = make_classification_data(n=300, d=400, n_classes=n_classes, seed=51, weights=True)
     objective, l1 = _problem(X, y, sw, 0.015, 0.7)
     full = prox_newton(objective, objective.zeros(), l1=l1, tol=1e-10)
-    cache = ColumnCache()
-    # an empty first working set: the certificate pass must find the violators and add them
-    narrow = working_set_prox_newton(objective, objective.zeros(), l1=l1, tol=1e-10, cache=cache)
+    hint = PathHint()
+    # no hint: the first pass ranks the violators, the worst 100 form the first working set
+    narrow = working_set_prox_newton(objective, objective.zeros(), l1=l1, tol=1e-10, hint=hint)
+    cache = hint.cache
     assert narrow.converged and narrow.grad_max <= 1e-10
     torch.testing.assert_close(narrow.coef, full.coef, rtol=0, atol=1e-8)
-    assert 0 < len(cache.features) < 40  # solved on a narrow copy, not the fallback
+    assert 0 < len(cache.features) < 400  # solved on a narrow copy, not the fallback
     assert cache.objective.l2 is None  # the cached copy is not changed: each fit uses with_l2
     # a second, weaker penalty on the same cache (as along a path) also lands on the optimum
     objective2, l1_weak = _problem(X, y, sw, 0.03, 0.7)
-    again = working_set_prox_newton(objective2, narrow.coef, l1=l1_weak, tol=1e-10, cache=ColumnCache(),
-                                    grad0=narrow.grad)
+    again = working_set_prox_newton(objective2, narrow.coef, l1=l1_weak, tol=1e-10,
+                                    hint=PathHint(grad=narrow.grad))
     reference = prox_newton(objective2, objective2.zeros(), l1=l1_weak, tol=1e-10)
     torch.testing.assert_close(again.coef, reference.coef, rtol=0, atol=1e-8)
 

@@ -84,6 +84,11 @@ class DataSource(abc.ABC):
         """
         return None
 
+    @property
+    def selects_columns(self) -> bool:
+        """Whether :meth:`select_columns` hands out columns (a subclass overrides it) or returns None."""
+        return type(self).select_columns is not DataSource.select_columns
+
 
 class _DuckSource(DataSource):
     """A user's object with ``n_features`` and ``chunks()`` but not derived from :class:`DataSource`."""

@@ -29,6 +29,7 @@ from torchlogit._validation import (
     resolve_dtype,
     tensor_to_numpy,
 )
+from torchlogit.core.duality import duality_gap
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty, elastic_net
 from torchlogit.data import DataSource, as_data_source
@@ -51,6 +52,7 @@ from torchlogit.inference.separation import (
     separating_features_text,
 )
 from torchlogit.solvers import SolverResult, StochasticOptions, lbfgs, newton, prox_newton, stochastic
+from torchlogit.solvers.working_set import working_set_prox_newton
 
 logger = logging.getLogger("torchlogit")
 
@@ -276,12 +278,26 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         Non-negative per-feature multipliers of the penalty (glmnet's ``penalty.factor``):
         0 leaves a feature unpenalised.
 
+    Attributes
+    ----------
+    coef_, intercept_, classes_, n_features_in_, feature_names_in_, n_iter_ : as scikit-learn
+    solver_ : the solver that ran (what 'auto' chose)
+    converged_, objective_, grad_max_, n_passes_, history_ : the fit's record: converged, the final
+        mean objective F, its max |∇F| (KKT violation with an L1 part), passes over the data,
+        and per iteration F and max |∇F|
+    duality_gap_ : float or None
+        With an L1 part, the duality gap of the mean objective at the fit
+        (:mod:`torchlogit.core.duality`): a certificate that ``objective_`` is at most this far
+        above the optimum (NaN when a feature is unpenalised by ``penalty_factor``). None without
+        an L1 part.
+
     Notes
     -----
     Inputs: numpy arrays, pandas DataFrames (feature names kept), torch tensors and scipy
-    sparse matrices. Sparse input is densified one bounded chunk at a time (at most ~4M values)
-    during each pass, which is cheap for moderate widths. ``sparsify()``/``densify()`` turn
-    ``coef_`` into a CSR matrix and back, as scikit-learn's.
+    sparse matrices. Sparse rows are never densified: every pass reads the stored values only.
+    L1 fits solve on working sets of columns, grown from the worst KKT violators, and certify the
+    answer on every column. ``sparsify()``/``densify()`` turn ``coef_`` into a CSR matrix and back,
+    as scikit-learn's.
     """
 
     def __init__(  # noqa: PLR0913  scikit-learn: hyperparameters are __init__ keywords
@@ -587,6 +603,7 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
                                       hessian_objective=hessian_objective, checkpoint=checkpoint)
         check_finite_result(result, solver)
         self._store(result, solver)
+        self.duality_gap_ = None if l1 is None else self._duality_gap(objective, result, l1)
 
     def _penalty_terms(self, objective: Objective, weight_sum: float | None) -> tuple[Any, Any]:
         """The L2 and L1 terms ``1/(C·Σsᵢ) · factor · ((1−r)/2 W² + r|W|)`` over the objective's columns
@@ -622,6 +639,13 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         if not result.converged:
             warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=4)
 
+    @staticmethod
+    def _duality_gap(objective: Objective, result: SolverResult, l1: L1Penalty) -> float:
+        """The fit's duality gap (:mod:`torchlogit.core.duality`): two passes, for L1 fits only."""
+        smooth = result.objective - float(l1.value(result.coef))
+        with single_thread_if_small(pass_work(objective)):
+            return duality_gap(objective, result.coef, l1, value_grad=(smooth, result.grad)).gap
+
     def _starting_point(self, objective: Objective) -> torch.Tensor:
         coef0 = objective.zeros()
         if self.warm_start and hasattr(self, "coef_"):
@@ -647,7 +671,9 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
                 user_callback(iteration, f, grad_max)
 
         common = {"tol": self.tol, "max_iter": self.max_iter, "callback": callback}
-        if solver == "prox_newton":
+        if solver == "prox_newton" and l1 is not None and checkpoint is None:
+            return working_set_prox_newton(objective, coef0, l1=l1, **common)
+        if solver == "prox_newton":  # smooth, or a checkpoint saving the full problem's iterates
             return prox_newton(objective, coef0, l1=l1, **common)
         if solver == "newton":
             return newton(objective, coef0, hessian_objective=hessian_objective,
@@ -710,11 +736,14 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log class probabilities, via log-sigmoid / log-softmax (no log of a rounded probability)."""
         scores = torch.from_numpy(np.asarray(self.decision_function(X), dtype=np.float64))
-        if scores.ndim == 1:
-            log_p = torch.stack([torch.nn.functional.logsigmoid(-scores),
-                                 torch.nn.functional.logsigmoid(scores)], dim=1)
-        else:
-            log_p = torch.log_softmax(scores, dim=1)
+        # torch's exp/log kernels enter its thread pool even for a few rows, and waking a thread on
+        # a busy core costs milliseconds (benchmarks/_small_fits.py): few scores take one thread
+        with single_thread_if_small(scores.numel()):
+            if scores.ndim == 1:
+                log_p = torch.stack([torch.nn.functional.logsigmoid(-scores),
+                                     torch.nn.functional.logsigmoid(scores)], dim=1)
+            else:
+                log_p = torch.log_softmax(scores, dim=1)
         return log_p.numpy()
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -42,7 +42,7 @@ from torchlogit.estimators._shared import (
 )
 from torchlogit.estimators.logistic import select_solver
 from torchlogit.solvers import SolverResult, lbfgs, newton, prox_newton
-from torchlogit.solvers.working_set import ColumnCache, working_set_prox_newton
+from torchlogit.solvers.working_set import PathHint, working_set_prox_newton
 
 # Cs=int: the grid spans this many decades above the smallest C with a non-zero coefficient
 # (glmnet's lambda.min.ratio = 1e-3), or scikit-learn's 1e-4 .. 1e4 for a pure ridge path.
@@ -173,7 +173,7 @@ def fit_path(
     results: list[SolverResult] = []
     previous_l1: torch.Tensor | None = None
     grad: torch.Tensor | None = None
-    cache = ColumnCache()  # the working set's columns, kept along the path
+    hint = PathHint()  # the working set's columns, kept along the path, and the next fit's guesses
     for C in np.sort(np.asarray(Cs, dtype=np.float64)):
         alpha = 1.0 / (C * objective.weight_sum)
         l2, l1 = elastic_net(alpha, l1_ratio, n_features, objective.fit_intercept, penalty_factor,
@@ -185,8 +185,8 @@ def fit_path(
                 if grad is not None and previous_l1 is not None:  # sequential strong rule
                     guess |= grad.abs() >= 2 * l1.strength - previous_l1
                 solver = "prox_newton"
-                result = working_set_prox_newton(at_c, coef, l1=l1, tol=tol, max_iter=max_iter,
-                                                 working_set=guess, grad0=grad, cache=cache)
+                hint.working_set, hint.grad = guess, grad
+                result = working_set_prox_newton(at_c, coef, l1=l1, tol=tol, max_iter=max_iter, hint=hint)
                 previous_l1, grad = l1.strength, result.grad
             else:
                 solver = select_solver("auto", n_outputs * n_cols, n_rows=objective.n_rows,

@@ -51,6 +51,7 @@ _MAX_SWEEPS = 200
 # Hessian block: cheaper than the full working set, and rarely misses (a miss costs one pass)
 _GUESS_MARGIN = 0.8
 _MIN_ENTRANTS = 32  # KKT violators let into a working set at once, at least
+_ORTHANT_SWEEPS = 50  # an exact solve on the support may cost this many sweeps, at most
 _COSTLY_HESSIAN = 1 << 28  # multiply-adds of a Hessian block (rows × columns²)
 
 
@@ -368,7 +369,8 @@ def _cd_quadratic(
             coords = np.flatnonzero((v != 0) | (lam == 0))
             full = False
         signs = np.sign(v)
-        if sweep >= 2 and np.array_equal(signs, last_signs) and not np.array_equal(signs, tried):
+        if (sweep >= 2 and np.array_equal(signs, last_signs) and not np.array_equal(signs, tried)
+                and _orthant_affordable(np.count_nonzero(signs), len(w))):
             tried = signs  # support and signs settled for a sweep: try them once
             done, v = _orthant_step(H, g, w, lam, v)
             if done:
@@ -377,6 +379,14 @@ def _cd_quadratic(
             signs = np.sign(v)
         last_signs = signs
     return v, -rho
+
+
+def _orthant_affordable(support: int, block: int) -> bool:
+    """Whether the exact solve on a support (a Cholesky factorisation, ``support³/3`` multiply-adds)
+    costs at most ``_ORTHANT_SWEEPS`` coordinate descent sweeps over the block (``block²`` each).
+    On wide sparse data the support can hold thousands of weakly correlated columns: sweeps then
+    converge well, and a factorisation per try would cost more than the whole solve."""
+    return support**3 <= 3 * _ORTHANT_SWEEPS * block * block
 
 
 def _sweep(

@@ -14,6 +14,7 @@ Sources that cannot hand out columns cheaply (streamed files) fall back to plain
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,11 @@ from torchlogit.solvers.prox_newton import prox_newton
 # a working set wider than this share of the columns is solved on the full problem directly
 _MAX_SHARE = 0.6
 _MAX_ROUNDS = 50
+# KKT violators let into the working set per round, at least (celer's first working set); a round
+# lets in at most as many as the set already holds, so it grows geometrically
+_FIRST_ENTRANTS = 100
+# a narrow problem is solved to this share of the largest KKT violation left outside its set
+_INNER_SHARE = 0.3
 
 
 @dataclass
@@ -40,32 +46,54 @@ class ColumnCache:
     full_hessian: tuple | None = None  # the same when the full problem was solved directly
 
 
+@dataclass
+class PathHint:
+    """What a path hands from one fit to the next: the column copy, and guesses for the next fit."""
+
+    cache: ColumnCache = field(default_factory=ColumnCache)
+    working_set: Tensor | None = None  # bool, coef's shape: coefficients expected to be active
+    grad: Tensor | None = None  # the smooth gradient at the starting point (ranks likely entrants)
+
+
 def working_set_prox_newton(
     objective: Objective, coef0: Tensor, *, l1: L1Penalty, tol: float = 1e-8, max_iter: int = 100,
-    working_set: Tensor | None = None, grad0: Tensor | None = None, cache: ColumnCache | None = None,
+    hint: PathHint | None = None, callback: Callable[[int, float, float], None] | None = None,
 ) -> SolverResult:
     """Minimise ``objective + l1`` by proximal Newton on working sets of columns.
 
     Parameters
     ----------
     objective, coef0, l1, tol, max_iter : as for :func:`~torchlogit.solvers.prox_newton.prox_newton`
-    working_set : bool Tensor of ``coef``'s shape, optional; coefficients expected to be active
-    grad0 : the smooth gradient at ``coef0`` if known (ranks the likely entrants)
-    cache : a :class:`ColumnCache` to reuse across calls (e.g. along a path)
+    hint : a :class:`PathHint` to reuse along a path (its cache grows); None for a single fit,
+        which ranks the columns by their KKT violation at ``coef0`` (one pass) and starts from
+        the worst ``_FIRST_ENTRANTS``
+    callback : called as ``callback(iteration, objective, kkt_violation)`` after each proximal
+        Newton step (on a working set, the violation is the narrow problem's)
 
     Returns
     -------
     SolverResult
         For the full problem; ``n_passes`` counts the narrow passes and the full ones alike.
     """
+    hint = hint if hint is not None else PathHint()
+    working_set, grad0, cache = hint.working_set, hint.grad, hint.cache
+    if not objective.source.selects_columns:
+        return prox_newton(objective, coef0, l1=l1, tol=tol, max_iter=max_iter, working_set=working_set,
+                           callback=callback)
     d = objective.source.n_features
-    cache = cache if cache is not None else ColumnCache()
     wanted = ((coef0[:, :d] != 0).any(0) | (l1.strength[:d] == 0)).cpu().numpy()
     if working_set is not None:
         wanted |= working_set[:, :d].any(0).cpu().numpy()
     passes_before = objective.n_passes
-    task = _Task(l1=l1, tol=tol, max_iter=max_iter)
+    task = _Task(l1=l1, tol=tol, max_iter=max_iter, callback=callback)
     rounds = _Rounds(coef=coef0.clone(), wanted=wanted, grad=grad0)
+    if grad0 is None:  # a fit without a path's hint: rank the columns at the start
+        f_smooth, rounds.grad = objective.value_grad(rounds.coef)
+        kkt = l1.min_norm_subgradient(rounds.coef, rounds.grad).abs()
+        if float(kkt.max()) <= tol:
+            return _certified(rounds, task, None, f_smooth, rounds.grad, float(kkt.max()),
+                              n_passes=objective.n_passes - passes_before)
+        _grow(rounds, kkt[:, :d], tol)
     for _ in range(_MAX_ROUNDS):
         # 1. a narrow copy holding every wanted column (False: too wide, or the source cannot)
         if not _copy_columns(objective, cache, rounds, l1.strength):
@@ -78,12 +106,13 @@ def working_set_prox_newton(
         if float(kkt.max()) <= tol or not narrow.converged:
             return _certified(rounds, task, narrow, f_smooth, grad, float(kkt.max()),
                               n_passes=rounds.n_passes + objective.n_passes - passes_before)
-        # 4. the violators join the working set
-        rounds.wanted |= (kkt[:, :d] > tol).any(0).cpu().numpy()
+        # 4. the worst violators join the working set
+        _grow(rounds, kkt[:, :d], tol)
         rounds.grad = grad
     # too wide, a source without columns, or no progress: the full problem directly
     result = prox_newton(objective, rounds.coef, l1=l1, tol=tol, max_iter=max(max_iter - rounds.n_iter, 1),
-                         working_set=working_set, hessian=cache.full_hessian)
+                         working_set=working_set, hessian=cache.full_hessian,
+                         callback=_counting_on(callback, rounds.n_iter))
     cache.full_hessian = result.hessian
     result.n_iter += rounds.n_iter
     result.n_passes = rounds.n_passes + objective.n_passes - passes_before
@@ -97,6 +126,7 @@ class _Task:
     l1: L1Penalty
     tol: float
     max_iter: int
+    callback: Callable[[int, float, float], None] | None = None
 
 
 @dataclass
@@ -106,6 +136,7 @@ class _Rounds:
     coef: Tensor
     wanted: np.ndarray  # bool per feature column: the narrow copy must hold it
     grad: Tensor | None  # the smooth gradient at ``coef``, if known (ranks likely entrants)
+    outside: float = 0.0  # the largest KKT violation of a column outside the set
     n_iter: int = 0
     n_passes: int = 0  # passes over the narrow copies
     history: list[dict[str, float]] = field(default_factory=list)
@@ -142,9 +173,12 @@ def _solve_narrow(objective: Objective, cache: ColumnCache, rounds: _Rounds, tas
     columns = torch.as_tensor(np.r_[cache.features, _intercept(objective)].astype(np.int64),
                               device=rounds.coef.device)
     l2 = None if objective.l2 is None else L2Penalty(objective.l2.strength[columns])
+    # no tighter than the violations still outside call for: the set will grow again anyway
+    tol = max(task.tol, _INNER_SHARE * rounds.outside)
     result = prox_newton(cache.objective.with_l2(l2), rounds.coef[:, columns],
-                         l1=L1Penalty(task.l1.strength[columns]), tol=task.tol,
-                         max_iter=max(task.max_iter - rounds.n_iter, 1), hessian=cache.hessian)
+                         l1=L1Penalty(task.l1.strength[columns]), tol=tol,
+                         max_iter=max(task.max_iter - rounds.n_iter, 1), hessian=cache.hessian,
+                         callback=_counting_on(task.callback, rounds.n_iter))
     cache.hessian = result.hessian
     rounds.n_iter += result.n_iter
     rounds.n_passes += result.n_passes
@@ -154,12 +188,29 @@ def _solve_narrow(objective: Objective, cache: ColumnCache, rounds: _Rounds, tas
     return result
 
 
+def _grow(rounds: _Rounds, kkt: Tensor, tol: float) -> None:
+    """Let the feature columns whose KKT violation (largest over outputs) exceeds ``tol`` join the
+    working set, worst first, at most ``max(_FIRST_ENTRANTS, columns already wanted)`` of them: a
+    set that grows geometrically from the columns that matter most, instead of every violator at
+    once (at a small penalty nearly every column violates at the start). ``rounds.outside``
+    becomes the largest violation left outside the set."""
+    violation = kkt.max(0).values.cpu().numpy()
+    violation[rounds.wanted] = 0.0
+    violators = np.flatnonzero(violation > tol)
+    budget = max(_FIRST_ENTRANTS, int(rounds.wanted.sum()))
+    if len(violators) > budget:
+        violators = violators[np.argpartition(-violation[violators], budget - 1)[:budget]]
+    rounds.wanted[violators] = True
+    violation[violators] = 0.0
+    rounds.outside = float(violation.max()) if violation.size else 0.0
+
+
 def _certified(
-    rounds: _Rounds, task: _Task, narrow: SolverResult, f_smooth: float, grad: Tensor, kkt: float, *,
+    rounds: _Rounds, task: _Task, narrow: SolverResult | None, f_smooth: float, grad: Tensor, kkt: float, *,
     n_passes: int,
 ) -> SolverResult:
-    """The full problem's result from the last narrow solve and the certificate's pass
-    (F, ∇F and the largest KKT violation ``kkt`` over every column)."""
+    """The full problem's result from the last narrow solve (None: the start was optimal) and the
+    certificate's pass (F, ∇F and the largest KKT violation ``kkt`` over every column)."""
     converged = kkt <= task.tol
     message = (f"KKT violation {kkt:.3g} <= tol {task.tol:g} on every column after {rounds.n_iter} "
                "proximal Newton steps on working sets") if converged else narrow.message
@@ -168,6 +219,15 @@ def _certified(
         objective=f_smooth + float(task.l1.value(rounds.coef)), n_passes=n_passes,
         history=rounds.history, message=message, grad=grad,
     )
+
+
+def _counting_on(
+    callback: Callable[[int, float, float], None] | None, done: int,
+) -> Callable[[int, float, float], None] | None:
+    """``callback`` with iterations numbered after the ``done`` steps of earlier rounds."""
+    if callback is None:
+        return None
+    return lambda iteration, f, kkt: callback(done + iteration, f, kkt)
 
 
 def _intercept(objective: Objective) -> list[int]:
