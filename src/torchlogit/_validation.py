@@ -41,12 +41,44 @@ def resolve_device(device: object) -> torch.device:
 
 
 def tensor_to_numpy(X: object) -> object:
-    """Torch tensors become numpy arrays (copied to the host); anything else is returned as is."""
+    """Torch tensors become numpy arrays (copied to the host), sparse ones scipy sparse matrices
+    (:func:`torch_sparse_to_scipy`); anything else is returned as is."""
     if isinstance(X, torch.Tensor):
-        if X.is_sparse or X.layout != torch.strided:
-            raise TypeError("sparse torch tensors are not supported; pass a scipy.sparse CSR matrix")
+        if X.layout != torch.strided:
+            return torch_sparse_to_scipy(X)
         return X.detach().cpu().numpy()
     return X
+
+
+def torch_sparse_to_scipy(X: torch.Tensor) -> sp.spmatrix:
+    """A 2-D torch sparse COO, CSR or CSC tensor as the scipy matrix of the same stored values.
+
+    On the host the scipy matrix is a view of the tensor's arrays (a COO tensor is coalesced
+    first, summing duplicates as torch does); scikit-learn's validation then converts it to CSR
+    and checks its values, as for any scipy matrix, so torch and scipy sparse input behave alike.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is batched, has dense value dimensions, or is block-sparse (BSR/BSC), naming why.
+    """
+    X = X.detach().cpu()
+    if X.ndim != 2 or X.dense_dim() != 0:
+        raise TypeError(f"a torch sparse X must be 2-D with one value per entry, got shape {tuple(X.shape)} "
+                        f"with {X.dense_dim()} dense dimension(s)")
+    shape = tuple(X.shape)
+    if X.layout == torch.sparse_coo:
+        X = X.coalesce()
+        rows, cols = X.indices().numpy()
+        return sp.coo_matrix((X.values().numpy(), (rows, cols)), shape=shape)
+    if X.layout == torch.sparse_csr:
+        index, pointers = X.col_indices().numpy(), X.crow_indices().numpy()
+        return sp.csr_matrix((X.values().numpy(), index, pointers), shape=shape)
+    if X.layout == torch.sparse_csc:
+        index, pointers = X.row_indices().numpy(), X.ccol_indices().numpy()
+        return sp.csc_matrix((X.values().numpy(), index, pointers), shape=shape)
+    raise TypeError(f"torch sparse layout {X.layout} is not supported; pass a sparse COO, CSR or CSC "
+                    "tensor (X.to_sparse_csr()) or a scipy.sparse matrix")
 
 
 def to_torch(X: np.ndarray, dtype: torch.dtype, device: torch.device) -> torch.Tensor:

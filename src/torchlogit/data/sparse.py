@@ -34,8 +34,9 @@ class SparseRowsSource(DataSource):
     chunk_rows : rows per dense chunk of :meth:`chunks`
     dtype, device : of the tensors yielded
 
-    The matrix is not modified: duplicate or unsorted entries are summed by every product, as
-    scipy does.
+    The matrix is not modified: unsorted entries are sorted and duplicate ones summed in a copy
+    (products sum duplicates anyway; summed first, the squared values behind the column moments
+    agree with the dense rows too).
     """
 
     def __init__(
@@ -83,12 +84,14 @@ class SparseRowsSource(DataSource):
 
 
 def _compact_csr(X: sp.spmatrix) -> sp.csr_matrix:
-    """``X`` as a CSR matrix with sorted column indices (what torch's CSR tensors assume), int32
+    """``X`` as a canonical CSR matrix: sorted column indices (what torch's CSR tensors assume), no
+    duplicates (a column's squared values are the squares of its entries), indices int32
     where they fit (scipy's own choice), so wrapping its arrays again in scipy or torch never copies
     them."""
     X = sp.csr_matrix(X)
-    if not X.has_sorted_indices:  # sorted columns within each row, in a copy: the user's stays as it is
-        X = X.sorted_indices()
+    if not X.has_canonical_format:  # sorted, duplicates summed, in a copy: the user's stays as it is
+        X = X.copy()
+        X.sum_duplicates()
     if X.indices.dtype != np.int32 and max(X.nnz, *X.shape) <= _INT32_MAX:
         X = sp.csr_matrix((X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32)), shape=X.shape)
     return X
