@@ -84,6 +84,12 @@ class DataSource(abc.ABC):
         """
         return None
 
+    def stored_columns(self) -> tuple[Any, np.ndarray, np.ndarray] | None:
+        """``(X, y, sample_weight)`` with ``X`` a scipy CSC matrix of every row, float64 (numpy
+        ``y`` and weights), for coordinate-descent solvers that walk columns; ``None`` (the
+        default) where the rows are not sparse and in memory."""
+        return None
+
     @property
     def selects_columns(self) -> bool:
         """Whether :meth:`select_columns` hands out columns (a subclass overrides it) or returns None."""

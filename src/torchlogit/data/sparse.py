@@ -51,6 +51,7 @@ class SparseRowsSource(DataSource):
         self.device = torch.device(device)
         self.n_features = X.shape[1]
         self._stored: Tensor | None = None  # the torch CSR view, made at the first sparse pass
+        self._columns: sp.csc_matrix | None = None  # the CSC copy, made on first request
 
     def select_columns(self, columns: np.ndarray) -> SparseRowsSource:
         """The same rows with only ``columns`` (a CSR copy of those columns), dense chunks sized for
@@ -59,6 +60,13 @@ class SparseRowsSource(DataSource):
             self.X[:, columns], self.y.cpu().numpy(), self.sample_weight.cpu().numpy(),
             chunk_rows=dense_rows_per_chunk(len(columns)), dtype=self.dtype, device=self.device,
         )
+
+    def stored_columns(self) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
+        """The rows as a float64 CSC matrix (one copy, kept), with numpy labels and weights."""
+        if self._columns is None:
+            self._columns = sp.csc_matrix(self.X, dtype=np.float64)
+            self._columns.sort_indices()
+        return self._columns, self.y.cpu().numpy(), self.sample_weight.cpu().numpy().astype(np.float64)
 
     def stored_chunks(self) -> Iterator[Chunk]:
         """Every row in one chunk, ``X`` a torch sparse CSR tensor (never densified)."""

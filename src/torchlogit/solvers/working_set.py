@@ -25,6 +25,7 @@ from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty
 from torchlogit.solvers._result import SolverResult
 from torchlogit.solvers.prox_newton import prox_newton
+from torchlogit.solvers.sparse_cd import sparse_cd, sparse_cd_applies
 
 # a working set wider than this share of the columns is solved on the full problem directly
 _MAX_SHARE = 0.6
@@ -77,6 +78,8 @@ def working_set_prox_newton(
     """
     hint = hint if hint is not None else PathHint()
     working_set, grad0, cache = hint.working_set, hint.grad, hint.cache
+    if sparse_cd_applies(objective):  # sparse binomial rows: sweeps over columns, no Hessian block
+        return sparse_cd(objective, coef0, l1=l1, tol=tol, max_iter=max_iter, callback=callback)
     if not objective.source.selects_columns:
         return prox_newton(objective, coef0, l1=l1, tol=tol, max_iter=max_iter, working_set=working_set,
                            callback=callback)
