@@ -17,9 +17,14 @@ times are also reported in passes, which makes numbers comparable across machine
 Workloads (see peer-baselines.md): A n=1,000,000 d=32 binary; B n=200,000 d=200 binary;
 C n=100,000 d=50 10-class multinomial; D the tutorial's 2-D demo data (33 % test split, fit on train).
 
+Sections after the workloads (``--sections``): small fits in a loop of 1,000 (``_small_fits.py``),
+time against n and d with the slopes and ``docs/scaling.png`` (``_scaling.py``), and A and digits
+idle and with one core kept busy by a loop the benchmark starts and stops (``_busy.py``).
+
 Usage::
 
-    python benchmarks/bench_solvers.py                          # all workloads, CPU
+    python benchmarks/bench_solvers.py                          # every section, CPU (~30 min)
+    python benchmarks/bench_solvers.py --sections workloads     # the A-D table only
     python benchmarks/bench_solvers.py --quick --workloads A,D  # smoke run
     python benchmarks/bench_solvers.py --device cuda --peers fast --markdown bench-out/cuda.md
 """
@@ -34,7 +39,7 @@ import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -543,6 +548,27 @@ def run_workload(key: str, args: argparse.Namespace) -> list[str]:
     return lines
 
 
+def _sections(keys: list[str], args: argparse.Namespace) -> Iterator[list[str]]:
+    """The tables ``--sections`` asks for, one block of markdown lines each, in order."""
+    sections = {name.strip() for name in args.sections.split(",")}
+    if "workloads" in sections:
+        for key in keys:
+            yield run_workload(key, args)
+    if "small" in sections:
+        from _small_fits import small_fit_table
+
+        yield ["### Small fits", "", *small_fit_table(args.small_loops)]
+    if "scaling" in sections:
+        from _scaling import scaling_table
+
+        yield ["### Scaling", "", *scaling_table(args.max_n, args.plot, repeat=args.repeat)]
+    if "busy" in sections:
+        from _busy import busy_table
+
+        rows = 1_000_000 if not args.quick else 100_000
+        yield ["### A busy machine", "", *busy_table(rows=rows, repeat=args.repeat, seed=args.seed)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", default="A,B,C,D", help="comma-separated subset of A,B,C,D")
@@ -561,6 +587,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="on a shared machine: discard timed fits during which other processes "
                         f"used more than {CONTENDED} cores, making up to repeat·RETRIES extra fits")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this markdown file")
+    parser.add_argument("--sections", default="workloads,small,scaling,busy",
+                        help="comma-separated subset of workloads (A-D), small (small fits in a loop), "
+                        "scaling (time against n and d, with a PNG), busy (one core kept busy)")
+    parser.add_argument("--small-loops", type=int, default=1000, help="fits per case in the small-fit table")
+    parser.add_argument("--max-n", type=int, default=10_000_000, help="largest n of the scaling table")
+    parser.add_argument("--plot", type=Path, default=Path(__file__).resolve().parents[1] / "docs/scaling.png",
+                        help="where the scaling plot goes")
     args = parser.parse_args(argv)
     keys = [k.strip().upper() for k in args.workloads.split(",") if k.strip()]
     unknown = set(keys) - set("ABCD")
@@ -580,8 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     lines = ["## Solver benchmark", "", *environment(args)]
     print("\n".join(lines), flush=True)
-    for key in keys:
-        block = run_workload(key, args)
+    for block in _sections(keys, args):
         print("\n".join(block), flush=True)
         lines += block
     total = time.perf_counter() - start
