@@ -33,7 +33,8 @@ def _objective(X, y, weights, coef, intercept, C, l1_ratio):
 @pytest.mark.parametrize("C", [0.3, 3.0])
 def test_wide_sparse_fits_reach_scikit_learns_optimum(l1_ratio, C):
     X, y, weights = _wide()
-    ours = LogisticRegression(C=C, l1_ratio=l1_ratio, tol=1e-10, max_iter=500).fit(X, y, sample_weight=weights)
+    ours = LogisticRegression(C=C, l1_ratio=l1_ratio, tol=1e-10, max_iter=500)
+    ours.fit(X, y, sample_weight=weights)
     reference = SkLogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-12, max_iter=200_000,
                                      random_state=0).fit(X, y, sample_weight=weights)
     F_ours = _objective(X, y, weights, ours.coef_[0], ours.intercept_[0], C, l1_ratio)
@@ -41,6 +42,8 @@ def test_wide_sparse_fits_reach_scikit_learns_optimum(l1_ratio, C):
     assert F_ours <= F_ref + 1e-9 * abs(F_ref)
     np.testing.assert_allclose(ours.coef_, reference.coef_, atol=1e-5)
     assert ours.converged_ and ours.duality_gap_ <= 1e-8
+    assert ours.history_[-1]["grad_max"] == ours.grad_max_  # the solver's record: sparse_cd's two rows
+    assert len(ours.history_) == 2
 
 
 def test_a_support_wider_than_the_rows_equals_the_dense_fit():

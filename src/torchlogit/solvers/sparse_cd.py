@@ -28,11 +28,17 @@ from torchlogit.solvers._result import SolverResult, StoppingRule
 
 # coordinate-descent sweeps per quadratic model, at most
 _MAX_SWEEPS = 1000
+# sparse rows this wide or narrower keep proximal Newton's dense Hessian blocks (at most 500² values),
+# the rule of solver='auto' for Newton on sparse rows (estimators/_shared.py: SPARSE_NEWTON_MAX_PARAMS)
+SPARSE_CD_MIN_FEATURES = 500
 
 
 def sparse_cd_applies(objective: Objective) -> bool:
-    """Whether :func:`sparse_cd` can fit this objective: binomial, sparse rows in memory, on the CPU."""
+    """Whether :func:`sparse_cd` fits this objective: binomial, sparse rows in memory, on the CPU,
+    and wider than ``SPARSE_CD_MIN_FEATURES`` (narrower, a dense Hessian block is cheap and the
+    fit takes the same path as dense rows of the same data)."""
     return (objective.coef_shape[0] == 1 and objective.device.type == "cpu"
+            and objective.source.n_features > SPARSE_CD_MIN_FEATURES
             and objective.source.stored_columns() is not None)
 
 
