@@ -84,19 +84,11 @@ def working_set_prox_newton(
         return prox_newton(objective, coef0, l1=l1, tol=tol, max_iter=max_iter, working_set=working_set,
                            callback=callback)
     d = objective.source.n_features
-    wanted = ((coef0[:, :d] != 0).any(0) | (l1.strength[:d] == 0)).cpu().numpy()
-    if working_set is not None:
-        wanted |= working_set[:, :d].any(0).cpu().numpy()
     passes_before = objective.n_passes
     task = _Task(l1=l1, tol=tol, max_iter=max_iter, callback=callback)
-    rounds = _Rounds(coef=coef0.clone(), wanted=wanted, grad=grad0)
-    if grad0 is None:  # a fit without a path's hint: rank the columns at the start
-        f_smooth, rounds.grad = objective.value_grad(rounds.coef)
-        kkt = l1.min_norm_subgradient(rounds.coef, rounds.grad).abs()
-        if float(kkt.max()) <= tol:
-            return _certified(rounds, task, None, f_smooth, rounds.grad, float(kkt.max()),
-                              n_passes=objective.n_passes - passes_before)
-        _grow(rounds, kkt[:, :d], tol)
+    rounds = _Rounds(coef=coef0.clone(), wanted=_first_columns(coef0, l1, working_set, d), grad=grad0)
+    if grad0 is None and (optimal := _rank_at_start(objective, rounds, task)) is not None:
+        return optimal
     for _ in range(_MAX_ROUNDS):
         # 1. a narrow copy holding every wanted column (False: too wide, or the source cannot)
         if not _copy_columns(objective, cache, rounds, l1.strength):
@@ -120,6 +112,25 @@ def working_set_prox_newton(
     result.n_iter += rounds.n_iter
     result.n_passes = rounds.n_passes + objective.n_passes - passes_before
     return result
+
+
+def _rank_at_start(objective: Objective, rounds: _Rounds, task: _Task) -> SolverResult | None:
+    """For a fit without a path's hint: one pass ranks the columns and the worst violators form
+    the first working set; the certified result instead if the start is already optimal."""
+    f_smooth, rounds.grad = objective.value_grad(rounds.coef)
+    kkt = task.l1.min_norm_subgradient(rounds.coef, rounds.grad).abs()
+    if float(kkt.max()) <= task.tol:
+        return _certified(rounds, task, None, f_smooth, rounds.grad, float(kkt.max()), n_passes=1)
+    _grow(rounds, kkt[:, : objective.source.n_features], task.tol)
+    return None
+
+
+def _first_columns(coef0: Tensor, l1: L1Penalty, working_set: Tensor | None, d: int) -> np.ndarray:
+    """The feature columns every working set holds: non-zero at the start, unpenalised, guessed."""
+    wanted = ((coef0[:, :d] != 0).any(0) | (l1.strength[:d] == 0)).cpu().numpy()
+    if working_set is not None:
+        wanted |= working_set[:, :d].any(0).cpu().numpy()
+    return wanted
 
 
 @dataclass(frozen=True)
