@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 _GRAM_BLOCK_ROWS = 4096
 # sparse products on CPU through scipy (views of the same arrays); False: torch's kernels everywhere
 _SCIPY_ON_CPU = True
+# a dense Hessian of at most one row block, whose product operand holds at most this many values,
+# is one product over X̃ = [X, 1] (a multinomial one: over every class pair at once), a handful of
+# torch calls instead of about twenty per Gram: on small data the calls, not the arithmetic, cost
+_ONE_PRODUCT_VALUES = 1 << 20
 
 
 @dataclass
@@ -213,9 +217,12 @@ def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
         gram, x_h = _csr_gram(X, h, None)
         return _with_intercept(gram, x_h, h, X.dtype) if fit_intercept else gram.to(X.dtype)
     d = X.shape[1]
+    block_rows = _gram_block_rows(X)
+    if _one_product(X, 1):
+        Xt = _with_ones(X) if fit_intercept else X
+        return Xt.T @ (Xt * h[:, None])
     gram = X.new_zeros(d, d, dtype=torch.float64)
     x_h = X.new_zeros(d, dtype=torch.float64)
-    block_rows = _GRAM_BLOCK_ROWS if X.dtype == torch.float64 else 4 * _GRAM_BLOCK_ROWS
     for start in range(0, X.shape[0], block_rows):
         Xb, hb = X[start : start + block_rows], h[start : start + block_rows]
         gram += Xb.T @ (Xb * hb[:, None])
@@ -224,6 +231,22 @@ def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
     if not fit_intercept:
         return gram.to(X.dtype)
     return _with_intercept(gram, x_h, h, X.dtype)
+
+
+def _gram_block_rows(X: Tensor) -> int:
+    return _GRAM_BLOCK_ROWS if X.dtype == torch.float64 else 4 * _GRAM_BLOCK_ROWS
+
+
+def _one_product(X: Tensor, n_grams: int) -> bool:
+    """Whether ``n_grams`` Grams of a dense ``X`` with the intercept column are formed as one
+    product (``_ONE_PRODUCT_VALUES``): ``X`` is one row block, the operand small enough."""
+    n, d = X.shape
+    return not is_csr(X) and n <= _gram_block_rows(X) and n * (d + 1) * n_grams <= _ONE_PRODUCT_VALUES
+
+
+def _with_ones(X: Tensor) -> Tensor:
+    """X̃ = [X, 1], a copy of a dense ``X`` with the intercept column."""
+    return torch.cat([X, X.new_ones(X.shape[0], 1)], dim=1)
 
 
 def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
@@ -273,10 +296,10 @@ def binomial_sums(
     ``hess_index``, when given, restricts the Hessian to those entries of ``coef.ravel()``.
     """
     scores = linear_predictor(X, coef, fit_intercept)
+    y = y.to(scores.dtype)  # once: logits_loss's own conversion is then a no-op
     sums = ChunkSums(loss=logits_loss(scores, y, sample_weight))
     if not (need_grad or need_hess):
         return sums
-    y = y.to(X.dtype)
     z = scores[:, 0]
     p = torch.sigmoid(z)
     r = sample_weight * (p - y)
@@ -331,6 +354,8 @@ def multinomial_sums(
 def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_intercept: bool) -> Tensor:
     """Block Hessian Σᵢ sᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, blocks ordered like ``coef.ravel()``."""
     n_classes = proba.shape[1]
+    if _one_product(X, n_classes * (n_classes + 1) // 2):
+        return _multinomial_hessian_one_product(X, proba, sample_weight, fit_intercept)
     d = X.shape[1] + int(fit_intercept)
     hess = torch.zeros(n_classes, d, n_classes, d, dtype=X.dtype, device=X.device)  # X may be CSR
     for k in range(n_classes):
@@ -341,6 +366,24 @@ def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_in
             if l != k:
                 hess[l, :, k, :] = block
     return hess.reshape(n_classes * d, n_classes * d)
+
+
+def _multinomial_hessian_one_product(X: Tensor, proba: Tensor, sample_weight: Tensor,
+                                     fit_intercept: bool) -> Tensor:
+    """:func:`_multinomial_hessian` for a small dense ``X``, every class pair's Gram in one product.
+
+    The weights ``h_kl = s p_k (δ_kl − p_l)`` of the pairs k ≤ l side by side, each multiplying
+    X̃'s rows, make one ``n × (pairs · d)`` operand: ``X̃ᵀ`` times it is every block at once."""
+    n, n_classes = proba.shape
+    Xt = _with_ones(X) if fit_intercept else X
+    d = Xt.shape[1]
+    k, l = torch.triu_indices(n_classes, n_classes, device=X.device)  # noqa: E741 - the usual class indices
+    h = proba[:, k] * ((k == l).to(X.dtype) - proba[:, l]) * sample_weight[:, None]
+    blocks = (Xt.T @ (h[:, :, None] * Xt[:, None, :]).reshape(n, -1)).reshape(d, -1, d).transpose(0, 1)
+    hess = X.new_zeros(n_classes, n_classes, d, d)
+    hess[k, l] = blocks
+    hess[l, k] = blocks
+    return hess.transpose(1, 2).reshape(n_classes * d, n_classes * d)
 
 
 def _multinomial_hessian_block(

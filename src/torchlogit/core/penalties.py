@@ -26,8 +26,8 @@ class L2Penalty:
         return self.strength * coef
 
     def hess_diag(self, n_outputs: int) -> Tensor:
-        """Diagonal of the Hessian over ``coef.ravel()``."""
-        return self.strength.repeat(n_outputs)
+        """Diagonal of the Hessian over ``coef.ravel()`` (``strength`` itself for one output row)."""
+        return self.strength if n_outputs == 1 else self.strength.repeat(n_outputs)
 
 
 def column_strengths(

@@ -45,6 +45,11 @@ class InMemorySource(DataSource):
         """Views of at most ``chunk_rows`` rows each (one chunk of every row when it is ``None``)."""
         n_rows = self.X.shape[0]
         step = self.chunk_rows or max(n_rows, 1)
+        if 0 < n_rows <= step:  # one chunk: the tensors themselves, not three views of them
+            if self.on_chunk is not None:
+                self.on_chunk(n_rows)
+            yield self.X, self.y, self.sample_weight
+            return
         for start in range(0, n_rows, step):
             stop = min(start + step, n_rows)
             if self.on_chunk is not None:

@@ -210,6 +210,26 @@ def _asks_for_another_penalty(penalty: Any, l1_ratio: Any) -> bool:
     return l1_ratio > 0
 
 
+def _encode_targets(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's ``check_classification_targets`` on validated (1-D) labels, then
+    :func:`encode_labels`: the sorted classes and every row's class index.
+
+    Integer and boolean labels are always classes: for them scikit-learn's check (which sorts
+    the labels twice to say so, about half a millisecond of a small fit) is replaced by its one
+    other effect, the UserWarning for more distinct classes than half of 20+ rows, counted from
+    the encoding. Any other dtype goes through the check first, with its errors and warnings.
+    """
+    if y.dtype.kind not in "biu":
+        check_classification_targets(y)
+        return encode_labels(y)
+    classes, y_index = encode_labels(y)
+    if len(classes) > 2 and y.shape[0] > 20 and len(classes) > round(0.5 * y.shape[0]):
+        warnings.warn("The number of unique classes is greater than 50% of the number of samples. `y` "
+                      "could represent a regression problem, not a classification problem.",
+                      UserWarning, stacklevel=3)
+    return classes, y_index
+
+
 class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
     """Logistic regression (binomial and multinomial) with exact solvers on PyTorch.
 
@@ -458,19 +478,10 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
             self, tensor_to_numpy(X), tensor_to_numpy(y), accept_sparse="csr",
             dtype=[np.float64, np.float32], y_numeric=False,
         )
-        check_classification_targets(y)
-        self.classes_, y_index = encode_labels(y)
+        self.classes_, y_index = _encode_targets(y)
         n_classes = len(self.classes_)
         self._check_classes(X, n_classes)
-        weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
-        checked_weight_sum(weights, dtype)
-        if self.class_weight is not None:
-            per_class = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=y, sample_weight=weights
-            )
-            with np.errstate(over="ignore"):
-                weights = weights * per_class[y_index]
-        weight_sum = checked_weight_sum(weights, dtype, "sample_weight times class_weight")
+        weights, weight_sum = self._row_weights(sample_weight, X, y, y_index, dtype)
         weighted_classes = np.bincount(y_index, weights=weights, minlength=n_classes) > 0
         if weighted_classes.sum() < 2:
             raise ValueError(
@@ -489,6 +500,23 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         if not self._penalised:
             self._warn_if_separated(X, y_index, weights, n_classes)
         return self
+
+    def _row_weights(self, sample_weight: Any, X: Any, y: np.ndarray, y_index: np.ndarray,
+                     dtype: torch.dtype) -> tuple[np.ndarray, float]:
+        """Each row's weight (``sample_weight`` times its class's ``class_weight``) and their sum,
+        both checked against ``dtype``'s range. No ``sample_weight`` gives ones without a pass
+        through scikit-learn's validation (what it returns for None)."""
+        if sample_weight is None:
+            weights = np.ones(X.shape[0], dtype=np.float64)
+        else:
+            weights = check_sample_weight(tensor_to_numpy(sample_weight), X)
+        weight_sum = checked_weight_sum(weights, dtype)
+        if self.class_weight is None:
+            return weights, weight_sum
+        per_class = compute_class_weight(self.class_weight, classes=self.classes_, y=y, sample_weight=weights)
+        with np.errstate(over="ignore"):
+            weights = weights * per_class[y_index]
+        return weights, checked_weight_sum(weights, dtype, "sample_weight times class_weight")
 
     def _warn_like_sklearn(self) -> None:
         """scikit-learn 1.9's FutureWarnings and UserWarnings about deprecated or ignored parameters."""

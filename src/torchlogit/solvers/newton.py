@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from torchlogit._threads import single_thread_if_small
-from torchlogit.core.objective import FeatureScaleError, Objective
+from torchlogit.core.objective import FeatureScaleError, Objective, all_finite
 from torchlogit.solvers._linesearch import LINE_SEARCH_FAILED, Trial, backtrack
 from torchlogit.solvers._result import SolverResult, StoppingRule, Trace, rounding_floor
 from torchlogit.solvers.stochastic import SnapshotHooks
@@ -41,20 +42,31 @@ _SAMPLED_HESSIAN_MAX_SHRINK = 0.5
 _LOW_PRECISION_REDUCTION = 1e-4
 
 
-def _gauge(objective: Objective, hess: Tensor) -> Tensor | None:
-    """``μ (𝟙𝟙ᵀ ⊗ diag(free))`` for the multinomial model's unpenalised columns, else None."""
+def _gauge_pattern(objective: Objective) -> Tensor | None:
+    """``𝟙𝟙ᵀ ⊗ diag(free)`` over the multinomial model's unpenalised columns, else None.
+
+    It depends on the objective alone, so a phase forms it once (:attr:`_Phase.gauge_pattern`);
+    each step scales it by its Hessian's mean diagonal (:func:`_gauged`)."""
     n_outputs, n_cols = objective.coef_shape
     if n_outputs == 1:
         return None
+    dtype, device = objective.dtype, objective.device
     if objective.l2 is None:
-        free = torch.ones(n_cols, dtype=hess.dtype, device=hess.device)
+        free = torch.ones(n_cols, dtype=dtype, device=device)
     else:
-        free = (objective.l2.strength == 0).to(hess.dtype)
+        free = (objective.l2.strength == 0).to(dtype)
     if not bool(free.any()):
         return None
+    ones = torch.ones(n_outputs, n_outputs, dtype=dtype, device=device)
+    return torch.kron(ones, torch.diag(free))
+
+
+def _gauged(hess: Tensor, pattern: Tensor | None) -> Tensor:
+    """``hess + μ pattern``, μ the mean of the Hessian's diagonal (``hess`` itself without a pattern)."""
+    if pattern is None:
+        return hess
     mu = hess.diagonal().mean().clamp_min(torch.finfo(hess.dtype).tiny)
-    ones = torch.ones(n_outputs, n_outputs, dtype=hess.dtype, device=hess.device)
-    return mu * torch.kron(ones, torch.diag(free))
+    return hess + mu * pattern
 
 
 def newton_direction(hess: Tensor, grad: Tensor) -> Tensor:
@@ -65,7 +77,7 @@ def newton_direction(hess: Tensor, grad: Tensor) -> Tensor:
     ValueError
         If the Hessian is not finite or cannot be decomposed (never torch's LinAlgError).
     """
-    if not bool(torch.isfinite(hess).all()):
+    if not all_finite(hess):
         raise ValueError("Newton's Hessian is not finite: the features are too large for the dtype; "
                          "rescale them, e.g. standardise the features")
     with single_thread_if_small(hess.shape[0] ** 3):
@@ -75,8 +87,9 @@ def newton_direction(hess: Tensor, grad: Tensor) -> Tensor:
 def _solve(hess: Tensor, grad: Tensor) -> Tensor:
     rhs = -grad.reshape(-1, 1)
     factor, info = torch.linalg.cholesky_ex(hess)
-    if int(info) == 0:
-        return torch.cholesky_solve(rhs, factor).reshape(grad.shape)
+    if int(info) == 0:  # L Lᵀ d = rhs as two triangular solves: cholesky_solve's, without its copies
+        half = torch.linalg.solve_triangular(factor, rhs, upper=False)
+        return torch.linalg.solve_triangular(factor.mT, half, upper=True).reshape(grad.shape)
     # singular or indefinite by rounding (collinear columns, no penalty): least-norm step
     try:
         evals, evecs = torch.linalg.eigh(hess)
@@ -173,6 +186,11 @@ class _Phase:
     rule: StoppingRule
     name: str = "full"  # "low": the float32 phase of mixed precision
 
+    @cached_property
+    def gauge_pattern(self) -> Tensor | None:
+        """The multinomial gauge's fixed pattern (:func:`_gauge_pattern`), formed once per phase."""
+        return _gauge_pattern(self.objective)
+
     @property
     def fused(self) -> bool:
         """Whether one pass can give F, ∇F and the Hessian together (the same objective forms all)."""
@@ -206,7 +224,7 @@ def _low_precision_phase(
         except FeatureScaleError:
             return None
         if not (math.isfinite(state.f) and math.isfinite(state.grad_max)
-                and bool(torch.isfinite(state.hess).all())):
+                and all_finite(state.hess)):
             return None
         target = max(rule.tol, _LOW_PRECISION_REDUCTION * state.grad_max)
     trace.start(state.f, state.grad_max)
@@ -238,7 +256,7 @@ def _iterate(phase: _Phase, state: _NewtonState, trace: Trace,
     """Damped Newton steps on ``state`` until the phase's stopping rule holds."""
     while not phase.rule.should_stop(state.grad_max, state.n_iter, state.stall):
         # 1. the Newton direction from the current Hessian
-        direction, slope = _direction(phase.objective, state)
+        direction, slope = _direction(phase, state)
         # 2. backtracking along it, each trial one pass (a full step's usually forms the next Hessian)
         trial = backtrack(state.coef, direction, state.f, slope, state.grad_max,
                           lambda point, step: _evaluate(phase, state, point, step))
@@ -255,10 +273,9 @@ def _iterate(phase: _Phase, state: _NewtonState, trace: Trace,
         trace.record(state.n_iter, state.f, state.grad_max)
 
 
-def _direction(objective: Objective, state: _NewtonState) -> tuple[Tensor, float]:
+def _direction(phase: _Phase, state: _NewtonState) -> tuple[Tensor, float]:
     """The (gauged) Newton direction and its slope ∇Fᵀd; the steepest descent one if that is no descent."""
-    gauge = _gauge(objective, state.hess)
-    direction = newton_direction(state.hess if gauge is None else state.hess + gauge, state.grad)
+    direction = newton_direction(_gauged(state.hess, phase.gauge_pattern), state.grad)
     slope = float(torch.sum(state.grad * direction))
     if not slope < 0:  # not a descent direction (numerical trouble): fall back to the gradient
         direction = -state.grad
