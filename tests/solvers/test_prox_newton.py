@@ -205,6 +205,17 @@ def test_working_sets_reach_the_full_optimum(n_classes):
     torch.testing.assert_close(again.coef, reference.coef, rtol=0, atol=1e-8)
 
 
+def test_a_grown_working_set_reindexes_its_hessian_block_without_an_intercept():
+    """The block of columns [2, 5] moves into the copy of columns [1, 2, 5]; without an intercept
+    the new positions were floats (IndexError in the next solve, found by bench_sparse.py)."""
+    from torchlogit.solvers.working_set import _remap
+
+    H = np.arange(4.0).reshape(2, 2)  # over the narrow coefficients of columns 2 and 5 (one output)
+    index, same = _remap((np.arange(2), H), np.array([2, 5]), np.array([1, 2, 5]), 1, [])
+    assert index.dtype.kind == "i" and same is H
+    np.testing.assert_array_equal(index, [1, 2])  # their positions among columns 1, 2, 5
+
+
 def test_working_sets_fall_back_for_sources_without_columns():
     from torchlogit.data import as_data_source
     from torchlogit.solvers.working_set import working_set_prox_newton

@@ -257,7 +257,8 @@ def _remap(hessian: tuple | None, old: np.ndarray | None, new: np.ndarray, n_out
         return None
     index, H = hessian
     width_old, width_new = len(old) + len(intercept), len(new) + len(intercept)
-    position = np.r_[np.searchsorted(new, old), [len(new)] * len(intercept)]  # old column -> new column
+    # old column -> new column (int64 also without an intercept: np.r_ with [] would give floats)
+    position = np.r_[np.searchsorted(new, old), np.full(len(intercept), len(new))].astype(np.int64)
     rows, cols = np.divmod(index, width_old)
     return rows * width_new + position[cols], H
 
