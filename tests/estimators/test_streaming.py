@@ -48,7 +48,7 @@ def test_streamed_newton_fit_equals_in_memory_fit(dataset, fmt, chunk_rows):
 
 
 def test_mixed_precision_newton_reads_float32_chunks_and_reaches_the_float64_optimum(dataset, monkeypatch):
-    monkeypatch.setattr(estimator_module, "FLOAT32_HESSIAN_MIN_VALUES", 100)  # as for large data
+    monkeypatch.setattr(estimator_module, "FLOAT32_HESSIAN_MIN_WORK", 100)  # as for large data
     reference = _reference(dataset, tol=1e-12)  # 1e-10 leaves coefficients 1e-9 apart on this problem
     streamed = fit_files(LogisticRegression(tol=1e-12), dataset["parquet"], target="y", weight="w",
                          chunk_rows=37, checkpoint=dataset["folder"] / f"ck-{len(reference.classes_)}")
@@ -435,7 +435,7 @@ def test_streamed_fit_on_cuda_matches_the_cpu_fit(tmp_path, monkeypatch, solver)
     mixed-precision sampled Hessians."""
     from torchlogit.core import objective as objective_module
 
-    monkeypatch.setattr(estimator_module, "FLOAT32_HESSIAN_MIN_VALUES", 100)
+    monkeypatch.setattr(estimator_module, "FLOAT32_HESSIAN_MIN_WORK", 100)
     monkeypatch.setattr(estimator_module, "HESSIAN_SAMPLE_ROWS", 200)
     monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 32)
     table, X, *_ = make_table(n=1000, seed=9)

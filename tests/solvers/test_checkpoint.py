@@ -190,7 +190,7 @@ def test_solver_snapshots_come_back_exactly_in_their_own_dtypes(tmp_path):
 def _mixed_precision_fit(data, monkeypatch, checkpoint=None, callback=None):
     import torchlogit.estimators.logistic as logistic
 
-    monkeypatch.setattr(logistic, "FLOAT32_HESSIAN_MIN_VALUES", 1)  # float32 Hessians from 1 value on
+    monkeypatch.setattr(logistic, "FLOAT32_HESSIAN_MIN_WORK", 1)  # float32 Hessians from 1 value on
     return _fit(data, checkpoint=checkpoint, callback=callback)
 
 
