@@ -561,7 +561,7 @@ def section_l1(name: str, data: tuple[Any, np.ndarray], caption: str,
              f"(--cap {args.cap:g} s).",
              ""]
     summaries, gave_up = [], {}
-    for fraction in LAMBDA_FRACTIONS:
+    for fraction in args.fractions:
         lam = fraction * lam_max
         print(f"  [l1 {name}] λ = {fraction:g}·λ_max", file=sys.stderr, flush=True)
         rows = []
@@ -894,6 +894,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch threads and BLAS/OpenMP thread limit")
     parser.add_argument("--cap", type=float, default=120.0, help="seconds before a fit is abandoned")
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--fractions", type=lambda text: tuple(float(v) for v in text.split(",")),
+                        default=LAMBDA_FRACTIONS, help="comma-separated λ / λ_max of the L1 section "
+                        f"(default {','.join(map(str, LAMBDA_FRACTIONS))})")
     parser.add_argument("--markdown", type=Path, help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
     args.sections = [s.strip() for s in args.only.split(",") if s.strip()]
