@@ -25,7 +25,6 @@ OUR_IMPORT = ("from sklearn.linear_model import SGDClassifier; "
 
 _PRIVATE = "tests scikit-learn's private {} itself, not an estimator"
 _CV = "LogisticRegressionCV: "
-_NO_CALLBACKS = "set_callbacks (sklearn.callback) is not implemented"
 EXCLUDED = {
     # scikit-learn's private functions: nothing of ours runs in them
     "test_logistic_regression_path_convergence_fail": _PRIVATE.format("_logistic_regression_path"),
@@ -54,11 +53,11 @@ EXCLUDED = {
                                               "singular Hessian; our Newton regularises the step instead",
     "test_c_inf_no_warning": "C=np.inf on separable data: ours warns PerfectSeparationWarning (a "
                              "UserWarning), the test makes it an error; scikit-learn: ConvergenceWarning",
-    # scikit-learn 1.9's experimental callback API (sklearn.callback): it hands each iteration's
-    # coefficients to the callbacks, which our solvers do not report (they give F and max |gradient|)
-    "test_logistic_regression_callback_support": _NO_CALLBACKS,
-    "test_logistic_regression_callback_fitted_estimator": _NO_CALLBACKS,
-    "test_logistic_regression_callback_support_warning": _NO_CALLBACKS,
+    # scikit-learn 1.9's callbacks (sklearn.callback) see the iterations of solver='lbfgs' only, and
+    # set_callbacks warns for every other solver; here every solver reports its iterations (no warning):
+    # tests/estimators/test_callbacks.py checks them, liblinear's included
+    "test_logistic_regression_callback_support_warning": (
+        "deliberate: callbacks see every solver's iterations here, so solver='liblinear' does not warn"),
 }
 
 # single parametrisations out of scope: {test: ({argument: value}, reason)}

@@ -33,6 +33,7 @@ from torchlogit.core.duality import duality_gap
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty, elastic_net
 from torchlogit.data import DataSource, as_data_source
+from torchlogit.estimators._callbacks import CallbackSupportMixin, FitTasks, with_callbacks
 from torchlogit.estimators._shared import (
     check_finite_result,
     check_tol,
@@ -52,6 +53,7 @@ from torchlogit.inference.separation import (
     separating_features_text,
 )
 from torchlogit.solvers import SolverResult, StochasticOptions, lbfgs, newton, prox_newton, stochastic
+from torchlogit.solvers._result import STOPPED_BY_HOOK, SolverCallbacks
 from torchlogit.solvers.working_set import working_set_prox_newton
 
 logger = logging.getLogger("torchlogit")
@@ -181,21 +183,21 @@ def _deprecation_warnings(penalty: Any, l1_ratio: Any, C: float) -> None:
     if penalty == "deprecated":
         if l1_ratio is None:
             warnings.warn("'l1_ratio=None' was deprecated in version 1.8 and will trigger an error in 1.10. "
-                          "Use 0<=l1_ratio<=1 instead.", FutureWarning, stacklevel=4)
+                          "Use 0<=l1_ratio<=1 instead.", FutureWarning, stacklevel=5)
         return
     warnings.warn(
         "'penalty' was deprecated in version 1.8 and will be removed in 1.10. To avoid this warning, "
         "leave 'penalty' set to its default value and use 'l1_ratio' or 'C' instead. Use l1_ratio=0 "
         "instead of penalty='l2', l1_ratio=1 instead of penalty='l1', l1_ratio set to a float between "
         "0 and 1 instead of penalty='elasticnet', and C=np.inf instead of penalty=None.",
-        FutureWarning, stacklevel=4,
+        FutureWarning, stacklevel=5,
     )
     if (penalty == "l2" and l1_ratio != 0) or (penalty == "l1" and l1_ratio != 1):
         warnings.warn(f"Inconsistent values: penalty={penalty} with l1_ratio={l1_ratio}. penalty is "
-                      "deprecated. Please use l1_ratio only.", UserWarning, stacklevel=4)
+                      "deprecated. Please use l1_ratio only.", UserWarning, stacklevel=5)
     if penalty is None and C != 1.0:
         warnings.warn("Setting penalty=None will ignore the C and l1_ratio parameters", UserWarning,
-                      stacklevel=4)
+                      stacklevel=5)
 
 
 def _asks_for_another_penalty(penalty: Any, l1_ratio: Any) -> bool:
@@ -229,11 +231,11 @@ def _encode_targets(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(classes) > 2 and y.shape[0] > 20 and len(classes) > round(0.5 * y.shape[0]):
         warnings.warn("The number of unique classes is greater than 50% of the number of samples. `y` "
                       "could represent a regression problem, not a classification problem.",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=4)
     return classes, y_index
 
 
-class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
+class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
     """Logistic regression (binomial and multinomial) with exact solvers on PyTorch.
 
     A drop-in for scikit-learn 1.9's ``LogisticRegression``: the same parameters, defaults (but
@@ -461,6 +463,7 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         """Whether the intercept is fitted as liblinear's penalised column of ``intercept_scaling``."""
         return self.solver == "liblinear" and bool(self.fit_intercept)
 
+    @with_callbacks  # scikit-learn's callbacks' teardown; a frame the warnings' stacklevels count
     def fit(
         self, X: Any, y: Any, sample_weight: Any = None, *,
         callback: Callable[[int, float, float], None] | None = None,
@@ -469,6 +472,10 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
 
         ``callback(iteration, objective, max_abs_gradient)``, when given, is called after each
         iteration (Newton step, L-BFGS evaluation or epoch), e.g. to drive a progress bar.
+        scikit-learn 1.9's callbacks (``set_callbacks``, :mod:`sklearn.callback`) see the fit
+        and every solver iteration with its coefficients, whatever the solver (scikit-learn 1.9:
+        'lbfgs' only); see :mod:`torchlogit.estimators._callbacks`. The one exception: L1 fits
+        on wide sparse binomial data run a compiled loop that reports only its final point.
 
         Returns
         -------
@@ -497,11 +504,15 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         rows = self._with_intercept_column(X) if self._liblinear_intercept else X
         source = make_source(rows, y_index, weights.astype(np_dtype), dtype, resolve_device(self.device),
                              None if names is None or rows is X else [*names, "intercept_scaling"])
-        self._fit_objective(source, n_classes, weight_sum, callback, feature_names=names)
-        if X.dtype == np.float32 and self.solver != "liblinear":  # scikit-learn keeps float32
+        float32 = X.dtype == np.float32 and self.solver != "liblinear"  # scikit-learn keeps float32
+        tasks = FitTasks.begin(self, X, y, sample_weight, lambda coef: self._public_coef(coef, float32))
+        self._fit_objective(source, n_classes, weight_sum, callback, feature_names=names, tasks=tasks)
+        if float32:
             self.coef_, self.intercept_ = self.coef_.astype(np.float32), self.intercept_.astype(np.float32)
         if not self._penalised:
             self._warn_if_separated(X, y_index, weights, n_classes)
+        if tasks is not None:
+            tasks.end()
         return self
 
     def _row_weights(self, sample_weight: Any, X: Any, y: np.ndarray, y_index: np.ndarray,
@@ -527,7 +538,7 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         if self.n_jobs is not None:
             warnings.warn("'n_jobs' has no effect since 1.8 and will be removed in 1.10. You provided "
                           f"'n_jobs={self.n_jobs}', please leave it unspecified.", FutureWarning,
-                          stacklevel=3)
+                          stacklevel=4)
 
     def _check_classes(self, X: Any, n_classes: int) -> None:
         """At least two classes; for liblinear, two exactly and no value it cannot handle (as there)."""
@@ -553,6 +564,7 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
             return sp.hstack([X, sp.csr_matrix(column)], format="csr", dtype=X.dtype)
         return np.hstack([X, column])
 
+    @with_callbacks
     def fit_source(
         self, source: DataSource, classes: Any, *,
         callback: Callable[[int, float, float], None] | None = None, checkpoint: Any = None,
@@ -575,6 +587,9 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         checkpoint : :class:`~torchlogit.solvers.checkpoint.Checkpoint` or None; the fit starts from its
             saved coefficients, if any, and saves them after every iteration
         feature_names : the source's column names, for error messages (default ``x1..xd``)
+
+        scikit-learn's callbacks (``set_callbacks``) see the fit as in :meth:`fit`, with
+        ``X``, ``y`` and ``metadata`` None: the rows are the source's.
         """
         self._check_params()
         self._warn_like_sklearn()
@@ -592,19 +607,23 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         self.n_features_in_ = source.n_features
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
+        tasks = FitTasks.begin(self, None, None, None, self._public_coef)
         # the objective's sums finish with each chunk before taking the next: buffers may be reused
         self._fit_objective(source.reusing_buffers(), len(self.classes_), None, callback, checkpoint,
-                            feature_names)
+                            feature_names, tasks)
+        if tasks is not None:
+            tasks.end()
         return self
 
     def _fit_objective(
         self, source: DataSource, n_classes: int, weight_sum: float | None,
         callback: Callable[[int, float, float], None] | None, checkpoint: Any = None,
-        feature_names: Sequence[str] | None = None,
+        feature_names: Sequence[str] | None = None, tasks: FitTasks | None = None,
     ) -> None:
         """Build the objective over ``source`` (``weight_sum`` None: from a pass), run the solver, store.
 
         For liblinear's intercept the source's last column is the synthetic one (:meth:`fit`).
+        ``tasks`` (scikit-learn's callbacks) get the solver's iterates.
         A result with non-finite coefficients or objective raises instead of being stored."""
         dtype = resolve_dtype(self.dtype)
         device = resolve_device(self.device)
@@ -629,9 +648,13 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
             coef0 = checkpoint.restore(coef0)
             if solver not in ("sgd", "adam", "newton"):  # those save their own state (checkpoint.*_hooks)
                 callback = checkpoint.wrap(callback, objective, hessian_objective)
+        on_iterate = None if tasks is None else tasks.iterations(coef0, solver)
+        callback = self._solver_callback(solver, callback, on_iterate)
         with single_thread_if_small(pass_work(objective)):
             result = self._run_solver(solver, objective, coef0, callback, l1=l1,
                                       hessian_objective=hessian_objective, checkpoint=checkpoint)
+        if tasks is not None:
+            tasks.end_iterations(result.coef)
         check_finite_result(result, solver)
         self._store(result, solver)
         self.duality_gap_ = None if l1 is None else self._duality_gap(objective, result, l1)
@@ -653,13 +676,9 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
                            dtype=dtype, device=device)
 
     def _store(self, result: SolverResult, solver: str) -> None:
-        """``coef_``, ``intercept_`` and the fit's record from the solver's result; warns if not converged."""
-        np_dtype = np.float64 if resolve_dtype(self.dtype) == torch.float64 else np.float32
-        coef = result.coef.detach().cpu().numpy().astype(np_dtype, copy=False)
-        if self._liblinear_intercept:  # the synthetic column's weight times its value is the intercept
-            self.coef_, self.intercept_ = coef[:, :-1].copy(), coef[:, -1] * np_dtype(self.intercept_scaling)
-        else:
-            self.coef_, self.intercept_ = split_coef(coef, self.fit_intercept)
+        """``coef_``, ``intercept_`` and the fit's record from the solver's result; warns if it did not
+        converge (unless a callback stopped it: scikit-learn's callbacks' early stop)."""
+        self.coef_, self.intercept_ = self._public_coef(result.coef)
         self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
         self.solver_ = solver
         self.converged_ = result.converged
@@ -667,8 +686,22 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
         self.grad_max_ = result.grad_max
         self.n_passes_ = result.n_passes
         self.history_ = result.history
-        if not result.converged:
-            warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=4)
+        if not result.converged and result.message != STOPPED_BY_HOOK:
+            warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=5)
+
+    def _public_coef(self, coef: torch.Tensor, float32: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(coef_, intercept_)`` from the solvers' matrix (new arrays, in the fit's precision;
+        float32 too when ``float32``): liblinear's synthetic column times ``intercept_scaling`` is
+        the intercept. Stores every fit, and maps the iterates scikit-learn's callbacks see."""
+        np_dtype = np.float64 if resolve_dtype(self.dtype) == torch.float64 else np.float32
+        coef = coef.detach().cpu().numpy().astype(np_dtype, copy=False)
+        if self._liblinear_intercept:  # the synthetic column's weight times its value is the intercept
+            coef_, intercept_ = coef[:, :-1].copy(), coef[:, -1] * np_dtype(self.intercept_scaling)
+        else:
+            coef_, intercept_ = split_coef(coef, self.fit_intercept)
+        if float32:
+            return coef_.astype(np.float32), intercept_.astype(np.float32)
+        return coef_, intercept_
 
     @staticmethod
     def _duality_gap(objective: Objective, result: SolverResult, l1: L1Penalty) -> float:
@@ -689,11 +722,13 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
                 coef0 = torch.as_tensor(previous, dtype=objective.dtype, device=objective.device)
         return coef0
 
-    def _run_solver(
-        self, solver: str, objective: Objective, coef0: torch.Tensor,
-        user_callback: Callable[[int, float, float], None] | None, l1: L1Penalty | None = None,
-        hessian_objective: Objective | None = None, checkpoint: Any = None,
-    ) -> SolverResult:
+    def _solver_callback(
+        self, solver: str, user_callback: Callable[[int, float, float], None] | None,
+        on_iterate: Callable[[int, torch.Tensor], bool] | None,
+    ) -> Callable[[int, float, float], None]:
+        """The solver's ``callback``: the user's, after a log line per iteration when ``verbose``,
+        carrying ``on_iterate`` (scikit-learn's callbacks, :class:`FitTasks`) when given."""
+
         def callback(iteration: int, f: float, grad_max: float) -> None:
             if self.verbose:
                 logger.info("%s iteration %d: objective %.12g, max |gradient| %.3g", solver,
@@ -701,6 +736,14 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
             if user_callback is not None:
                 user_callback(iteration, f, grad_max)
 
+        return callback if on_iterate is None else SolverCallbacks(callback, on_iterate)
+
+    def _run_solver(
+        self, solver: str, objective: Objective, coef0: torch.Tensor,
+        callback: Callable[[int, float, float], None], l1: L1Penalty | None = None,
+        hessian_objective: Objective | None = None, checkpoint: Any = None,
+    ) -> SolverResult:
+        """Run ``solver`` from ``coef0`` (``callback`` from :meth:`_solver_callback`)."""
         common = {"tol": self.tol, "max_iter": self.max_iter, "callback": callback}
         if solver == "prox_newton" and l1 is not None and checkpoint is None:
             return working_set_prox_newton(objective, coef0, l1=l1, **common)
@@ -752,7 +795,7 @@ class LogisticRegression(SparseCoefMixin, LinearClassifierMixin, BaseEstimator):
             f"separated by a linear combination of {separating_features_text(described)}. "
             "The unpenalised coefficients grow without bound (the reported ones are arbitrary). "
             "Use a penalty (a finite C, e.g. the default C=1.0) or Firth's bias-reduced method.",
-            PerfectSeparationWarning, stacklevel=3,
+            PerfectSeparationWarning, stacklevel=4,
         )
 
     # --------------------------------------------------------------- prediction

@@ -82,18 +82,73 @@ class StoppingRule:
         return False, stall
 
 
+# A solver's iterate hook: called as ``on_iterate(iteration, coef)`` after each iteration, with the
+# coefficients the solver returns if it stops there (its objective's layout and coordinates, intercept
+# last); a true return value asks the solver to stop there (scikit-learn's callbacks' early stop).
+IterateHook = Callable[[int, Tensor], bool | None]
+# the message of a solver its iterate hook stopped
+STOPPED_BY_HOOK = "stopped at the request of a callback"
+
+
+@dataclass(frozen=True)
+class SolverCallbacks:
+    """A solver ``callback`` that also carries an iterate hook (:data:`IterateHook`).
+
+    Called as a plain callback, ``(iteration, F, measure)``, it calls ``progress``; the solvers
+    find ``on_iterate`` through :func:`iterate_hook`. Every solver's ``callback`` takes one.
+    """
+
+    progress: Callable[[int, float, float], None] | None = None
+    on_iterate: IterateHook | None = None
+
+    def __call__(self, iteration: int, objective_value: float, progress: float) -> None:
+        if self.progress is not None:
+            self.progress(iteration, objective_value, progress)
+
+
+def iterate_hook(callback: Callable[[int, float, float], None] | None) -> IterateHook | None:
+    """The iterate hook a solver's ``callback`` carries (a :class:`SolverCallbacks`), or None."""
+    return callback.on_iterate if isinstance(callback, SolverCallbacks) else None
+
+
 @dataclass
 class Trace:
-    """The solver's ``history`` (starting point first) and the user's per-iteration callback."""
+    """The solver's ``history`` (starting point first), the user's per-iteration callback, and
+    the iterate hook (:data:`IterateHook`; by default the one ``callback`` carries), which may
+    ask the solver to stop (``stopped``)."""
 
     callback: Callable[[int, float, float], None] | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    on_iterate: IterateHook | None = None
+    stopped: str | None = None  # why the solver stops early, once its hook asked it to
+
+    def __post_init__(self) -> None:
+        if self.on_iterate is None:
+            self.on_iterate = iterate_hook(self.callback)
 
     def start(self, objective_value: float, progress: float) -> None:
         """The starting point: history only, no callback."""
         self.history.append({"objective": objective_value, "grad_max": progress})
 
-    def record(self, iteration: int, objective_value: float, progress: float) -> None:
+    def record(
+        self, iteration: int, objective_value: float, progress: float,
+        coef: Tensor | Callable[[], Tensor] | None = None,
+    ) -> None:
+        """An iteration's F and optimality measure; with ``coef``, its iterate too (:meth:`report`)."""
         self.history.append({"objective": objective_value, "grad_max": progress})
         if self.callback is not None:
             self.callback(iteration, objective_value, progress)
+        if coef is not None:
+            self.report(iteration, coef)
+
+    def report(self, iteration: int, coef: Tensor | Callable[[], Tensor]) -> bool:
+        """Hand the iterate to the hook; whether the solver should stop now.
+
+        ``coef`` may be a function forming the iterate (a change of coordinates), called only
+        when there is a hook. After a stop, nothing more is handed on.
+        """
+        if self.on_iterate is None or self.stopped is not None:
+            return self.stopped is not None
+        if self.on_iterate(iteration, coef() if callable(coef) else coef):
+            self.stopped = STOPPED_BY_HOOK
+        return self.stopped is not None

@@ -10,10 +10,10 @@ optimum, but uncentred, badly scaled or correlated features no longer slow it do
 
 Stopping rule: as an evaluated point has ``max |∇F| <= tol`` (the gradient in the
 original coordinates), or after ``max_iter`` iterations, or when the line search can no longer
-change F (rounding level). A stall where the gradient in the preconditioned coordinates is
-below the rounding floor (:func:`~torchlogit.solvers._result.rounding_floor`,
-about 1.5e-7 for float64 and F ≈ 1) counts as converged: no line search on a float64 F can
-certify more.
+change F (rounding level), or when the iterate hook asks to stop. A stall where the gradient
+in the preconditioned coordinates is below the rounding floor
+(:func:`~torchlogit.solvers._result.rounding_floor`, about 1.5e-7 for float64 and F ≈ 1) counts
+as converged: no line search on a float64 F can certify more.
 """
 
 from __future__ import annotations
@@ -37,6 +37,10 @@ class _Converged(Exception):  # noqa: N818 - a stop signal, not an error
     """Raised from the closure to stop torch's L-BFGS at the first point meeting ``tol``."""
 
 
+class _Stopped(Exception):  # noqa: N818 - a stop signal, not an error
+    """Raised from the closure when the iterate hook asked to stop after the last finished iteration."""
+
+
 def lbfgs(
     objective: Objective, coef0: Tensor, *, tol: float = 1e-8, max_iter: int = 100,
     callback: Callable[[int, float, float], None] | None = None,
@@ -44,7 +48,10 @@ def lbfgs(
     """Minimise ``objective`` from ``coef0`` with L-BFGS (strong Wolfe line search).
 
     Parameters and result as for :func:`torchlogit.solvers.newton.newton`; ``callback`` is
-    called after every function evaluation.
+    called after every function evaluation, its iterate hook
+    (:class:`~torchlogit.solvers._result.SolverCallbacks`), if any, after every iteration (as the
+    next one's first evaluation begins, or at the end) with the best point so far: what a run
+    stopped after that iteration returns.
     """
     passes_before = objective.n_passes
     coords = precondition(objective)
@@ -72,11 +79,25 @@ class _Run:
     best_objective: float = math.inf
     best_grad_max: float = math.inf  # max |∇F| in the original coordinates
     best_grad_std_max: float = math.inf  # the same in the preconditioned ones
+    optimizer: torch.optim.LBFGS | None = None  # torch's, whose state counts the iterations begun
+    reported: int = 0  # iterations handed to the trace's iterate hook
+
+
+def _report_finished(run: _Run, n_done: int) -> bool:
+    """Hand the iterations finished since the last report to the iterate hook, each with the best
+    point so far in the original coordinates; whether the hook asked to stop."""
+    while run.reported < n_done and run.trace.stopped is None:
+        run.reported += 1
+        run.trace.report(run.reported, lambda: run.coords.to_original(run.best_coef))
+    return run.trace.stopped is not None
 
 
 def _closure(run: _Run) -> Tensor:
     """One evaluation (a pass): F and the gradient for torch's L-BFGS; the best point is kept and a
     point meeting ``tol`` ends the run."""
+    # iteration n is under way, n - 1 are finished; a stop ends the run before this evaluation
+    if run.optimizer is not None and _report_finished(run, run.optimizer.state[run.param]["n_iter"] - 1):
+        raise _Stopped
     with torch.no_grad():
         f, grad_std, grad = run.coords.value_grad(run.param)
     grad_max = float(grad.abs().max())
@@ -91,23 +112,27 @@ def _closure(run: _Run) -> Tensor:
 
 
 def _minimise(run: _Run, max_iter: int) -> int:
-    """Run torch's L-BFGS for at most ``max_iter`` iterations (none: one evaluation); the iterations done."""
+    """Run torch's L-BFGS for at most ``max_iter`` iterations (none: one evaluation); the iterations
+    done, each handed to the iterate hook."""
     n_iter = 0
     try:
         if max_iter == 0:
             _closure(run)
         else:
-            optimizer = torch.optim.LBFGS(
+            run.optimizer = torch.optim.LBFGS(
                 [run.param], lr=1.0, max_iter=max_iter, max_eval=max(2 * max_iter, 20),
                 tolerance_grad=0.0, tolerance_change=torch.finfo(run.param.dtype).eps,
                 history_size=_HISTORY_SIZE, line_search_fn="strong_wolfe",
             )
             try:
-                optimizer.step(functools.partial(_closure, run))
+                run.optimizer.step(functools.partial(_closure, run))
             finally:
-                n_iter = int(optimizer.state[run.param].get("n_iter", 0))
+                n_iter = int(run.optimizer.state[run.param].get("n_iter", 0))
     except _Converged:
         pass
+    except _Stopped:
+        return run.reported
+    _report_finished(run, n_iter)
     return n_iter
 
 
@@ -116,6 +141,8 @@ def _outcome(run: _Run, n_iter: int, max_iter: int, dtype: torch.dtype) -> tuple
     f, grad_max = run.best_objective, run.best_grad_max
     if grad_max <= run.tol:
         return True, f"max |gradient| {grad_max:.3g} <= tol {run.tol:g} after {n_iter} L-BFGS iterations"
+    if run.trace.stopped is not None:
+        return False, run.trace.stopped
     if n_iter >= max_iter:
         return False, f"reached max_iter={max_iter}"
     if run.best_grad_std_max <= rounding_floor(f, dtype):

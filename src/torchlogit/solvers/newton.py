@@ -115,7 +115,8 @@ def newton(
     coef0 : Tensor, starting coefficients (shape ``objective.coef_shape``)
     tol : stop when ``max |∇F| <= tol``
     max_iter : most Newton steps (both phases together, see below)
-    callback : called as ``callback(iteration, F, max |∇F|)`` after each step
+    callback : called as ``callback(iteration, F, max |∇F|)`` after each step; its iterate hook
+        (:class:`~torchlogit.solvers._result.SolverCallbacks`), if any, too, and may stop Newton there
     hessian_objective : the same objective over a float32 copy of the data. When given, Newton
         runs in two phases (mixed-precision iterative refinement): first entirely in float32,
         where passes and Hessians are cheaper, until ``max |∇F|`` has dropped by
@@ -153,7 +154,8 @@ def newton(
         trace.start(state.f, state.grad_max)
     start = 0 if saved is None else saved["iteration"]
     _iterate(_Phase(objective, hessians, rule), state, trace, snapshots.on_state)
-    converged, message = rule.outcome(state.grad_max, state.f, state.coef.dtype, state.n_iter, state.stall)
+    converged, message = rule.outcome(state.grad_max, state.f, state.coef.dtype, state.n_iter,
+                                      state.stall or trace.stopped)
     return SolverResult(
         coef=state.coef, n_iter=state.n_iter - start, converged=converged, grad_max=state.grad_max,
         objective=state.f, n_passes=_passes(objective, hessian_objective) - passes_before,
@@ -254,7 +256,7 @@ def _restored(saved: dict[str, Any]) -> _NewtonState:
 def _iterate(phase: _Phase, state: _NewtonState, trace: Trace,
              on_state: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Damped Newton steps on ``state`` until the phase's stopping rule holds."""
-    while not phase.rule.should_stop(state.grad_max, state.n_iter, state.stall):
+    while not phase.rule.should_stop(state.grad_max, state.n_iter, state.stall or trace.stopped):
         # 1. the Newton direction from the current Hessian
         direction, slope = _direction(phase, state)
         # 2. backtracking along it, each trial one pass (a full step's usually forms the next Hessian)
@@ -270,7 +272,7 @@ def _iterate(phase: _Phase, state: _NewtonState, trace: Trace,
             state.stall = NO_PROGRESS_AT_ROUNDING  # a tol below F's rounding level: no step can help
         if on_state is not None:  # before the callback: a callback that kills finds it saved
             on_state(_snapshot(phase, state))
-        trace.record(state.n_iter, state.f, state.grad_max)
+        trace.record(state.n_iter, state.f, state.grad_max, state.coef)
 
 
 def _direction(phase: _Phase, state: _NewtonState) -> tuple[Tensor, float]:

@@ -75,7 +75,9 @@ def prox_newton(
     working_set : bool Tensor of ``coef``'s shape, optional
         A guess of the coefficients that will be active (e.g. a strong-rule screen along a path);
         the first Hessian block covers it, saving a pass when the guess is right.
-    callback : called as ``callback(iteration, objective, kkt_violation)`` after each iteration
+    callback : called as ``callback(iteration, objective, kkt_violation)`` after each iteration; its
+        iterate hook (:class:`~torchlogit.solvers._result.SolverCallbacks`), if any, too, and may
+        stop the solve there
     hessian : ``(index, H)``, optional
         A Hessian block from an earlier solve on the same data (``SolverResult.hessian``, e.g. at
         the previous C of a path), used as a stale Hessian for the first step when it covers the
@@ -99,7 +101,9 @@ def prox_newton(
     trace.start(state.f, state.kkt)
     while not problem.rule.should_stop(state.kkt, state.n_iter, state.stall):
         if _step(problem, state):
-            trace.record(state.n_iter, state.f, state.kkt)
+            trace.record(state.n_iter, state.f, state.kkt,
+                         lambda: _centre_free_columns(objective, state.coef, problem.free))
+            state.stall = state.stall or trace.stopped
     converged, message = problem.rule.outcome(state.kkt, state.f, state.coef.dtype, state.n_iter, state.stall)
     return SolverResult(
         coef=_centre_free_columns(objective, state.coef, problem.free), n_iter=state.n_iter,

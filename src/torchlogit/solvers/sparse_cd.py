@@ -24,7 +24,7 @@ from torch import Tensor
 
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty
-from torchlogit.solvers._result import SolverResult, StoppingRule
+from torchlogit.solvers._result import SolverResult, StoppingRule, iterate_hook
 
 # coordinate-descent sweeps per quadratic model, at most
 _MAX_SWEEPS = 1000
@@ -52,7 +52,8 @@ def sparse_cd(
     ----------
     objective, coef0, l1, tol, max_iter : as for :func:`~torchlogit.solvers.prox_newton.prox_newton`
     callback : called once, as ``callback(n_iter, objective, kkt_violation)``, at the end (the
-        compiled loop reports nothing on the way)
+        compiled loop reports nothing on the way); so is its iterate hook
+        (:class:`~torchlogit.solvers._result.SolverCallbacks`), with the final point
 
     Returns
     -------
@@ -85,6 +86,8 @@ def sparse_cd(
                                       "the line search found no decrease" if stalled else None)
     if callback is not None:
         callback(n_iter, f, kkt)
+    if (on_iterate := iterate_hook(callback)) is not None:
+        on_iterate(n_iter, point)
     return SolverResult(
         coef=point, n_iter=n_iter, converged=converged, grad_max=kkt, objective=f,
         # one pass of the data per Newton step (its gradient and curvature), plus the two checks

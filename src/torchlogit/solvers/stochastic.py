@@ -28,7 +28,7 @@ from torchlogit.core.loss import logits_loss
 from torchlogit.core.model import LogisticModel
 from torchlogit.core.objective import Objective
 from torchlogit.distributed import is_distributed
-from torchlogit.solvers._result import SolverResult
+from torchlogit.solvers._result import SolverResult, Trace, iterate_hook
 
 Optimizer = Literal["sgd", "adam"]
 
@@ -114,7 +114,9 @@ def stochastic(
     is called every ``snapshots.every`` mini-batches (when > 0) and after every epoch, with the
     model's and the optimizer's state, the epoch and the mini-batch within it;
     ``snapshots.state=snapshot`` resumes there and retraces the uninterrupted run step for step
-    (:mod:`torchlogit.solvers.checkpoint` stores it).
+    (:mod:`torchlogit.solvers.checkpoint` stores it). ``callback`` is called after every epoch,
+    and so is its iterate hook (:class:`~torchlogit.solvers._result.SolverCallbacks`), which may
+    stop the run.
 
     Raises
     ------
@@ -129,7 +131,8 @@ def stochastic(
     snapshots = snapshots if snapshots is not None else SnapshotHooks()
     passes_before = objective.n_passes
     run = _begin(objective, coef0, options, model, snapshots.state)
-    while run.grad_max > tol and run.epoch < max_iter:
+    iterates = Trace(on_iterate=iterate_hook(callback))
+    while run.grad_max > tol and run.epoch < max_iter and iterates.stopped is None:
         run.epoch += 1
         _epoch(objective, run, options.batch_size, snapshots)
         run.skip = 0
@@ -142,10 +145,11 @@ def stochastic(
             snapshots.on_state(_snapshot(run, 0))
         if callback is not None:
             callback(run.epoch, run.f, run.grad_max)
+        iterates.report(run.epoch, run.model.coef_matrix)
     converged = run.grad_max <= tol
     message = (
         f"max |gradient| {run.grad_max:.3g} <= tol {tol:g} after {run.epoch} epochs"
-        if converged else f"reached max_iter={max_iter} epochs"
+        if converged else iterates.stopped or f"reached max_iter={max_iter} epochs"
     )
     return SolverResult(
         coef=run.model.coef_matrix(), n_iter=run.epoch, converged=converged, grad_max=run.grad_max,

@@ -23,7 +23,13 @@ from torch import Tensor
 
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty, L2Penalty
-from torchlogit.solvers._result import SolverResult
+from torchlogit.solvers._result import (
+    STOPPED_BY_HOOK,
+    IterateHook,
+    SolverCallbacks,
+    SolverResult,
+    iterate_hook,
+)
 from torchlogit.solvers.prox_newton import prox_newton
 from torchlogit.solvers.sparse_cd import sparse_cd, sparse_cd_applies
 
@@ -69,7 +75,9 @@ def working_set_prox_newton(
         which ranks the columns by their KKT violation at ``coef0`` (one pass) and starts from
         the worst ``_FIRST_ENTRANTS``
     callback : called as ``callback(iteration, objective, kkt_violation)`` after each proximal
-        Newton step (on a working set, the violation is the narrow problem's)
+        Newton step (on a working set, the violation is the narrow problem's); its iterate hook
+        (:class:`~torchlogit.solvers._result.SolverCallbacks`), if any, gets the full problem's
+        coefficients (zero outside the set) and may stop the solve (with that round's certificate)
 
     Returns
     -------
@@ -85,7 +93,7 @@ def working_set_prox_newton(
                            callback=callback)
     d = objective.source.n_features
     passes_before = objective.n_passes
-    task = _Task(l1=l1, tol=tol, max_iter=max_iter, callback=callback)
+    task = _Task(l1=l1, tol=tol, max_iter=max_iter, callback=callback, iterates=_FullIterates.of(callback))
     rounds = _Rounds(coef=coef0.clone(), wanted=_first_columns(coef0, l1, working_set, d), grad=grad0)
     if grad0 is None and (optimal := _rank_at_start(objective, rounds, task)) is not None:
         return optimal
@@ -98,16 +106,16 @@ def working_set_prox_newton(
         # 3. the certificate: one pass, every column's KKT condition
         f_smooth, grad = objective.value_grad(rounds.coef)
         kkt = l1.min_norm_subgradient(rounds.coef, grad).abs()
-        if float(kkt.max()) <= tol or not narrow.converged:
+        if float(kkt.max()) <= tol or not narrow.converged or task.stopped:
             return _certified(rounds, task, narrow, f_smooth, grad, float(kkt.max()),
                               n_passes=rounds.n_passes + objective.n_passes - passes_before)
         # 4. the worst violators join the working set
         _grow(rounds, kkt[:, :d], tol)
         rounds.grad = grad
     # too wide, a source without columns, or no progress: the full problem directly
-    result = prox_newton(objective, rounds.coef, l1=l1, tol=tol, max_iter=max(max_iter - rounds.n_iter, 1),
+    result = prox_newton(objective, rounds.coef, l1=l1, tol=tol, max_iter=max(max_iter - rounds.n_iter, 0),
                          working_set=working_set, hessian=cache.full_hessian,
-                         callback=_counting_on(callback, rounds.n_iter))
+                         callback=task.callback_after(rounds))
     cache.full_hessian = result.hessian
     result.n_iter += rounds.n_iter
     result.n_passes = rounds.n_passes + objective.n_passes - passes_before
@@ -141,6 +149,47 @@ class _Task:
     tol: float
     max_iter: int
     callback: Callable[[int, float, float], None] | None = None
+    iterates: _FullIterates | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the iterate hook asked to stop."""
+        return self.iterates is not None and self.iterates.stopped
+
+    def callback_after(
+        self, rounds: _Rounds, columns: Tensor | None = None,
+    ) -> Callable[[int, float, float], None] | None:
+        """The callback of a solve after ``rounds`` (on the full problem, or on its ``columns``):
+        iterations numbered on, and iterates widened to the full problem for the hook."""
+        progress = _counting_on(self.callback, rounds.n_iter)
+        if self.iterates is None:
+            return progress
+        return SolverCallbacks(progress, self.iterates.after(rounds.n_iter, rounds.coef, columns))
+
+
+@dataclass
+class _FullIterates:
+    """The full problem's iterate hook, fed by the solves of the rounds; remembers a stop."""
+
+    hook: IterateHook
+    stopped: bool = False
+
+    @classmethod
+    def of(cls, callback: Callable[[int, float, float], None] | None) -> _FullIterates | None:
+        """For the iterate hook ``callback`` carries, if any."""
+        hook = iterate_hook(callback)
+        return None if hook is None else cls(hook)
+
+    def after(self, done: int, template: Tensor, columns: Tensor | None) -> IterateHook:
+        """A solve's hook: its iterations numbered after the ``done`` of earlier rounds, and the
+        coefficients of a narrow solve (on ``columns``) widened to ``template``'s shape."""
+
+        def on_iterate(iteration: int, coef: Tensor) -> bool:
+            full = coef if columns is None else _widened(template, columns, coef)
+            self.stopped = bool(self.hook(done + iteration, full)) or self.stopped
+            return self.stopped
+
+        return on_iterate
 
 
 @dataclass
@@ -191,15 +240,21 @@ def _solve_narrow(objective: Objective, cache: ColumnCache, rounds: _Rounds, tas
     tol = max(task.tol, _INNER_SHARE * rounds.outside)
     result = prox_newton(cache.objective.with_l2(l2), rounds.coef[:, columns],
                          l1=L1Penalty(task.l1.strength[columns]), tol=tol,
-                         max_iter=max(task.max_iter - rounds.n_iter, 1), hessian=cache.hessian,
-                         callback=_counting_on(task.callback, rounds.n_iter))
+                         max_iter=max(task.max_iter - rounds.n_iter, 0), hessian=cache.hessian,
+                         callback=task.callback_after(rounds, columns))
     cache.hessian = result.hessian
     rounds.n_iter += result.n_iter
     rounds.n_passes += result.n_passes
     rounds.history += result.history
-    rounds.coef = rounds.coef.new_zeros(rounds.coef.shape)
-    rounds.coef[:, columns] = result.coef
+    rounds.coef = _widened(rounds.coef, columns, result.coef)
     return result
+
+
+def _widened(template: Tensor, columns: Tensor, narrow: Tensor) -> Tensor:
+    """The narrow coefficients on ``columns``, zero on every other column of ``template``'s shape."""
+    full = template.new_zeros(template.shape)
+    full[:, columns] = narrow
+    return full
 
 
 def _grow(rounds: _Rounds, kkt: Tensor, tol: float) -> None:
@@ -226,8 +281,11 @@ def _certified(
     """The full problem's result from the last narrow solve (None: the start was optimal) and the
     certificate's pass (F, ∇F and the largest KKT violation ``kkt`` over every column)."""
     converged = kkt <= task.tol
-    message = (f"KKT violation {kkt:.3g} <= tol {task.tol:g} on every column after {rounds.n_iter} "
-               "proximal Newton steps on working sets") if converged else narrow.message
+    if converged:
+        message = (f"KKT violation {kkt:.3g} <= tol {task.tol:g} on every column after {rounds.n_iter} "
+                   "proximal Newton steps on working sets")
+    else:
+        message = STOPPED_BY_HOOK if task.stopped else narrow.message
     return SolverResult(
         coef=rounds.coef, n_iter=rounds.n_iter, converged=converged, grad_max=kkt,
         objective=f_smooth + float(task.l1.value(rounds.coef)), n_passes=n_passes,
