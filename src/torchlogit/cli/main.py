@@ -183,9 +183,9 @@ def _column_arguments(command: argparse.ArgumentParser) -> None:
 def _solver_arguments(command: argparse.ArgumentParser) -> None:
     """``fit``: the solver, the penalty, class weights, cross-validation of C, the stopping rule."""
     add = command.add_argument
-    add("--solver", choices=["auto", "newton", "lbfgs", "sgd", "adam", "prox_newton"], default=None,
-        help="default: auto (exact: newton, or prox_newton for l1/elasticnet); sgd/adam run the "
-             "tutorial's loop")
+    add("--solver", choices=["auto", "newton", "newton_cg", "lbfgs", "sgd", "adam", "prox_newton"],
+        default=None, help="default: auto (exact: newton, newton_cg or lbfgs by cost, prox_newton for "
+                           "l1/elasticnet); sgd/adam run the tutorial's loop")
     add("--optimizer", choices=["sgd", "adam"], default=None, action=_DeprecatedAlias, new="--solver")
     add("--penalty", choices=["l2", "l1", "elasticnet", "none"], default=None,
         help="default: l2; l1/elasticnet: sparse models (proximal Newton); not with --firth")

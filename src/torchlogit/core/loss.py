@@ -55,11 +55,15 @@ class ChunkSums:
     loss: Tensor
     grad: Tensor | None = None
     hess: Tensor | None = None
+    # each chunk's per-row curvature weights, in chunk order (:func:`hessian_vector_sums`)
+    curvature: list | None = None
 
     def __iadd__(self, other: ChunkSums) -> ChunkSums:
         self.loss = self.loss + other.loss
         self.grad = _add(self.grad, other.grad)
         self.hess = _add(self.hess, other.hess)  # a sampled Hessian may come from some chunks only
+        if other.curvature is not None:
+            self.curvature = (self.curvature or []) + other.curvature
         return self
 
 
@@ -294,6 +298,8 @@ def binomial_sums(
     """Weighted binomial log-loss sums for one chunk (``coef`` has one row).
 
     ``hess_index``, when given, restricts the Hessian to those entries of ``coef.ravel()``.
+    With the gradient come the rows' probabilities and weights (``curvature``, for Hessian-vector
+    products: :func:`curvature_weights`), at no cost: the pass forms them anyway.
     """
     scores = linear_predictor(X, coef, fit_intercept)
     y = y.to(scores.dtype)  # once: logits_loss's own conversion is then a no-op
@@ -306,6 +312,7 @@ def binomial_sums(
     grad_w = csr_tmatmul(X, r[:, None])[:, 0] if is_csr(X) else X.T @ r
     grad = torch.cat([grad_w, r.sum().reshape(1)]) if fit_intercept else grad_w
     sums.grad = grad.reshape(1, -1)
+    sums.curvature = [(p[None, :], sample_weight)]
     if need_hess:
         h = sample_weight * p * (1 - p)
         sums.hess = (_weighted_gram(X, h, fit_intercept) if hess_index is None
@@ -321,14 +328,10 @@ def multinomial_sums(
 
     Works on class-major scores (``n_classes × n_rows``): the log-sum-exp and softmax then reduce
     across a few long contiguous rows, which vectorises, where torch's row-wise softmax over a few
-    columns does not.
+    columns does not. With the gradient come the class-major probabilities and the row weights
+    (``curvature``, for Hessian-vector products: :func:`curvature_weights`).
     """
-    weights, bias = (coef[:, :-1], coef[:, -1:]) if fit_intercept else (coef, None)
-    if is_csr(X):
-        scores_t = csr_matmul(X, weights.T).T.contiguous()
-        scores_t = scores_t if bias is None else scores_t + bias
-    else:
-        scores_t = weights @ X.T if bias is None else torch.addmm(bias, weights, X.T)
+    scores_t = _class_major_scores(X, coef, fit_intercept)
     top = scores_t.max(dim=0).values
     exp_t = torch.exp(scores_t - top)
     norm = exp_t.sum(dim=0)
@@ -340,8 +343,8 @@ def multinomial_sums(
     proba_t = exp_t.div_(norm)
     resid_t = proba_t * sample_weight
     resid_t.scatter_add_(0, y[None, :], -sample_weight[None, :])
-    grad_w = csr_tmatmul(X, resid_t.T).T if is_csr(X) else resid_t @ X
-    sums.grad = torch.cat([grad_w, resid_t.sum(1)[:, None]], dim=1) if fit_intercept else grad_w
+    sums.grad = _residual_gradient(X, resid_t, fit_intercept)
+    sums.curvature = [(proba_t, sample_weight)]
     proba = proba_t.T
     if need_hess:
         if hess_index is None:
@@ -349,6 +352,48 @@ def multinomial_sums(
         else:
             sums.hess = _multinomial_hessian_block(X, proba, sample_weight, fit_intercept, hess_index)
     return sums
+
+
+def _class_major_scores(X: Tensor, coef: Tensor, fit_intercept: bool) -> Tensor:
+    """Scores ``W X̃ᵀ`` of shape ``(n_outputs, n_rows)``, ``X`` dense or CSR."""
+    weights, bias = (coef[:, :-1], coef[:, -1:]) if fit_intercept else (coef, None)
+    if is_csr(X):
+        scores_t = csr_matmul(X, weights.T).T.contiguous()
+        return scores_t if bias is None else scores_t + bias
+    return weights @ X.T if bias is None else torch.addmm(bias, weights, X.T)
+
+
+def _residual_gradient(X: Tensor, resid_t: Tensor, fit_intercept: bool) -> Tensor:
+    """``R X̃`` for class-major row residuals ``R`` (n_outputs × n_rows): the gradient's layout."""
+    grad_w = csr_tmatmul(X, resid_t.T).T if is_csr(X) else resid_t @ X
+    return torch.cat([grad_w, resid_t.sum(1)[:, None]], dim=1) if fit_intercept else grad_w
+
+
+def curvature_weights(proba_t: Tensor, sample_weight: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+    """What :func:`hessian_vector_sums` needs from a pass's ``curvature`` entry (class-major
+    probabilities and row weights): the weights ``sᵢpᵢ(1 − pᵢ)`` for one output, else both."""
+    if proba_t.shape[0] == 1:
+        p = proba_t[0]
+        return sample_weight * p * (1 - p)
+    return proba_t, sample_weight
+
+
+def hessian_vector_sums(X: Tensor, curvature: Tensor | tuple[Tensor, Tensor], v: Tensor,
+                        fit_intercept: bool) -> Tensor:
+    """``Σᵢ ∇²ℓᵢ · v`` over one chunk's rows (un-normalised, the shape of ``coef``), from its
+    :func:`curvature_weights`: two products with ``X``, no Hessian matrix.
+
+    Binomial (``curvature`` the weights ``h``): ``X̃ᵀ (h ⊙ X̃v)``. Multinomial (``curvature`` the
+    class-major probabilities ``P`` and the row weights ``s``): with ``U = V X̃ᵀ``, each row's
+    ``(diag(pᵢ) − pᵢpᵢᵀ) uᵢ`` is ``pᵢ ⊙ uᵢ − pᵢ (pᵢ·uᵢ)``, times ``sᵢ``, then back through ``X̃``.
+    """
+    scores_t = _class_major_scores(X, v, fit_intercept)
+    if v.shape[0] == 1:
+        return _residual_gradient(X, scores_t * curvature, fit_intercept)
+    proba_t, sample_weight = curvature
+    weighted = proba_t * scores_t
+    resid_t = (weighted - proba_t * weighted.sum(0)) * sample_weight
+    return _residual_gradient(X, resid_t, fit_intercept)
 
 
 def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_intercept: bool) -> Tensor:

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from torchlogit.core.loss import ChunkSums, chunk_sums, row_block, weighted_column_moments
+from torchlogit.core.loss import (
+    ChunkSums,
+    chunk_sums,
+    curvature_weights,
+    hessian_vector_sums,
+    row_block,
+    weighted_column_moments,
+)
 from torchlogit.core.penalties import L2Penalty
 from torchlogit.data.base import DataSource
 from torchlogit.distributed import all_reduce_sum, is_distributed
@@ -36,13 +43,15 @@ class _Request:
     """What one pass forms: F always, ∇F with ``grad``, the Hessian (and ∇F) with ``hess``.
 
     ``hess_index`` restricts the Hessian to a square block; ``hessian_stride`` > 1 forms it from
-    every ``hessian_stride``-th block of ``_HESSIAN_BLOCK_ROWS`` rows only.
+    every ``hessian_stride``-th block of ``_HESSIAN_BLOCK_ROWS`` rows only; ``curvature`` keeps
+    the rows' curvature weights for Hessian-vector products (:class:`HessianOperator`).
     """
 
     grad: bool = False
     hess: bool = False
     hess_index: Tensor | None = None
     hessian_stride: int = 1
+    curvature: bool = False  # keep each chunk's curvature weights (with the gradient)
 
     @property
     def sampled(self) -> bool:
@@ -160,6 +169,8 @@ class Objective:
         for X, y, w in self.stored_chunks():
             part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=request.grad,
                               need_hess=request.hess and not request.sampled, hess_index=request.hess_index)
+            if not request.curvature:  # dropped at once: a streamed pass holds one chunk's only
+                part.curvature = None
             if request.sampled:
                 for start, stop in self._sampled_ranges(first_row, X.shape[0], request.hessian_stride):
                     block = chunk_sums(row_block(X, start, stop), y[start:stop], w[start:stop], coef,
@@ -304,6 +315,34 @@ class Objective:
         sums = self._sums(coef, _Request(grad=True, hess=True, hess_index=hess_index,
                                          hessian_stride=hessian_stride))
         return float(sums.loss), sums.grad, sums.hess
+
+    def value_grad_curvature(self, coef: Tensor) -> tuple[float, Tensor, HessianOperator]:
+        """F, its gradient and the Hessian as an operator (:class:`HessianOperator`), in one pass:
+        what a Newton-CG step needs when the (K·d)² Hessian costs more than a few dozen passes."""
+        sums = self._sums(coef, _Request(grad=True, curvature=True))
+        return float(sums.loss), sums.grad, HessianOperator(self, sums.curvature)
+
+
+class HessianOperator:
+    """``v ↦ ∇²F(W)·v`` at the point ``W`` of one pass (:meth:`Objective.value_grad_curvature`),
+    without the Hessian matrix: each product is one pass over the chunks, two products with each
+    chunk's X (:func:`~torchlogit.core.loss.hessian_vector_sums`) and the ridge term, all-reduced
+    across ranks. It keeps every chunk's curvature weights: n values (binomial) or n × K
+    probabilities (multinomial), the chunks in the order the source serves them.
+    """
+
+    def __init__(self, objective: Objective, curvature: list):
+        self.objective = objective
+        self.weights = [curvature_weights(proba_t, w) for proba_t, w in curvature]
+
+    def __call__(self, v: Tensor) -> Tensor:
+        objective = self.objective
+        objective.n_passes += 1
+        total = v.new_zeros(v.shape)
+        for (X, _, _), weights in zip(objective.stored_chunks(), self.weights, strict=True):
+            total += hessian_vector_sums(X, weights, v, objective.fit_intercept)
+        total = all_reduce_sum(total) / objective.weight_sum
+        return total if objective.l2 is None else total + objective.l2.grad(v)
 
 
 def all_finite(values: Tensor) -> bool:

@@ -52,21 +52,29 @@ from torchlogit.inference.separation import (
     find_separation,
     separating_features_text,
 )
-from torchlogit.solvers import SolverResult, StochasticOptions, lbfgs, newton, prox_newton, stochastic
+from torchlogit.solvers import (
+    SolverResult,
+    StochasticOptions,
+    lbfgs,
+    newton,
+    newton_cg,
+    prox_newton,
+    stochastic,
+)
 from torchlogit.solvers._result import STOPPED_BY_HOOK, SolverCallbacks
 from torchlogit.solvers.working_set import working_set_prox_newton
 
 logger = logging.getLogger("torchlogit")
 
 Penalty = Literal["deprecated", "l2", "l1", "elasticnet"] | None
-SolverName = Literal["auto", "newton", "lbfgs", "sgd", "adam", "prox_newton",
+SolverName = Literal["auto", "newton", "newton_cg", "lbfgs", "sgd", "adam", "prox_newton",
                      "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"]
 
 # scikit-learn 1.9's solver names, and what each runs here: the same objective, solved to `tol` by
 # one of ours (sag/saga/liblinear are exact here; their random_state has nothing to shuffle)
-SKLEARN_SOLVERS = {"lbfgs": "lbfgs", "newton-cg": "newton", "newton-cholesky": "newton", "sag": "auto",
+SKLEARN_SOLVERS = {"lbfgs": "lbfgs", "newton-cg": "newton_cg", "newton-cholesky": "newton", "sag": "auto",
                    "saga": "auto", "liblinear": "auto"}
-SOLVERS = ("auto", "newton", "lbfgs", "sgd", "adam", "prox_newton",
+SOLVERS = ("auto", "newton", "newton_cg", "lbfgs", "sgd", "adam", "prox_newton",
            "liblinear", "newton-cg", "newton-cholesky", "sag", "saga")
 PENALTIES = (None, "l2", "l1", "elasticnet")
 # solvers for a non-smooth (L1 / elastic-net) penalty; every solver handles a pure L2 one and none
@@ -156,11 +164,31 @@ def newton_is_cheaper(n_rows: int | None, n_params: int, n_outputs: int = 1) -> 
     return newton_work <= LBFGS_PASSES * 2.0 * p
 
 
+# solver='auto' takes Newton-CG for a multinomial model with at least NEWTON_CG_MIN_PARAMS
+# coefficients over an X of at most NEWTON_CG_MAX_VALUES values: its block Hessian then costs
+# n·(K·d)²/2 multiply-adds per step while X stays in cache, so the Hessian-vector products of
+# CG (two passes each) are cheap. Measured (2026-12-02, load 1.3, tol 1e-8): digits, 1,797 × 650
+# coefficients, standardised 122 ms (217 passes) against Newton's 828 ms in float64 (~200 ms with
+# float32 Hessians), raw 407 against 1,095 ms. Out of cache a pass is bound by memory while a Gram
+# runs at matrix-matrix speed: on workload C (100k × 50, 10 classes) Newton-CG took 3.9 s, against
+# 2.5 s for L-BFGS; on binary 200k × 200, 9.2 s against Newton's 2.2 s.
+NEWTON_CG_MIN_PARAMS = 200
+NEWTON_CG_MAX_VALUES = 1 << 20
+
+
+def newton_cg_is_cheaper(n_rows: int | None, n_params: int, n_outputs: int = 1) -> bool:
+    """Whether 'auto' should run Newton-CG (the rule above ``NEWTON_CG_MIN_PARAMS``)."""
+    if n_outputs == 1 or n_rows is None or n_params < NEWTON_CG_MIN_PARAMS:
+        return False
+    return n_rows * (n_params // n_outputs) <= NEWTON_CG_MAX_VALUES
+
+
 def select_solver(solver: str, n_params: int, nonsmooth: bool = False, n_rows: int | None = None,
                   n_outputs: int = 1, sparse: bool = False) -> str:
     """The solver that runs: scikit-learn's names mapped to ours (``SKLEARN_SOLVERS``), then 'auto'
-    resolved: proximal Newton for an L1 term, else Newton or L-BFGS by :func:`newton_is_cheaper`,
-    and L-BFGS for sparse rows with more than ``SPARSE_NEWTON_MAX_PARAMS`` coefficients."""
+    resolved: proximal Newton for an L1 term, else Newton-CG by :func:`newton_cg_is_cheaper`, Newton
+    or L-BFGS by :func:`newton_is_cheaper`, and L-BFGS for sparse rows with more than
+    ``SPARSE_NEWTON_MAX_PARAMS`` coefficients."""
     solver = SKLEARN_SOLVERS.get(solver, solver)
     if solver != "auto":
         return solver
@@ -168,6 +196,8 @@ def select_solver(solver: str, n_params: int, nonsmooth: bool = False, n_rows: i
         return "prox_newton"
     if sparse and n_params > SPARSE_NEWTON_MAX_PARAMS:
         return "lbfgs"  # the sparse Gram is cheap, but a dense p x p Hessian and its factorisation are not
+    if newton_cg_is_cheaper(n_rows, n_params, n_outputs):
+        return "newton_cg"
     return "newton" if newton_is_cheaper(n_rows, n_params, n_outputs) else "lbfgs"
 
 
@@ -274,11 +304,13 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
     random_state : int, RandomState or None
         Seeds the shuffling of the 'sgd'/'adam' solvers; no effect on the exact ones.
     solver : str, default='auto'
-        Ours: 'auto' (proximal Newton with an L1 part, else Newton or L-BFGS, whichever the cost
-        model of :func:`newton_is_cheaper` expects to be cheaper), 'newton', 'lbfgs',
-        'prox_newton', and 'sgd'/'adam' (the tutorial's mini-batch loop on the same objective).
+        Ours: 'auto' (proximal Newton with an L1 part, else Newton, Newton-CG or L-BFGS, whichever
+        the cost models of :func:`newton_cg_is_cheaper` and :func:`newton_is_cheaper` expect to be
+        cheaper), 'newton', 'newton_cg' (Newton steps by conjugate gradients on Hessian-vector
+        products, no Hessian matrix), 'lbfgs', 'prox_newton', and 'sgd'/'adam' (the tutorial's
+        mini-batch loop on the same objective).
         scikit-learn's, all reaching the exact optimum of scikit-learn's objective:
-        'lbfgs' → our L-BFGS; 'newton-cg' and 'newton-cholesky' → Newton; 'sag' → 'auto' (L2
+        'lbfgs' → our L-BFGS; 'newton-cg' → Newton-CG; 'newton-cholesky' → Newton; 'sag' → 'auto' (L2
         only, as there); 'saga' → 'auto' (every penalty); 'liblinear' → 'auto' on liblinear's own
         objective, which penalises the intercept (see ``intercept_scaling``), binary only and
         always penalised, as there. Their penalty restrictions and error messages are
@@ -749,6 +781,8 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
             return working_set_prox_newton(objective, coef0, l1=l1, **common)
         if solver == "prox_newton":  # smooth, or a checkpoint saving the full problem's iterates
             return prox_newton(objective, coef0, l1=l1, **common)
+        if solver == "newton_cg":
+            return newton_cg(objective, coef0, **common)
         if solver == "newton":
             return newton(objective, coef0, hessian_objective=hessian_objective,
                           hessian_rows=HESSIAN_SAMPLE_ROWS, **common,

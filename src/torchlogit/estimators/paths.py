@@ -41,7 +41,7 @@ from torchlogit.estimators._shared import (
     sparse_rows,
 )
 from torchlogit.estimators.logistic import select_solver
-from torchlogit.solvers import SolverResult, lbfgs, newton, prox_newton
+from torchlogit.solvers import SolverResult, lbfgs, newton, newton_cg, prox_newton
 from torchlogit.solvers.working_set import PathHint, working_set_prox_newton
 
 # Cs=int: the grid spans this many decades above the smallest C with a non-zero coefficient
@@ -191,7 +191,8 @@ def fit_path(
             else:
                 solver = select_solver("auto", n_outputs * n_cols, n_rows=objective.n_rows,
                                        n_outputs=n_outputs, sparse=sparse_rows(objective))
-                result = (newton if solver == "newton" else lbfgs)(at_c, coef, tol=tol, max_iter=max_iter)
+                run = {"newton": newton, "newton_cg": newton_cg}.get(solver, lbfgs)
+                result = run(at_c, coef, tol=tol, max_iter=max_iter)
         check_finite_result(result, solver, f" at C={C:.6g}")
         if not result.converged:
             warnings.warn(f"the path's fit at C={C:.6g} did not converge: {result.message}",
