@@ -76,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="fits per timing (the best counts)")
     args = parser.parse_args()
-    header = (f"{'dataset':<14}{'variant':<12}{'ours s':>9}{'it':>5}{'conv':>6}{'solver':>8}"
+    header = (f"{'dataset':<14}{'variant':<12}{'ours s':>9}{'it':>5}{'conv':>6}{'solver':>11}"
               f"{'sklearn s':>11}{'it':>5}{'conv':>6}{'ratio':>7}{'ours F-F*':>11}{'sk F-F*':>11}")
     print(header)
     print("-" * len(header))
@@ -87,7 +87,7 @@ def main() -> None:
         gap_ours = objective(ours.coef_, ours.intercept_, X, y) - f_star
         gap_sk = objective(theirs.coef_, theirs.intercept_, X, y) - f_star
         print(f"{name:<14}{variant:<12}{t_ours:>9.4f}{int(ours.n_iter_[0]):>5}{ok_ours!s:>6}"
-              f"{ours.solver_:>8}{t_sk:>11.4f}{int(theirs.n_iter_[0]):>5}{ok_sk!s:>6}"
+              f"{ours.solver_:>11}{t_sk:>11.4f}{int(theirs.n_iter_[0]):>5}{ok_sk!s:>6}"
               f"{t_ours / t_sk:>7.2f}{gap_ours:>11.1e}{gap_sk:>11.1e}")
 
 
