@@ -131,6 +131,7 @@ def _label_sums(objective: Objective) -> tuple[Tensor, Tensor, Tensor]:
     n_outputs, d = objective.coef_shape[0], objective.source.n_features
     sums = torch.zeros(d, n_outputs + 1, dtype=torch.float64, device=objective.device)
     means = torch.zeros(n_outputs + 1, dtype=torch.float64, device=objective.device)
+    objective.n_passes += 1
     for X, y, w in objective.stored_chunks():
         labels = _one_hot(y, n_outputs, torch.float64)
         targets = torch.cat([labels, torch.ones_like(labels[:, :1])], dim=1) * w.to(torch.float64)[:, None]
@@ -180,6 +181,7 @@ def _dual_entropy(objective: Objective, coef: Tensor, point: _DualPoint) -> floa
     n_outputs = objective.coef_shape[0]
     total = torch.zeros((), dtype=torch.float64, device=objective.device)
     u = point.u.to(torch.float64)
+    objective.n_passes += 1
     for X, y, w in objective.stored_chunks():
         scores = linear_predictor(X, coef, objective.fit_intercept).to(torch.float64)
         labels = _one_hot(y, n_outputs, torch.float64)

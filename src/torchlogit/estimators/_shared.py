@@ -82,10 +82,10 @@ def checked_weight_sum(weights: np.ndarray, dtype: torch.dtype, what: str = "sam
     return total
 
 
-def check_tol(tol: Any) -> None:
+def check_tol(tol: Any, name: str = "tol") -> None:
     """``tol`` must be a non-negative finite number (a NaN would stop no solver, inf every one at once)."""
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (0 <= tol < math.inf):
-        raise ValueError(f"tol must be a non-negative finite number, got {plain(tol)!r}")
+        raise ValueError(f"{name} must be a non-negative finite number, got {plain(tol)!r}")
 
 
 def check_finite_result(result: SolverResult, solver: str, where: str = "") -> None:

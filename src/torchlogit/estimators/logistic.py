@@ -62,6 +62,7 @@ from torchlogit.solvers import (
     stochastic,
 )
 from torchlogit.solvers._result import STOPPED_BY_HOOK, SolverCallbacks
+from torchlogit.solvers.gap_stop import gap_certified
 from torchlogit.solvers.working_set import working_set_prox_newton
 
 logger = logging.getLogger("torchlogit")
@@ -295,6 +296,12 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         weights plus the penalty divided by ``C·Σsᵢ``): scikit-learn's rule for 'lbfgs', whose
         default is 1e-4. Newton reaches 1e-8 at about the cost of 1e-4. With an L1 part ``tol``
         bounds the KKT violation (minimum-norm subgradient).
+    gap_tol : float or None, default=None
+        With an L1 part, also stop once the duality gap (``duality_gap_``) is at most ``gap_tol``:
+        a certificate that ``objective_`` is within ``gap_tol`` of the optimum, the stopping rule
+        of skglm and celer. The working-set solver then runs with KKT targets falling 20-fold from
+        ``gap_tol / 10`` (:mod:`torchlogit.solvers.gap_stop`) until the gap certifies or ``tol``
+        holds. None: ``tol`` alone. No effect without an L1 part or with a checkpoint.
     fit_intercept : bool, default=True
     intercept_scaling : float > 0, default=1
         As scikit-learn, used by solver='liblinear' only: that solver appends a constant column of
@@ -363,7 +370,7 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         class_weight: dict | str | None = None, random_state: Any = None, solver: SolverName = "auto",
         max_iter: int = 100, verbose: int = 0, warm_start: bool = False, n_jobs: int | None = None,
         dtype: str = "float64", device: str = "cpu", learning_rate: float = 0.1,
-        batch_size: int | None = None, penalty_factor: Any = None,
+        batch_size: int | None = None, penalty_factor: Any = None, gap_tol: float | None = None,
     ):
         self.penalty = penalty
         self.C = C
@@ -384,6 +391,7 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.penalty_factor = penalty_factor
+        self.gap_tol = gap_tol
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -400,6 +408,8 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
             raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         self._check_solver_params()
         check_tol(self.tol)
+        if self.gap_tol is not None:
+            check_tol(self.gap_tol, "gap_tol")
         if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 0:
             raise ValueError(f"max_iter must be a non-negative integer, got {plain(self.max_iter)!r}")
         if not isinstance(self.learning_rate, numbers.Real) or not 0 < self.learning_rate < math.inf:
@@ -737,7 +747,10 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
 
     @staticmethod
     def _duality_gap(objective: Objective, result: SolverResult, l1: L1Penalty) -> float:
-        """The fit's duality gap (:mod:`torchlogit.core.duality`): two passes, for L1 fits only."""
+        """The fit's duality gap (:mod:`torchlogit.core.duality`): two passes, for L1 fits only
+        (none when the solver stopped on it)."""
+        if result.duality_gap is not None:
+            return result.duality_gap
         smooth = result.objective - float(l1.value(result.coef))
         with single_thread_if_small(pass_work(objective)):
             return duality_gap(objective, result.coef, l1, value_grad=(smooth, result.grad)).gap
@@ -778,6 +791,8 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         """Run ``solver`` from ``coef0`` (``callback`` from :meth:`_solver_callback`)."""
         common = {"tol": self.tol, "max_iter": self.max_iter, "callback": callback}
         if solver == "prox_newton" and l1 is not None and checkpoint is None:
+            if self.gap_tol is not None:
+                return gap_certified(objective, coef0, l1=l1, gap_tol=self.gap_tol, **common)
             return working_set_prox_newton(objective, coef0, l1=l1, **common)
         if solver == "prox_newton":  # smooth, or a checkpoint saving the full problem's iterates
             return prox_newton(objective, coef0, l1=l1, **common)

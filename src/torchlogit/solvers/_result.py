@@ -37,6 +37,7 @@ class SolverResult:
     message : why the solver stopped, in words.
     grad : gradient of the smooth objective at ``coef`` (proximal Newton; paths reuse it), or None.
     hessian : proximal Newton's last ``(index, Hessian block)``, which a path's next fit starts from.
+    duality_gap : the duality gap at ``coef``, where the solver checked it (``gap_tol``), or None.
     """
 
     coef: Tensor
@@ -49,6 +50,7 @@ class SolverResult:
     message: str = ""
     grad: Tensor | None = None  # the smooth part's final gradient, where the solver keeps it
     hessian: tuple | None = None  # (flat index, Hessian block) to warm-start a later solve with
+    duality_gap: float | None = None  # the final duality gap, where the solver stopped on it
 
 
 @dataclass(frozen=True)
