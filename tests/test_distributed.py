@@ -63,6 +63,9 @@ def test_two_gloo_ranks_give_the_one_process_coefficients_and_fail_cleanly(data,
     csv = [np.load(tmp_path / f"csv-{r}.npy") for r in (0, 1)]
     np.testing.assert_array_equal(csv[0], csv[1])  # every rank takes the identical steps
     np.testing.assert_allclose(csv[0][:, :-1], single.coef_, rtol=0, atol=1e-10)
+    cg = [np.load(tmp_path / f"newton-cg-{r}.npy") for r in (0, 1)]
+    np.testing.assert_array_equal(cg[0], cg[1])  # Hessian-vector products all-reduced: ranks in step
+    np.testing.assert_allclose(cg[0][:, :-1], single.coef_, rtol=0, atol=1e-9)
     sgd = [np.load(tmp_path / f"sgd-{r}.npy") for r in (0, 1)]
     np.testing.assert_array_equal(sgd[0], sgd[1])  # DDP averages the gradients: the ranks stay in step
     for r in (0, 1):  # stopped mid-epoch and resumed from the checkpoint: the same steps, bit for bit

@@ -33,6 +33,9 @@ def run(data: Path, out: Path) -> None:
     csv = fit_files(LogisticRegression(tol=1e-10), [data / "a.csv", data / "b.csv"], target="y", weight="w",
                     chunk_rows=41)
     np.save(out / f"csv-{rank}.npy", np.hstack([csv.coef_, csv.intercept_[:, None]]))
+    cg = fit_files(LogisticRegression(solver="newton_cg", tol=1e-10), data / "pq", target="y", weight="w",
+                   chunk_rows=40)  # its preconditioner and products sum every rank's rows
+    np.save(out / f"newton-cg-{rank}.npy", np.hstack([cg.coef_, cg.intercept_[:, None]]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # 3 epochs do not converge, and need not
         sgd = fit_files(LogisticRegression(solver="sgd", max_iter=3, batch_size=16, random_state=0),

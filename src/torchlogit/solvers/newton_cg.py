@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from torchlogit.core.objective import HessianOperator, Objective
+from torchlogit.distributed import all_reduce_sum
 from torchlogit.solvers._linesearch import LINE_SEARCH_FAILED, backtrack
 from torchlogit.solvers._result import SolverResult, StoppingRule, Trace, rounding_floor
 from torchlogit.solvers.newton import NO_PROGRESS_AT_ROUNDING
@@ -92,16 +93,17 @@ def _preconditioner(objective: Objective) -> Callable[[HessianOperator], Tensor]
 
 
 def _mean_curvature(hvp: HessianOperator) -> float:
-    """The rows' mean curvature ``Σᵢ sᵢ Σₖ pᵢₖ(1 − pᵢₖ) / (K Σᵢ sᵢ)`` at the operator's point."""
+    """The rows' mean curvature ``Σᵢ sᵢ Σₖ pᵢₖ(1 − pᵢₖ) / (K Σᵢ sᵢ)`` at the operator's point,
+    summed over every rank (each holds its own rows' weights), so all ranks precondition alike."""
     objective = hvp.objective
-    total = 0.0
+    total = torch.zeros((), dtype=torch.float64, device=objective.device)
     for weights in hvp.weights:
         if isinstance(weights, tuple):  # multinomial: class-major probabilities and row weights
             proba_t, sample_weight = weights
-            total += float(((proba_t * (1 - proba_t)).sum(0) * sample_weight).sum()) / objective.n_outputs
+            total += ((proba_t * (1 - proba_t)).sum(0) * sample_weight).sum() / objective.n_outputs
         else:
-            total += float(weights.sum())
-    return total / objective.weight_sum
+            total += weights.sum()
+    return float(all_reduce_sum(total)) / objective.weight_sum
 
 
 def _truncated_cg(hvp: HessianOperator, grad: Tensor, inverse_diagonal: Tensor) -> tuple[Tensor, float]:
