@@ -187,6 +187,7 @@ def test_auto_solver_rule():
     (1_000_000, 33, 1, True),    # benchmarks/bench_solvers.py workload A
     (200_000, 201, 1, True),     # workload B
     (50, 601, 1, False),         # few rows: factorising the Hessian dominates
+    (100_000, 2_001, 1, True),   # Newton 29 s and converged; L-BFGS 35 s and not (benchmarks/_scaling.py)
     (1_000_000, 5_000, 1, False),  # a 5,000 x 5,000 Hessian per step costs more than L-BFGS's passes
 ])
 def test_auto_weighs_newtons_work_against_lbfgs(n_rows, n_params, n_outputs, newton):

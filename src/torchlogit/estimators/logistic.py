@@ -96,11 +96,15 @@ SKLEARN_CONVERGENCE_TEXT = {
 # factorisation p³/3, plus two passes of 2·n·p for F, the gradient and the line search);
 # L-BFGS: LBFGS_PASSES × 2·n·p. Measured on scikit-learn's bundled datasets: Newton takes 8-12
 # steps, L-BFGS 300-1,200 passes to reach max |∇F| <= 1e-8 (benchmarks/bench_bundled.py); a Hessian
-# (matrix-matrix products) runs several times faster per multiply-add than a pass (matrix-vector).
-# For n ≫ p this chooses Newton up to about 930 coefficients; for few rows the p³ term decides.
+# (matrix-matrix products, float32 Hessians on large float64 data) runs about 20 times faster per
+# multiply-add than a pass (matrix-vector). For n ≫ p this chooses Newton up to about 2,300
+# coefficients; for few rows the p³ term decides. Measured at n = 100,000 (benchmarks/_scaling.py
+# data, 2026-12-02, load 1): d = 1,000, Newton 8.7 s, converged in 5 steps; L-BFGS 18.8 s and not
+# converged at max_iter=100 (max |∇F| 2.7e-8); d = 2,000, Newton 29.4 s, L-BFGS 35.4 s, not converged.
+# (DENSE_SPEEDUP was 8, which chose L-BFGS for both.)
 NEWTON_STEPS = 10
 LBFGS_PASSES = 600
-DENSE_SPEEDUP = 8
+DENSE_SPEEDUP = 20
 # The multinomial Hessian is K(K+1)/2 thin Gram products, measured at about a pass's rate per
 # multiply-add (workload C of benchmarks/bench_solvers.py: 100k × 50, 10 classes, one Hessian
 # ≈ 200 passes), not DENSE_SPEEDUP times faster; 600 L-BFGS passes overstate well-conditioned
