@@ -381,14 +381,12 @@ _SOLVERS = [  # (solver, l1_ratio, classes it takes); scikit-learn's names map t
     ("prox_newton", 0.5, (2, 3)), ("newton-cholesky", None, (2, 3)), ("saga", 1.0, (2, 3)),
     ("liblinear", None, (2,)), ("liblinear", 1.0, (2,)),
 ]
-# proximal Newton stops on the dense rows at max |KKT violation| 1.6e-10 (tol 1e-12) and calls it
+# proximal Newton may stop on the dense rows at max |KKT violation| 1.6e-10 (tol 1e-12) and call it
 # converged "at the rounding floor of F" (solvers/_result.py: up to 10*sqrt(eps*F) = 1.5e-7), one
-# iteration before the sparse fit, which reaches 1e-16; their coefficients differ by 7.3e-9
+# iteration before the sparse fit, which reaches 1e-16; their coefficients then differ by 7.3e-9.
+# Whether it stops there depends on the last bits of F, which differ between machines and thread
+# counts (a strict xfail here passed on one box and failed on another), so this case is held to 1e-8.
 _ROUNDING_FLOOR_STOP = {("prox_newton", 0.5, 3, False, True)}
-
-
-_ROUNDING_FLOOR_MARK = pytest.mark.xfail(
-    strict=True, reason="prox_newton takes the rounding floor of F for convergence (solvers/_result.py)")
 
 
 def _agreement_cases() -> list:
@@ -399,8 +397,7 @@ def _agreement_cases() -> list:
             for weighted in (False, True):
                 for fit_intercept in (True, False):
                     key = (solver, l1_ratio, n_classes, weighted, fit_intercept)
-                    marks = [_ROUNDING_FLOOR_MARK] if key in _ROUNDING_FLOOR_STOP else []
-                    cases.append(pytest.param(*key, marks=marks, id="-".join(map(str, key))))
+                    cases.append(pytest.param(*key, id="-".join(map(str, key))))
     return cases
 
 
@@ -416,4 +413,5 @@ def test_sparse_and_dense_fits_agree(solver, l1_ratio, n_classes, weighted, fit_
         sparse = LogisticRegression(**kwargs).fit(X, y, sample_weight=sample_weight)
         dense = LogisticRegression(**kwargs).fit(X.toarray(), y, sample_weight=sample_weight)
     assert sparse.solver_ == dense.solver_
-    _assert_fit_equal(sparse, dense, atol=1e-10)
+    key = (solver, l1_ratio, n_classes, weighted, fit_intercept)
+    _assert_fit_equal(sparse, dense, atol=1e-8 if key in _ROUNDING_FLOOR_STOP else 1e-10)

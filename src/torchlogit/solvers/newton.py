@@ -61,6 +61,19 @@ def _gauge_pattern(objective: Objective) -> Tensor | None:
     return torch.kron(ones, torch.diag(free))
 
 
+def _recentred(objective: Objective, coef: Tensor) -> Tensor:
+    """``coef`` with each unpenalised column of a multinomial model shifted to sum to zero over the
+    classes: the gauge Newton's iterates keep (module docstring), which float32 steps hold only to
+    float32 rounding (a common shift of ~1e-7 in the intercepts). F does not change."""
+    pattern = _gauge_pattern(objective)
+    if pattern is None:
+        return coef
+    free = pattern.diagonal()[: coef.shape[1]].to(torch.bool)
+    centred = coef.clone()
+    centred[:, free] -= coef[:, free].mean(0)
+    return centred
+
+
 def _gauged(hess: Tensor, pattern: Tensor | None) -> Tensor:
     """``hess + μ pattern``, μ the mean of the Hessian's diagonal (``hess`` itself without a pattern)."""
     if pattern is None:
@@ -231,7 +244,7 @@ def _low_precision_phase(
         target = max(rule.tol, _LOW_PRECISION_REDUCTION * state.grad_max)
     trace.start(state.f, state.grad_max)
     _iterate(_Phase(low, low, StoppingRule(target, rule.max_iter), "low"), state, trace, on_state)
-    coef = state.coef.to(coef0.dtype)
+    coef = _recentred(objective, state.coef.to(coef0.dtype))
     f, grad = objective.value_grad(coef)
     return _NewtonState(coef=coef, f=f, grad=grad, grad_max=float(grad.abs().max()),
                         hess=state.hess.to(coef0.dtype), hessian_stride=state.hessian_stride,
