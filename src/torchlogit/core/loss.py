@@ -55,7 +55,8 @@ class ChunkSums:
     loss: Tensor
     grad: Tensor | None = None
     hess: Tensor | None = None
-    # each chunk's per-row curvature weights, in chunk order (:func:`hessian_vector_sums`)
+    # each chunk's (class-major probabilities, row weights), in chunk order: what Hessian-vector
+    # products need (:func:`curvature_weights`, :func:`hessian_vector_sums`)
     curvature: list | None = None
 
     def __iadd__(self, other: ChunkSums) -> ChunkSums:
