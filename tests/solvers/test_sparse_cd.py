@@ -52,11 +52,13 @@ def test_a_support_wider_than_the_rows_equals_the_dense_fit():
     sparse = LogisticRegression(**kwargs).fit(X, y, sample_weight=weights)
     dense = LogisticRegression(**kwargs).fit(X.toarray(), y, sample_weight=weights)
     assert np.count_nonzero(dense.coef_) > 0.5 * X.shape[0]  # the regime the solver is for
-    # with more active columns than rows the optimum is flat in some directions: the objectives agree
-    # to rounding, the coefficients to ~1e-8
+    # with 153 active columns over 200 rows the optimum is nearly flat in some directions: both fits
+    # reach KKT 4e-13 and objectives equal to 3e-17, yet the coefficients differ by up to 2.7e-7
+    # (the Anderson-accelerated sweeps end elsewhere on that flat valley than plain sweeps, 1e-8)
+    assert max(sparse.grad_max_, dense.grad_max_) <= 1e-12
     assert sparse.objective_ == pytest.approx(dense.objective_, rel=1e-13)
-    np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-7)
-    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, atol=1e-7)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, atol=1e-6)
+    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, atol=1e-6)
 
 
 def test_the_start_is_left_alone_and_warm_starts_resume():

@@ -19,6 +19,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+# sweeps between Anderson extrapolations of the support's coordinates (skglm uses 5)
+_ANDERSON_K = 5
+
 
 @njit(cache=True)
 def _log1pexp(z: float) -> float:
@@ -131,19 +134,78 @@ def _model_step(indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb, fit_in
         sweeps += 1
         if largest <= inner_tol:
             break
-        while sweeps < max_sweeps:  # the support's coordinates until they settle
-            largest = 0.0
-            if fit_intercept:
-                step, moved = _move_intercept(gb, hb, D, xd)
-                db += step
-                largest = max(largest, moved)
-            for a in range(n_moving):
-                largest = max(largest, _move(moving[a], indptr, indices, data, D, xd, delta, coef, g, h,
-                                             lam1, lam2))
-            sweeps += 1
-            if largest <= inner_tol:
-                break
+        db, sweeps = _support_sweeps(indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb, fit_intercept,
+                                     inner_tol, max_sweeps, xd, delta, moving[:n_moving], db, sweeps)
     return db, sweeps
+
+
+@njit(cache=True)
+def _support_sweeps(indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb, fit_intercept, inner_tol,
+                    max_sweeps, xd, delta, moving, db, sweeps):
+    """Sweeps over the support's coordinates (``moving``) until they settle, Anderson-accelerated
+    as skglm's: after every ``_ANDERSON_K`` sweeps the iterates' best affine combination
+    (residuals of least norm, weights summing to one) replaces the last one if it lowers the
+    model. ``xd`` is linear in the step, so the combination's ``Xδ`` is the same combination of
+    the kept ones, exactly. Returns the intercept's step and the sweeps made so far."""
+    m, n = moving.shape[0], xd.shape[0]
+    kept_steps = np.empty((_ANDERSON_K + 1, m + 1))
+    kept_xd = np.empty((_ANDERSON_K + 1, n))
+    n_kept = 0
+    while sweeps < max_sweeps:
+        largest = 0.0
+        if fit_intercept:
+            step, moved = _move_intercept(gb, hb, D, xd)
+            db += step
+            largest = max(largest, moved)
+        for a in range(m):
+            largest = max(largest, _move(moving[a], indptr, indices, data, D, xd, delta, coef, g, h,
+                                         lam1, lam2))
+        sweeps += 1
+        if largest <= inner_tol:
+            break
+        kept_steps[n_kept, :m] = delta[moving]
+        kept_steps[n_kept, m] = db
+        kept_xd[n_kept] = xd
+        n_kept += 1
+        if n_kept == _ANDERSON_K + 1:
+            db = _extrapolate(kept_steps, kept_xd, moving, g, coef, lam1, lam2, D, gb, xd, delta, db)
+            n_kept = 0
+    return db, sweeps
+
+
+@njit(cache=True)
+def _extrapolate(kept_steps, kept_xd, moving, g, coef, lam1, lam2, D, gb, xd, delta, db):
+    """Anderson's step from the kept iterates (rows); taken, in ``xd``, ``delta`` and the returned
+    intercept step, only if the model is lower there than at the last iterate."""
+    k = kept_steps.shape[0] - 1
+    diffs = kept_steps[1:] - kept_steps[:-1]
+    gram = diffs @ diffs.T
+    gram += (1e-12 * np.trace(gram) + 1e-300) * np.eye(k)
+    weights = np.linalg.solve(gram, np.ones(k))
+    weights /= weights.sum()
+    combined = weights @ kept_steps[1:]
+    combined_xd = weights @ kept_xd[1:]
+    m = moving.shape[0]
+    if _model(combined[:m], combined[m], combined_xd, moving, g, coef, lam1, lam2, D, gb) < _model(
+            delta[moving], db, xd, moving, g, coef, lam1, lam2, D, gb):
+        delta[moving] = combined[:m]
+        xd[:] = combined_xd
+        return combined[m]
+    return db
+
+
+@njit(cache=True)
+def _model(step, step_b, xd, moving, g, coef, lam1, lam2, D, gb):
+    """The quadratic model's value at a step that differs from another only on ``moving`` and the
+    intercept (the other coordinates' terms, equal for both, left out)."""
+    value = gb * step_b
+    for i in range(xd.shape[0]):
+        value += 0.5 * D[i] * xd[i] * xd[i]
+    for a in range(moving.shape[0]):
+        j = moving[a]
+        c = coef[j] + step[a]
+        value += g[j] * step[a] + 0.5 * lam2[j] * step[a] * step[a] + lam1[j] * (abs(c) - abs(coef[j]))
+    return value
 
 
 @njit(cache=True)
