@@ -101,6 +101,18 @@ def _move_intercept(gb, hb, D, xd):
 
 
 @njit(cache=True)
+def _sweep(columns, indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb, fit_intercept, xd, delta):
+    """One coordinate-descent sweep: the intercept (when fitted), then ``columns`` in order. Returns
+    the intercept's step and the largest move (h·|Δ|) of the sweep."""
+    step_b, largest = 0.0, 0.0
+    if fit_intercept:
+        step_b, largest = _move_intercept(gb, hb, D, xd)
+    for a in range(columns.shape[0]):
+        largest = max(largest, _move(columns[a], indptr, indices, data, D, xd, delta, coef, g, h, lam1, lam2))
+    return step_b, largest
+
+
+@njit(cache=True)
 def _model_step(indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb, fit_intercept, inner_tol,
                 max_sweeps, xd, delta):
     """Coordinate descent on the quadratic model: a full sweep over the columns that may move
@@ -119,15 +131,12 @@ def _model_step(indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb, fit_in
     moving = np.empty(p, dtype=np.int64)
     sweeps = 0
     while sweeps < max_sweeps:
-        largest = 0.0
-        if fit_intercept:
-            step, moved = _move_intercept(gb, hb, D, xd)
-            db += step
-            largest = max(largest, moved)
+        step_b, largest = _sweep(candidates[:n_candidates], indptr, indices, data, D, g, h, coef, lam1, lam2,
+                                 gb, hb, fit_intercept, xd, delta)
+        db += step_b
         n_moving = 0
         for a in range(n_candidates):
             j = candidates[a]
-            largest = max(largest, _move(j, indptr, indices, data, D, xd, delta, coef, g, h, lam1, lam2))
             if coef[j] + delta[j] != 0.0:
                 moving[n_moving] = j
                 n_moving += 1
@@ -152,14 +161,9 @@ def _support_sweeps(indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb, fi
     kept_xd = np.empty((_ANDERSON_K + 1, n))
     n_kept = 0
     while sweeps < max_sweeps:
-        largest = 0.0
-        if fit_intercept:
-            step, moved = _move_intercept(gb, hb, D, xd)
-            db += step
-            largest = max(largest, moved)
-        for a in range(m):
-            largest = max(largest, _move(moving[a], indptr, indices, data, D, xd, delta, coef, g, h,
-                                         lam1, lam2))
+        step_b, largest = _sweep(moving, indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb,
+                                 fit_intercept, xd, delta)
+        db += step_b
         sweeps += 1
         if largest <= inner_tol:
             break

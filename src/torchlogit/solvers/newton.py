@@ -47,28 +47,34 @@ def _gauge_pattern(objective: Objective) -> Tensor | None:
 
     It depends on the objective alone, so a phase forms it once (:attr:`_Phase.gauge_pattern`);
     each step scales it by its Hessian's mean diagonal (:func:`_gauged`)."""
+    free = _free_columns(objective)
+    if free is None:
+        return None
+    n_outputs = objective.coef_shape[0]
+    ones = torch.ones(n_outputs, n_outputs, dtype=objective.dtype, device=objective.device)
+    return torch.kron(ones, torch.diag(free.to(objective.dtype)))
+
+
+def _free_columns(objective: Objective) -> Tensor | None:
+    """The multinomial model's unpenalised columns (bool, one per column), where a shift common to
+    every class leaves F unchanged; None for the binomial model or without such a column."""
     n_outputs, n_cols = objective.coef_shape
     if n_outputs == 1:
         return None
-    dtype, device = objective.dtype, objective.device
     if objective.l2 is None:
-        free = torch.ones(n_cols, dtype=dtype, device=device)
+        free = torch.ones(n_cols, dtype=torch.bool, device=objective.device)
     else:
-        free = (objective.l2.strength == 0).to(dtype)
-    if not bool(free.any()):
-        return None
-    ones = torch.ones(n_outputs, n_outputs, dtype=dtype, device=device)
-    return torch.kron(ones, torch.diag(free))
+        free = objective.l2.strength == 0
+    return free if bool(free.any()) else None
 
 
 def _recentred(objective: Objective, coef: Tensor) -> Tensor:
     """``coef`` with each unpenalised column of a multinomial model shifted to sum to zero over the
     classes: the gauge Newton's iterates keep (module docstring), which float32 steps hold only to
     float32 rounding (a common shift of ~1e-7 in the intercepts). F does not change."""
-    pattern = _gauge_pattern(objective)
-    if pattern is None:
+    free = _free_columns(objective)
+    if free is None:
         return coef
-    free = pattern.diagonal()[: coef.shape[1]].to(torch.bool)
     centred = coef.clone()
     centred[:, free] -= coef[:, free].mean(0)
     return centred
