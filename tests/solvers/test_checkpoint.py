@@ -191,6 +191,7 @@ def _mixed_precision_fit(data, monkeypatch, checkpoint=None, callback=None):
     import torchlogit.estimators.logistic as logistic
 
     monkeypatch.setattr(logistic, "FLOAT32_HESSIAN_MIN_WORK", 1)  # float32 Hessians from 1 value on
+    monkeypatch.setattr(logistic, "FLOAT32_COPY_RATIO", 0)  # however small X is
     return _fit(data, checkpoint=checkpoint, callback=callback)
 
 

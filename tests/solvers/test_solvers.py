@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from scipy.special import logsumexp
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.utils.class_weight import compute_class_weight
@@ -154,3 +155,55 @@ def test_newton_goes_back_to_full_hessians_when_the_sample_misses_a_feature(monk
     assert strides[0] == 4 and strides[-1] == 1  # was 4, until a step disappointed
     assert strides == sorted(strides, reverse=True)  # and all rows from then on
     assert ours.n_iter_[0] <= 8  # blind to the rare feature it took 24 Newton steps
+
+
+def test_in_memory_newton_samples_rows_per_coefficient_in_float64(monkeypatch):
+    """In memory the Hessian's rows follow the coefficients (HESSIAN_ROWS_PER_COEF), not the
+    streamed 2M, and a sampled Hessian that cheap takes no float32 copy of X; the optimum is
+    still scikit-learn's."""
+    from torchlogit.core import objective as objective_module
+    from torchlogit.estimators import logistic as estimator_module
+
+    monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 16)
+    monkeypatch.setattr(estimator_module, "HESSIAN_MIN_SAMPLE_ROWS", 32)
+    monkeypatch.setattr(estimator_module, "HESSIAN_ROWS_PER_COEF", 40)  # 4 coefficients: 160 rows
+    monkeypatch.setattr(estimator_module, "FLOAT32_HESSIAN_MIN_WORK", 1)
+    X, y, _ = make_classification_data(n=960, d=3, seed=8)
+    strides, dtypes = [], []
+    original = objective_module.Objective.value_grad_hess
+
+    def record(self, coef, hess_index=None, *, hessian_stride=1):
+        strides.append(hessian_stride)
+        dtypes.append(self.dtype)
+        return original(self, coef, hess_index, hessian_stride=hessian_stride)
+
+    monkeypatch.setattr(objective_module.Objective, "value_grad_hess", record)
+    ours = LogisticRegression(tol=1e-10).fit(X, y)
+    ref = SkLogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=1e-6)
+    assert ours.converged_
+    assert strides[0] == 960 // 160
+    assert set(dtypes) == {torch.float64}  # the sampled Hessian is too cheap for the copy to pay
+
+
+def test_streamed_sources_keep_the_large_hessian_sample():
+    from torchlogit.core.objective import Objective
+    from torchlogit.data import InMemorySource, as_data_source
+    from torchlogit.estimators import logistic as estimator_module
+
+    X = torch.zeros(10, 3, dtype=torch.float64)
+    y, w = torch.zeros(10, dtype=torch.int64), torch.ones(10, dtype=torch.float64)
+
+    class Streamed:
+        n_features = 3
+
+        def chunks(self):
+            yield X, y, w
+
+    def objective(source):
+        return Objective(source, n_outputs=1, fit_intercept=True, l2=None, dtype=torch.float64, device="cpu")
+
+    in_memory = estimator_module.hessian_sample_rows(objective(InMemorySource(X, y, w)))
+    streamed = estimator_module.hessian_sample_rows(objective(as_data_source(Streamed())))
+    assert in_memory == estimator_module.HESSIAN_MIN_SAMPLE_ROWS  # 4 coefficients × 2000 rows is fewer
+    assert streamed == estimator_module.HESSIAN_SAMPLE_ROWS

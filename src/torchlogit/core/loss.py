@@ -315,9 +315,7 @@ def binomial_sums(
     sums.grad = grad.reshape(1, -1)
     sums.curvature = [(p[None, :], sample_weight)]
     if need_hess:
-        h = sample_weight * p * (1 - p)
-        sums.hess = (_weighted_gram(X, h, fit_intercept) if hess_index is None
-                     else _weighted_gram_columns(X, h, hess_index))
+        sums.hess = curvature_hessian(X, p[None, :], sample_weight, fit_intercept, hess_index)
     return sums
 
 
@@ -346,13 +344,27 @@ def multinomial_sums(
     resid_t.scatter_add_(0, y[None, :], -sample_weight[None, :])
     sums.grad = _residual_gradient(X, resid_t, fit_intercept)
     sums.curvature = [(proba_t, sample_weight)]
-    proba = proba_t.T
     if need_hess:
-        if hess_index is None:
-            sums.hess = _multinomial_hessian(X, proba, sample_weight, fit_intercept)
-        else:
-            sums.hess = _multinomial_hessian_block(X, proba, sample_weight, fit_intercept, hess_index)
+        sums.hess = curvature_hessian(X, proba_t, sample_weight, fit_intercept, hess_index)
     return sums
+
+
+def curvature_hessian(X: Tensor, proba_t: Tensor, sample_weight: Tensor, fit_intercept: bool,
+                      hess_index: Tensor | None = None) -> Tensor:
+    """``Σᵢ ∇²ℓᵢ`` over the rows of ``X`` (un-normalised) from the class-major probabilities of a
+    pass over them (a ``curvature`` entry, or a slice of one): no scores recomputed, which is
+    what a Hessian from a sample of a chunk's rows needs. ``hess_index`` restricts it to that
+    square block of ``coef.ravel()``."""
+    if proba_t.shape[0] == 1:
+        p = proba_t[0]
+        h = sample_weight * p * (1 - p)
+        if hess_index is None:
+            return _weighted_gram(X, h, fit_intercept)
+        return _weighted_gram_columns(X, h, hess_index)
+    proba = proba_t.T
+    if hess_index is None:
+        return _multinomial_hessian(X, proba, sample_weight, fit_intercept)
+    return _multinomial_hessian_block(X, proba, sample_weight, fit_intercept, hess_index)
 
 
 def _class_major_scores(X: Tensor, coef: Tensor, fit_intercept: bool) -> Tensor:

@@ -28,6 +28,7 @@ from torch import Tensor
 from torchlogit.core.loss import (
     ChunkSums,
     chunk_sums,
+    curvature_hessian,
     curvature_weights,
     hessian_vector_sums,
     row_block,
@@ -167,16 +168,17 @@ class Objective:
         total: ChunkSums | None = None
         first_row, hess_rows = 0, 0
         for X, y, w in self.stored_chunks():
-            part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=request.grad,
+            part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=request.grad or request.sampled,
                               need_hess=request.hess and not request.sampled, hess_index=request.hess_index)
-            if not request.curvature:  # dropped at once: a streamed pass holds one chunk's only
-                part.curvature = None
-            if request.sampled:
+            if request.sampled:  # from the pass's own probabilities over the sampled blocks' rows
+                (proba_t, weights), = part.curvature
                 for start, stop in self._sampled_ranges(first_row, X.shape[0], request.hessian_stride):
-                    block = chunk_sums(row_block(X, start, stop), y[start:stop], w[start:stop], coef,
-                                       self.fit_intercept, need_hess=True, hess_index=request.hess_index).hess
+                    block = curvature_hessian(row_block(X, start, stop), proba_t[:, start:stop],
+                                              weights[start:stop], self.fit_intercept, request.hess_index)
                     part.hess = block if part.hess is None else part.hess + block
                     hess_rows += stop - start
+            if not request.curvature:  # dropped at once: a streamed pass holds one chunk's only
+                part.curvature = None
             first_row += X.shape[0]
             if total is None:
                 total = part

@@ -164,6 +164,11 @@ def sparse_rows(objective: Objective) -> bool:
     return isinstance(objective.source, SparseRowsSource)
 
 
+def in_memory(objective: Objective) -> bool:
+    """Whether the objective's rows are dense and held in memory, where a pass costs no reading."""
+    return isinstance(objective.source, InMemorySource)
+
+
 def pass_work(objective: Objective) -> int:
     """The size of one pass, for :func:`torchlogit._threads.single_thread_if_small`: rows ×
     coefficients, or for CSR rows their stored values × outputs (the sparse products are

@@ -38,6 +38,7 @@ from torchlogit.estimators._shared import (
     check_finite_result,
     check_tol,
     checked_weight_sum,
+    in_memory,
     join_coef,
     make_source,
     pass_work,
@@ -121,10 +122,34 @@ NEWTON_ALWAYS_WORK = 1e10
 # optimum is the float64 one. Small X with many coefficients gains too: digits' 10-class fit
 # (1,797 × 650 coefficients) halved, its binary one went from 10.8 to 7.1 ms.
 FLOAT32_HESSIAN_MIN_WORK = 1 << 22
+# ... and, for an X in memory, only while one Hessian's work (sampled rows × coefficients²) is at
+# least FLOAT32_COPY_RATIO times X's size: the copy costs about four passes, a sampled Hessian's
+# float32 saving a fraction of one. Workload A with 66k sampled rows (a Hessian's work 2.2
+# times X's size): 0.31 s without the copy, 0.31-0.36 s with it; every full-row Hessian measured
+# above is 30 or more times X's size.
+FLOAT32_COPY_RATIO = 8
 
 # Newton forms its Hessians from about this many rows (newton's hessian_rows): with 2M rows
 # they are accurate to a few parts in a thousand, and on 20M rows they cost a tenth
 HESSIAN_SAMPLE_ROWS = 1 << 21
+# In memory a pass is cheap next to a Hessian of every row, so Newton samples fewer: about
+# HESSIAN_ROWS_PER_COEF rows per coefficient (the sampled Hessian's relative error shrinks as
+# √(coefficients / rows), and Newton's steps converge about that fast), at least
+# HESSIAN_MIN_SAMPLE_ROWS. Measured on workload A (1M × 32, benchmarks/bench_solvers.py, Intel
+# Xeon 2-core, 2026-12-02): 0.41-0.44 s with 2M rows (every row) against 0.31 s with 66k rows
+# and full float64 Hessians, 6 Newton steps instead of 5. A streamed pass reads the files, which
+# costs more than any Hessian: there one fewer step is worth more, and the 2M rows stay.
+HESSIAN_ROWS_PER_COEF = 2000
+HESSIAN_MIN_SAMPLE_ROWS = 1 << 16
+
+
+def hessian_sample_rows(objective: Objective) -> int:
+    """How many rows Newton's Hessians are formed from (the rules above ``HESSIAN_ROWS_PER_COEF``)."""
+    if not in_memory(objective):
+        return HESSIAN_SAMPLE_ROWS
+    n_coef = math.prod(objective.coef_shape)
+    return min(HESSIAN_SAMPLE_ROWS, max(HESSIAN_MIN_SAMPLE_ROWS, HESSIAN_ROWS_PER_COEF * n_coef))
+
 
 def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Objective | None:
     """The same problem over float32 rows, for Newton's costly Hessians on float64 data, or None.
@@ -135,8 +160,12 @@ def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Obj
     """
     source = objective.source
     n_coef = math.prod(objective.coef_shape)
-    if objective.dtype != torch.float64 or objective.n_rows * n_coef * n_coef < FLOAT32_HESSIAN_MIN_WORK:
+    hessian_rows = min(objective.n_rows, hessian_sample_rows(objective))
+    if objective.dtype != torch.float64 or hessian_rows * n_coef * n_coef < FLOAT32_HESSIAN_MIN_WORK:
         return None
+    x_size = objective.n_rows * source.n_features
+    if in_memory(objective) and hessian_rows * n_coef**2 < FLOAT32_COPY_RATIO * x_size:
+        return None  # the copy of X costs more than the float32 Hessians save (FLOAT32_COPY_RATIO)
     rows32 = source.astype(torch.float32)
     if rows32 is None:
         return None
@@ -804,7 +833,7 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
             return newton_cg(objective, coef0, **common)
         if solver == "newton":
             return newton(objective, coef0, hessian_objective=hessian_objective,
-                          hessian_rows=HESSIAN_SAMPLE_ROWS, **common,
+                          hessian_rows=hessian_sample_rows(objective), **common,
                           snapshots=checkpoint.solver_hooks() if checkpoint is not None else None)
         if solver == "lbfgs":
             return lbfgs(objective, coef0, **common)
