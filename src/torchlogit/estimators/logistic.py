@@ -710,6 +710,16 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
             fit_intercept=self.fit_intercept and not synthetic, l2=None, dtype=dtype, device=device,
             feature_names=feature_names,
         )
+        # one thread for small work from here to the stored result: on a busy machine even the
+        # p-long vectors of the set-up and the checks wait for a second thread (_threads.py)
+        with single_thread_if_small(pass_work(objective)):
+            self._solve(objective, weight_sum, callback, checkpoint, tasks)
+
+    def _solve(
+        self, objective: Objective, weight_sum: float | None,
+        callback: Callable[[int, float, float], None] | None, checkpoint: Any, tasks: FitTasks | None,
+    ) -> None:
+        """Penalty, solver and starting point for ``objective``; the solver's run; the result stored."""
         strength, l1 = None, None
         if self._penalised:
             strength, l1 = self._penalty_terms(objective, weight_sum)
@@ -725,9 +735,8 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
                 callback = checkpoint.wrap(callback, objective, hessian_objective)
         on_iterate = None if tasks is None else tasks.iterations(coef0, solver)
         callback = self._solver_callback(solver, callback, on_iterate)
-        with single_thread_if_small(pass_work(objective)):
-            result = self._run_solver(solver, objective, coef0, callback, l1=l1,
-                                      hessian_objective=hessian_objective, checkpoint=checkpoint)
+        result = self._run_solver(solver, objective, coef0, callback, l1=l1,
+                                  hessian_objective=hessian_objective, checkpoint=checkpoint)
         if tasks is not None:
             tasks.end_iterations(result.coef)
         check_finite_result(result, solver)
@@ -762,7 +771,7 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         self.n_passes_ = result.n_passes
         self.history_ = result.history
         if not result.converged and result.message != STOPPED_BY_HOOK:
-            warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=5)
+            warnings.warn(self._convergence_message(solver, result), ConvergenceWarning, stacklevel=6)
 
     def _public_coef(self, coef: torch.Tensor, float32: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(coef_, intercept_)`` from the solvers' matrix (new arrays, in the fit's precision;
@@ -785,8 +794,7 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         if result.duality_gap is not None:
             return result.duality_gap
         smooth = result.objective - float(l1.value(result.coef))
-        with single_thread_if_small(pass_work(objective)):
-            return duality_gap(objective, result.coef, l1, value_grad=(smooth, result.grad)).gap
+        return duality_gap(objective, result.coef, l1, value_grad=(smooth, result.grad)).gap
 
     def _starting_point(self, objective: Objective) -> torch.Tensor:
         coef0 = objective.zeros()

@@ -174,12 +174,12 @@ def fit_path(
     previous_l1: torch.Tensor | None = None
     grad: torch.Tensor | None = None
     hint = PathHint()  # the working set's columns, kept along the path, and the next fit's guesses
-    for C in np.sort(np.asarray(Cs, dtype=np.float64)):
-        alpha = 1.0 / (C * objective.weight_sum)
-        l2, l1 = elastic_net(alpha, l1_ratio, n_features, objective.fit_intercept, penalty_factor,
-                             dtype=objective.dtype, device=objective.device)
-        at_c = objective.with_l2(l2)
-        with single_thread_if_small(pass_work(objective)):
+    with single_thread_if_small(pass_work(objective)):  # the set-up and checks between fits too
+        for C in np.sort(np.asarray(Cs, dtype=np.float64)):
+            alpha = 1.0 / (C * objective.weight_sum)
+            l2, l1 = elastic_net(alpha, l1_ratio, n_features, objective.fit_intercept, penalty_factor,
+                                 dtype=objective.dtype, device=objective.device)
+            at_c = objective.with_l2(l2)
             if l1 is not None:
                 guess = coef != 0
                 if grad is not None and previous_l1 is not None:  # sequential strong rule
@@ -193,12 +193,12 @@ def fit_path(
                                        n_outputs=n_outputs, sparse=sparse_rows(objective))
                 run = {"newton": newton, "newton_cg": newton_cg}.get(solver, lbfgs)
                 result = run(at_c, coef, tol=tol, max_iter=max_iter)
-        check_finite_result(result, solver, f" at C={C:.6g}")
-        if not result.converged:
-            warnings.warn(f"the path's fit at C={C:.6g} did not converge: {result.message}",
-                          ConvergenceWarning, stacklevel=3)
-        results.append(result)
-        coef = result.coef
+            check_finite_result(result, solver, f" at C={C:.6g}")
+            if not result.converged:
+                warnings.warn(f"the path's fit at C={C:.6g} did not converge: {result.message}",
+                              ConvergenceWarning, stacklevel=3)
+            results.append(result)
+            coef = result.coef
     return results
 
 
