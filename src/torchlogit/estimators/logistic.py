@@ -160,11 +160,10 @@ def float32_hessian_objective(objective: Objective, l2: L2Penalty | None) -> Obj
     """
     source = objective.source
     n_coef = math.prod(objective.coef_shape)
-    hessian_rows = min(objective.n_rows, hessian_sample_rows(objective))
-    if objective.dtype != torch.float64 or hessian_rows * n_coef * n_coef < FLOAT32_HESSIAN_MIN_WORK:
+    hessian_work = min(objective.n_rows, hessian_sample_rows(objective)) * n_coef * n_coef
+    if objective.dtype != torch.float64 or hessian_work < FLOAT32_HESSIAN_MIN_WORK:
         return None
-    x_size = objective.n_rows * source.n_features
-    if in_memory(objective) and hessian_rows * n_coef**2 < FLOAT32_COPY_RATIO * x_size:
+    if in_memory(objective) and hessian_work < FLOAT32_COPY_RATIO * objective.n_rows * source.n_features:
         return None  # the copy of X costs more than the float32 Hessians save (FLOAT32_COPY_RATIO)
     rows32 = source.astype(torch.float32)
     if rows32 is None:

@@ -30,8 +30,12 @@ def accept_step(
     """
     if f_new <= f + ARMIJO * step * predicted:
         return True
-    flat = abs(f_new - f) <= 16 * torch.finfo(dtype).eps * max(abs(f), 1.0)
-    return flat and progress_new < progress
+    return within_rounding(f_new - f, f, dtype) and progress_new < progress
+
+
+def within_rounding(change: float, f: float, dtype: torch.dtype) -> bool:
+    """Whether a change of F by ``change`` is within F's rounding in ``dtype`` (16 eps·max(|F|, 1))."""
+    return abs(change) <= 16 * torch.finfo(dtype).eps * max(abs(f), 1.0)
 
 
 @dataclass

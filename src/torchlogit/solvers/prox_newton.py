@@ -40,7 +40,7 @@ from torch import Tensor
 
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L1Penalty
-from torchlogit.solvers._linesearch import LINE_SEARCH_FAILED, Trial, backtrack
+from torchlogit.solvers._linesearch import LINE_SEARCH_FAILED, Trial, backtrack, within_rounding
 from torchlogit.solvers._result import SolverResult, StoppingRule, Trace
 
 # Coordinate descent sweeps per model, at most: an inexact model minimiser is still a descent
@@ -233,8 +233,7 @@ def _flat_model_step(model: _ModelStep, state: _ProxState) -> bool:
     its decrease is within F's rounding, where the KKT violation, not F, tells whether it helps
     (the line search accepts such a step only if it lowers the KKT violation). Near the optimum
     the model's decrease is about KKT², below F's rounding long before the KKT violation is."""
-    eps = torch.finfo(state.coef.dtype).eps
-    return bool(model.direction.any()) and abs(model.decrease) <= 16 * eps * max(abs(state.f), 1.0)
+    return bool(model.direction.any()) and within_rounding(model.decrease, state.f, state.coef.dtype)
 
 
 def _retry_or_stall(state: _ProxState, why: str) -> None:
