@@ -10,6 +10,7 @@ from support.synthetic import make_classification_data
 
 from torchlogit._validation import dense_rows_per_chunk
 from torchlogit.data import DataSource, InMemorySource, SparseRowsSource, as_data_source
+from torchlogit.data.memory import CACHE_CHUNK_VALUES
 from torchlogit.data.streaming import open_source
 from torchlogit.data.tabular import read_csv, read_parquet
 
@@ -49,6 +50,27 @@ def test_in_memory_select_columns_serves_the_sliced_columns_in_the_same_chunks()
     assert len(narrow) == len(original) == 7  # 103 rows in chunks of 17
     for (X, y, w), (Xs, ys, ws) in zip(original, narrow, strict=True):
         assert torch.equal(Xs, X[:, COLUMNS]) and torch.equal(ys, y) and torch.equal(ws, w)
+
+
+def test_cache_sized_sources_chunk_by_values_and_resize_for_selected_columns():
+    n, d = 40_000, 64
+    X = torch.zeros(n, d, dtype=torch.float64)
+    source = InMemorySource(X, torch.zeros(n, dtype=torch.int64), torch.ones(n, dtype=torch.float64),
+                            chunk_rows=5, cache_sized=True)
+    rows = CACHE_CHUNK_VALUES // d  # chunk_rows is ignored
+    assert [chunk[0].shape[0] for chunk in source.chunks()] == [rows] * (n // rows) + [n % rows]
+    narrow = source.select_columns(np.arange(4))  # 4 columns: more rows per chunk, up to every row
+    assert [chunk[0].shape for chunk in narrow.chunks()] == [(n, 4)]
+    assert source.astype(torch.float32).chunk_rows == rows
+    assert torch.equal(torch.cat([chunk[0] for chunk in source.astype(torch.float32).chunks()]),
+                       X.to(torch.float32))
+
+
+def test_cache_sized_sources_serve_one_chunk_on_other_devices():
+    X = torch.zeros(40_000, 64, dtype=torch.float64, device="meta")
+    source = InMemorySource(X, torch.zeros(40_000, dtype=torch.int64, device="meta"),
+                            torch.ones(40_000, dtype=torch.float64, device="meta"), cache_sized=True)
+    assert source.chunk_rows is None
 
 
 def test_sparse_select_columns_serves_the_sliced_columns_of_every_row():

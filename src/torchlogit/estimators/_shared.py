@@ -41,7 +41,7 @@ def make_source(
         return SparseRowsSource(X, y_index, weights, chunk_rows=dense_rows_per_chunk(X.shape[1]),
                                 dtype=dtype, device=device)
     return InMemorySource(to_torch(X, dtype, device), torch.from_numpy(y_index.astype(np.int64)).to(device),
-                          torch.from_numpy(weights).to(device=device, dtype=dtype))
+                          torch.from_numpy(weights).to(device=device, dtype=dtype), cache_sized=True)
 
 
 def _check_range(X: Any, dtype: torch.dtype, feature_names: Sequence[str] | None) -> None:
