@@ -30,6 +30,18 @@ def test_threads_follow_the_free_cores(work, current, cores, others, expected):
     assert choose_threads(work, current, cores=cores, others_busy=others, explicit=False) == expected
 
 
+@pytest.mark.parametrize(("cores", "others", "reserved", "expected"), [
+    (2, 0.0, 1, 1),  # a file source's decoder on one core of two
+    (16, 0.0, 8, 8),
+    (16, 3.0, 8, 5),  # others' busy cores and the decoder's both left alone
+    (2, 2.0, 1, 1),  # never zero
+    (16, None, 8, 8),  # load unknown: the reserved cores are still known
+])
+def test_cores_reserved_for_the_process_own_reading_threads_are_left_free(cores, others, reserved, expected):
+    assert choose_threads(LARGE, cores, cores=cores, others_busy=others, explicit=False,
+                          reserved=reserved) == expected
+
+
 def test_an_explicit_thread_count_is_kept_for_large_work_only():
     assert choose_threads(LARGE, 3, cores=4, others_busy=3.0, explicit=True) == 3
     assert choose_threads(SMALL_WORK - 1, 3, cores=4, others_busy=0.0, explicit=True) == 1
@@ -74,6 +86,24 @@ def test_the_block_runs_with_the_chosen_count_and_restores_it(two_threads, monke
     monkeypatch.setattr(_threads, "_MONITOR", _FixedLoad(others))
     with _threads.single_thread_if_small(work):
         assert torch.get_num_threads() == inside
+    assert torch.get_num_threads() == 2
+
+
+def test_a_streamed_fit_leaves_the_decoder_a_core(two_threads, monkeypatch, tmp_path):
+    from support.streaming_data import make_table, write_parquet_files
+
+    from torchlogit import LogisticRegression
+    from torchlogit.estimators.streaming import fit_files
+
+    monkeypatch.setattr(_threads, "_MONITOR", _FixedLoad(0.0))
+    table, *_ = make_table(n=3_000, seed=3)
+    paths = write_parquet_files(tmp_path, table, splits=(0.5,), row_group_size=1_000)
+    seen = []
+    monkeypatch.setattr(LogisticRegression, "_solve",
+                        lambda self, *args: seen.append(torch.get_num_threads()))
+    monkeypatch.setattr(_threads, "SMALL_WORK", 1)  # the test's few rows count as large work
+    fit_files(LogisticRegression(), paths, target="y")
+    assert seen == [1]
     assert torch.get_num_threads() == 2
 
 

@@ -24,7 +24,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -40,7 +40,7 @@ _DEFAULT_THREADS = torch.get_num_threads()
 
 
 def choose_threads(work: int, current: int, *, cores: int, others_busy: float | None,
-                   explicit: bool) -> int:
+                   explicit: bool, reserved: int = 0) -> int:
     """The number of torch threads for a block of ``work`` multiply-adds.
 
     Parameters
@@ -55,19 +55,22 @@ def choose_threads(work: int, current: int, *, cores: int, others_busy: float | 
         Cores' worth of CPU time other processes used lately on those cores; None if unknown.
     explicit : bool
         Whether the user set torch's thread count themselves: then it is kept for large work.
+    reserved : int
+        Cores this process's own other threads keep busy meanwhile (a file source's decoder).
 
     Returns
     -------
     int
-        1 below ``SMALL_WORK``; else ``current``, capped by the cores not kept busy by others
-        (a core counts as busy when others use more than ``BUSY_MARGIN`` of it), at least 1.
+        1 below ``SMALL_WORK``; else ``current``, capped by the cores neither kept busy by others
+        (a core counts as busy when others use more than ``BUSY_MARGIN`` of it) nor ``reserved``,
+        at least 1.
     """
     if work < SMALL_WORK or current <= 1:
         return 1
-    if explicit or others_busy is None:
+    if explicit:
         return current
-    busy = max(0, math.ceil(others_busy - BUSY_MARGIN))
-    return max(1, min(current, cores - busy))
+    busy = 0 if others_busy is None else max(0, math.ceil(others_busy - BUSY_MARGIN))
+    return max(1, min(current, cores - busy - reserved))
 
 
 def busy_seconds(stat: str, cpus: set[int]) -> float:
@@ -124,8 +127,9 @@ _MONITOR = _OthersMonitor()
 
 
 @contextlib.contextmanager
-def single_thread_if_small(work: int) -> Iterator[None]:
-    """Run the block with one torch thread below SMALL_WORK, else on the cores others leave free.
+def single_thread_if_small(work: int, reserved: Callable[[int], int] | None = None) -> Iterator[None]:
+    """Run the block with one torch thread below SMALL_WORK, else on the cores others leave free,
+    less ``reserved(cores)`` of them (see :func:`choose_threads`).
 
     The thread count is restored on leaving the block (see :func:`choose_threads`).
     """
@@ -138,7 +142,8 @@ def single_thread_if_small(work: int) -> Iterator[None]:
         cpus = _cpus()
         explicit = previous != _DEFAULT_THREADS
         others = None if explicit else _MONITOR.others_busy(cpus)
-        threads = choose_threads(work, previous, cores=len(cpus), others_busy=others, explicit=explicit)
+        threads = choose_threads(work, previous, cores=len(cpus), others_busy=others, explicit=explicit,
+                                 reserved=0 if reserved is None else reserved(len(cpus)))
     if threads == previous:
         yield
         return

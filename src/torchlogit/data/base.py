@@ -57,6 +57,11 @@ class DataSource(abc.ABC):
         """
         return None
 
+    def reading_cores(self, cores: int) -> int:
+        """How many of ``cores`` the source's own reading threads keep busy during a pass, to be
+        left to them by the pass's sums: 0 (the default) for rows already in memory."""
+        return 0
+
     def reusing_buffers(self) -> DataSource:
         """This source, allowed to overwrite a chunk's memory once the next chunk is asked for.
 

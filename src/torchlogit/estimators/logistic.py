@@ -711,7 +711,7 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         )
         # one thread for small work from here to the stored result: on a busy machine even the
         # p-long vectors of the set-up and the checks wait for a second thread (_threads.py)
-        with single_thread_if_small(pass_work(objective)):
+        with single_thread_if_small(pass_work(objective), reserved=source.reading_cores):
             self._solve(objective, weight_sum, callback, checkpoint, tasks)
 
     def _solve(
