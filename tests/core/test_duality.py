@@ -60,6 +60,33 @@ def test_the_dual_is_the_textbook_one_without_intercept():
         assert ours.dual == pytest.approx(_numpy_lasso_dual(X, y, w_coef, C), rel=1e-12, abs=1e-14)
 
 
+def test_the_final_pass_probabilities_give_the_textbook_dual_without_a_pass():
+    X, y = _data("binary")
+    C = 0.3
+    objective, l1 = _problem(X, y, C, 1.0, fit_intercept=False)
+    objective.source.chunk_rows = 100  # six chunks: the probabilities are matched chunk by chunk
+    w_coef = 0.05 * np.random.default_rng(3).standard_normal(X.shape[1])
+    coef = torch.tensor(w_coef)[None]
+    f, grad, proba = objective.value_grad_proba(coef)
+    assert len(proba) == 6
+    passes = objective.n_passes
+    ours = duality_gap(objective, coef, l1, value_grad=(f, grad), proba=proba)
+    assert objective.n_passes == passes + 1  # the labels' column sums only
+    assert ours.dual == pytest.approx(_numpy_lasso_dual(X, y, w_coef, C), rel=1e-12, abs=1e-14)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_multinomial_probabilities_give_the_same_gap_as_a_pass(fit_intercept):
+    X, y = _data("multiclass")
+    objective, l1 = _problem(X, y, 0.5, 0.5, fit_intercept, np.random.default_rng(4).uniform(0.2, 2, len(y)))
+    objective.source.chunk_rows = 40
+    coef = 0.3 * torch.tensor(np.random.default_rng(5).standard_normal(objective.coef_shape))
+    f, grad, proba = objective.value_grad_proba(coef)
+    from_pass = duality_gap(objective, coef, l1, value_grad=(f, grad))
+    from_proba = duality_gap(objective, coef, l1, value_grad=(f, grad), proba=proba)
+    assert from_proba.dual == pytest.approx(from_pass.dual, rel=1e-13)
+
+
 @pytest.mark.parametrize("name", ["binary", "multiclass"])
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
 @pytest.mark.parametrize("fit_intercept", [True, False])

@@ -38,6 +38,17 @@ def _sparse_wide(seed=0, n=400, d=900):
     return X, y
 
 
+def test_the_sparse_solvers_reported_gap_is_numpys_from_its_final_probabilities():
+    X, y = _sparse_wide(seed=5)
+    C = 0.5
+    ours = LogisticRegression(l1_ratio=1.0, C=C, fit_intercept=False, tol=1e-6).fit(X, y)  # no gap_tol
+    coef = ours.coef_.ravel()
+    Xd = X.toarray()
+    assert ours.duality_gap_ > 0  # stopped early enough for the gap to be measurable
+    assert ours.duality_gap_ == pytest.approx(_primal(Xd, y, coef, C) - _numpy_dual(Xd, y, coef, C),
+                                              rel=1e-6, abs=1e-15)
+
+
 @pytest.mark.parametrize("shape", ["dense", "sparse_wide"])
 @pytest.mark.parametrize("gap_tol", [1e-6, 1e-10])
 def test_the_gap_certifies_the_distance_to_liblinears_optimum(shape, gap_tol):

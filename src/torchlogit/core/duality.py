@@ -30,8 +30,9 @@ choice), made feasible in two steps that keep every ``Qᵢ`` a probability vecto
    with ``|Xⱼᵀθ| ≤ λ₁ⱼ`` on every column without a ridge part.
 
 ``Xᵀθ`` comes from the gradient (``Xᵀθ = −(∇F − λ₂W)``) and the labels' column sums ``XᵀwY``
-(one pass, kept on the objective); the entropies need one more pass. At the optimum ``t = 0``,
-``α = 1`` and the gap is 0, so it shrinks with the fit's accuracy.
+(one pass, kept on the objective); the entropies need one more pass, unless the fit's final
+pass kept its probabilities (:meth:`~torchlogit.core.objective.Objective.value_grad_proba`).
+At the optimum ``t = 0``, ``α = 1`` and the gap is 0, so it shrinks with the fit's accuracy.
 
 Unpenalised feature columns (``penalty_factor`` 0) would need ``Xⱼᵀθ = 0`` exactly, which no
 cheap step gives: the gap is then reported as NaN.
@@ -69,7 +70,8 @@ class DualityGap:
 
 
 def duality_gap(objective: Objective, coef: Tensor, l1: L1Penalty | None = None,
-                value_grad: tuple[float, Tensor] | None = None) -> DualityGap:
+                value_grad: tuple[float, Tensor] | None = None,
+                proba: list[Tensor] | None = None) -> DualityGap:
     """The duality gap of ``objective + l1`` at ``coef`` (module docstring: how the dual point is built).
 
     Parameters
@@ -78,6 +80,8 @@ def duality_gap(objective: Objective, coef: Tensor, l1: L1Penalty | None = None,
     coef : the fitted coefficients, intercept last (``objective.coef_shape``)
     l1 : the lasso term, if any
     value_grad : ``(F, ∇F)`` of the smooth part at ``coef`` if known (saves a pass)
+    proba : every chunk's class-major probabilities at ``coef``, if known
+        (:meth:`~torchlogit.core.objective.Objective.value_grad_proba`; saves another pass)
 
     Returns
     -------
@@ -100,7 +104,7 @@ def duality_gap(objective: Objective, coef: Tensor, l1: L1Penalty | None = None,
     xt_theta = alpha * xt_theta
     excess = (xt_theta.abs() - lam1).clamp_min(0)
     conjugate = torch.where(lam2 > 0, excess**2 / (2 * lam2.clamp_min(1e-300)), torch.zeros_like(xt_theta))
-    entropy = _dual_entropy(objective, coef, _DualPoint(mixing=mixing, u=u, alpha=alpha))
+    entropy = _dual_entropy(objective, coef, _DualPoint(mixing=mixing, u=u, alpha=alpha), proba)
     return DualityGap(primal=primal, dual=entropy - float(conjugate.sum()))
 
 
@@ -176,22 +180,26 @@ def _box_scale(xt_theta: Tensor, lam1: Tensor, lam2: Tensor) -> float:
     return float(1.0 / excess.max().clamp_min(1.0))
 
 
-def _dual_entropy(objective: Objective, coef: Tensor, point: _DualPoint) -> float:
-    """``Σᵢ wᵢ H(Qᵢ)`` for the dual point's rows: one pass over the data."""
+def _dual_entropy(objective: Objective, coef: Tensor, point: _DualPoint,
+                  proba: list[Tensor] | None) -> float:
+    """``Σᵢ wᵢ H(Qᵢ)`` for the dual point's rows: one pass over the data, or none from the
+    chunks' probabilities ``proba`` (their labels and weights are read from the stored chunks)."""
     n_outputs = objective.coef_shape[0]
     total = torch.zeros((), dtype=torch.float64, device=objective.device)
     u = point.u.to(torch.float64)
-    objective.n_passes += 1
+    if proba is None:
+        objective.n_passes += 1
+    chunk_proba = iter(proba) if proba is not None else None
     for X, y, w in objective.stored_chunks():
-        scores = linear_predictor(X, coef, objective.fit_intercept).to(torch.float64)
-        labels = _one_hot(y, n_outputs, torch.float64)
-        if n_outputs == 1:
-            proba = torch.sigmoid(scores)
-            q = point.alpha * ((1 - point.mixing) * proba + point.mixing * u) + (1 - point.alpha) * labels
-            q = torch.cat([q, 1 - q], dim=1)
+        if chunk_proba is None:
+            scores = linear_predictor(X, coef, objective.fit_intercept).to(torch.float64)
+            p = torch.sigmoid(scores) if n_outputs == 1 else torch.softmax(scores, dim=1)
         else:
-            proba = torch.softmax(scores, dim=1)
-            q = point.alpha * ((1 - point.mixing) * proba + point.mixing * u) + (1 - point.alpha) * labels
+            p = next(chunk_proba).T.to(torch.float64)
+        q = point.alpha * ((1 - point.mixing) * p + point.mixing * u)
+        q = q + (1 - point.alpha) * _one_hot(y, n_outputs, torch.float64)
+        if n_outputs == 1:
+            q = torch.cat([q, 1 - q], dim=1)
         entropy = -torch.special.xlogy(q, q).sum(1)
         total += torch.dot(w.to(torch.float64), entropy)
     return float(all_reduce_sum(total) / objective.weight_sum)

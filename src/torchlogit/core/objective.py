@@ -318,6 +318,13 @@ class Objective:
                                          hessian_stride=hessian_stride))
         return float(sums.loss), sums.grad, sums.hess
 
+    def value_grad_proba(self, coef: Tensor) -> tuple[float, Tensor, list[Tensor]]:
+        """F, its gradient and every chunk's class-major probabilities at ``coef`` (one
+        ``(n_outputs, rows)`` tensor per chunk, in the order the source serves them), in one
+        pass: what :func:`~torchlogit.core.duality.duality_gap` needs to skip its own pass."""
+        sums = self._sums(coef, _Request(grad=True, curvature=True))
+        return float(sums.loss), sums.grad, [proba_t for proba_t, _ in sums.curvature]
+
     def value_grad_curvature(self, coef: Tensor) -> tuple[float, Tensor, HessianOperator]:
         """F, its gradient and the Hessian as an operator (:class:`HessianOperator`), in one pass:
         what a Newton-CG step needs when the (K·d)² Hessian costs more than a few dozen passes."""

@@ -788,12 +788,13 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
 
     @staticmethod
     def _duality_gap(objective: Objective, result: SolverResult, l1: L1Penalty) -> float:
-        """The fit's duality gap (:mod:`torchlogit.core.duality`): two passes, for L1 fits only
-        (none when the solver stopped on it)."""
+        """The fit's duality gap (:mod:`torchlogit.core.duality`), for L1 fits only: up to two
+        passes (none when the solver stopped on it, one less when it kept its probabilities)."""
         if result.duality_gap is not None:
             return result.duality_gap
         smooth = result.objective - float(l1.value(result.coef))
-        return duality_gap(objective, result.coef, l1, value_grad=(smooth, result.grad)).gap
+        return duality_gap(objective, result.coef, l1, value_grad=(smooth, result.grad),
+                           proba=result.proba).gap
 
     def _starting_point(self, objective: Objective) -> torch.Tensor:
         coef0 = objective.zeros()

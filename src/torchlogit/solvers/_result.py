@@ -38,6 +38,8 @@ class SolverResult:
     grad : gradient of the smooth objective at ``coef`` (proximal Newton; paths reuse it), or None.
     hessian : proximal Newton's last ``(index, Hessian block)``, which a path's next fit starts from.
     duality_gap : the duality gap at ``coef``, where the solver checked it (``gap_tol``), or None.
+    proba : every chunk's class-major probabilities at ``coef`` from the solver's final pass, where
+        it kept them (the duality gap's entropies then need no pass of their own), or None.
     """
 
     coef: Tensor
@@ -51,6 +53,7 @@ class SolverResult:
     grad: Tensor | None = None  # the smooth part's final gradient, where the solver keeps it
     hessian: tuple | None = None  # (flat index, Hessian block) to warm-start a later solve with
     duality_gap: float | None = None  # the final duality gap, where the solver stopped on it
+    proba: list[Tensor] | None = None  # the final pass's probabilities, chunk by chunk
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def sparse_cd(
         coef, intercept, margins, fit_intercept, tol, max_iter, _MAX_SWEEPS)
     fitted = np.r_[coef, [intercept]] if fit_intercept else coef
     point = torch.as_tensor(fitted, dtype=objective.dtype, device=objective.device)[None].contiguous()
-    f_smooth, grad = objective.value_grad(point)
+    f_smooth, grad, proba = objective.value_grad_proba(point)  # the gap's entropies come from proba
     kkt = float(l1.min_norm_subgradient(point, grad).abs().max())
     f = f_smooth + float(l1.value(point))
     rule = StoppingRule(tol, max_iter, "KKT violation", "proximal Newton steps")
@@ -94,7 +94,7 @@ def sparse_cd(
         n_passes=objective.n_passes - passes_before + n_iter,
         history=[{"objective": f_start + float(l1.value(coef0)), "grad_max": kkt_start},
                  {"objective": f, "grad_max": kkt}],
-        message=message, grad=grad,
+        message=message, grad=grad, proba=proba,
     )
 
 
