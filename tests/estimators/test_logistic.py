@@ -87,6 +87,24 @@ def test_rows_over_several_cache_sized_chunks_reach_sklearns_optimum(solver, n_c
     np.testing.assert_allclose(est.intercept_, reference.intercept_, rtol=0, atol=atol)
 
 
+def test_full_batch_sgd_steps_on_every_row_however_many_chunks_a_pass_has():
+    d = 64
+    n = 2 * (CACHE_CHUNK_VALUES // d) + 1_001  # three cache-sized chunks for the other solvers
+    X, y, sw = make_classification_data(n=n, d=d, seed=12, weights=True)
+    C, rate, epochs = 0.5, 0.5, 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = LogisticRegression(solver="sgd", C=C, learning_rate=rate, max_iter=epochs)
+        est.fit(X, y, sample_weight=sw)
+    # numpy gradient descent on F = Σ sᵢℓᵢ/Σs + ‖w‖²/(2·C·Σs), intercept unpenalised
+    coef, intercept, total = np.zeros(d), 0.0, sw.sum()
+    for _ in range(epochs):
+        r = sw * (1 / (1 + np.exp(-(X @ coef + intercept))) - y) / total
+        coef, intercept = coef - rate * (X.T @ r + coef / (C * total)), intercept - rate * r.sum()
+    np.testing.assert_allclose(est.coef_[0], coef, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(est.intercept_[0], intercept, rtol=1e-10, atol=1e-12)
+
+
 def test_float32_matches_float64_closely():
     X, y, _ = make_classification_data(n=300, seed=8)
     est32 = LogisticRegression(dtype="float32", tol=1e-4).fit(X, y)

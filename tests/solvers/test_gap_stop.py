@@ -12,6 +12,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from support.synthetic import make_classification_data
 
 from torchlogit import LogisticRegression
+from torchlogit.core import duality
 
 
 def _primal(X, y, coef, C):
@@ -38,9 +39,14 @@ def _sparse_wide(seed=0, n=400, d=900):
     return X, y
 
 
-def test_the_sparse_solvers_reported_gap_is_numpys_from_its_final_probabilities():
+def test_the_sparse_solvers_reported_gap_is_numpys_from_its_final_probabilities(monkeypatch):
     X, y = _sparse_wide(seed=5)
     C = 0.5
+
+    def no_scores(*args):
+        raise AssertionError("the gap recomputed the scores instead of using the final probabilities")
+
+    monkeypatch.setattr(duality, "linear_predictor", no_scores)
     ours = LogisticRegression(l1_ratio=1.0, C=C, fit_intercept=False, tol=1e-6).fit(X, y)  # no gap_tol
     coef = ours.coef_.ravel()
     Xd = X.toarray()

@@ -189,13 +189,16 @@ def _dual_entropy(objective: Objective, coef: Tensor, point: _DualPoint,
     u = point.u.to(torch.float64)
     if proba is None:
         objective.n_passes += 1
-    chunk_proba = iter(proba) if proba is not None else None
-    for X, y, w in objective.stored_chunks():
+    chunks = objective.stored_chunks()
+    pairs = ((chunk, None) for chunk in chunks) if proba is None else zip(chunks, proba, strict=True)
+    for (X, y, w), chunk_proba in pairs:
         if chunk_proba is None:
             scores = linear_predictor(X, coef, objective.fit_intercept).to(torch.float64)
             p = torch.sigmoid(scores) if n_outputs == 1 else torch.softmax(scores, dim=1)
+        elif chunk_proba.shape[1] != y.shape[0]:
+            raise ValueError(f"probabilities of {chunk_proba.shape[1]} rows for a chunk of {y.shape[0]}")
         else:
-            p = next(chunk_proba).T.to(torch.float64)
+            p = chunk_proba.T.to(torch.float64)
         q = point.alpha * ((1 - point.mixing) * p + point.mixing * u)
         q = q + (1 - point.alpha) * _one_hot(y, n_outputs, torch.float64)
         if n_outputs == 1:

@@ -140,11 +140,12 @@ class _FileSource(DataSource):
         return other
 
     def reading_cores(self, cores: int) -> int:
-        """Half the cores, as many as the decoding threads fill: on a 2-core box pyarrow's decode
-        of 20M × 30 float32 takes 2 CPU-s of a 1.1 s pass. A torch pool on every core then
-        spin-waits between chunks on cores the decoder needs: a 65,536-row-chunk pass took 3.7
-        CPU-s on two torch threads, 3.5 on one (16,384-row chunks: 7.2 against 3.7)."""
-        return cores // 2
+        """Half the cores, at most two: on a 2-core box pyarrow's decode of 20M × 30 float32
+        fills both (2 CPU-s in a 1.1 s read). A torch pool on every core then spin-waits between
+        chunks on cores the decoder needs: a 65,536-row-chunk pass took 3.7 CPU-s on two torch
+        threads, 3.5 on one (16,384-row chunks: 7.2 against 3.7). Only measured on 2 cores; two
+        keep a larger machine's pool for the Hessians and factorisations between passes."""
+        return min(cores // 2, 2)
 
     def reusing_buffers(self) -> _FileSource:
         """The same source writing each chunk's ``X`` into one of a few buffers it reuses.

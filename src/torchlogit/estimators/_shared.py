@@ -26,9 +26,13 @@ from torchlogit.solvers import SolverResult
 
 def make_source(
     X: Any, y_index: np.ndarray, weights: np.ndarray, dtype: torch.dtype, device: torch.device,
-    feature_names: Sequence[str] | None = None,
+    feature_names: Sequence[str] | None = None, *, cache_sized: bool = True,
 ) -> DataSource:
     """In-memory tensors for dense ``X``; bounded dense chunks of a CSR matrix for sparse ``X``.
+
+    Dense rows are served in cache-sized chunks (:class:`~torchlogit.data.InMemorySource`), or as
+    one chunk with ``cache_sized=False``: what 'sgd' and 'adam' need, which step once per chunk and
+    shuffle within it (full batches, ``batch_size=None``, must be every row).
 
     Raises
     ------
@@ -41,7 +45,7 @@ def make_source(
         return SparseRowsSource(X, y_index, weights, chunk_rows=dense_rows_per_chunk(X.shape[1]),
                                 dtype=dtype, device=device)
     return InMemorySource(to_torch(X, dtype, device), torch.from_numpy(y_index.astype(np.int64)).to(device),
-                          torch.from_numpy(weights).to(device=device, dtype=dtype), cache_sized=True)
+                          torch.from_numpy(weights).to(device=device, dtype=dtype), cache_sized=cache_sized)
 
 
 def _check_range(X: Any, dtype: torch.dtype, feature_names: Sequence[str] | None) -> None:

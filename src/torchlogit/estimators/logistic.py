@@ -577,7 +577,8 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
         rows = self._with_intercept_column(X) if self._liblinear_intercept else X
         source = make_source(rows, y_index, weights.astype(np_dtype), dtype, resolve_device(self.device),
-                             None if names is None or rows is X else [*names, "intercept_scaling"])
+                             None if names is None or rows is X else [*names, "intercept_scaling"],
+                             cache_sized=self.solver not in ("sgd", "adam"))
         float32 = X.dtype == np.float32 and self.solver != "liblinear"  # scikit-learn keeps float32
         tasks = FitTasks.begin(self, X, y, sample_weight, lambda coef: self._public_coef(coef, float32))
         self._fit_objective(source, n_classes, weight_sum, callback, feature_names=names, tasks=tasks)
@@ -741,6 +742,7 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         check_finite_result(result, solver)
         self._store(result, solver)
         self.duality_gap_ = None if l1 is None else self._duality_gap(objective, result, l1)
+        result.proba = None  # n values: needed for the gap only
 
     def _penalty_terms(self, objective: Objective, weight_sum: float | None) -> tuple[Any, Any]:
         """The L2 and L1 terms ``1/(C·Σsᵢ) · factor · ((1−r)/2 W² + r|W|)`` over the objective's columns

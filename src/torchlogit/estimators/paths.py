@@ -197,6 +197,7 @@ def fit_path(
             if not result.converged:
                 warnings.warn(f"the path's fit at C={C:.6g} did not converge: {result.message}",
                               ConvergenceWarning, stacklevel=3)
+            result.proba = None  # n values per fit, kept for a duality gap the path does not report
             results.append(result)
             coef = result.coef
     return results

@@ -59,7 +59,8 @@ def gap_certified(
                                          hint=hint, callback=_numbered_after(callback, n_iter))
         smooth = result.objective - float(l1.value(result.coef))
         passes_before = objective.n_passes
-        gap = duality_gap(objective, result.coef, l1, value_grad=(smooth, result.grad)).gap
+        gap = duality_gap(objective, result.coef, l1, value_grad=(smooth, result.grad),
+                          proba=result.proba).gap
         n_iter += result.n_iter
         n_passes += result.n_passes + objective.n_passes - passes_before
         history += result.history if not history else result.history[1:]
