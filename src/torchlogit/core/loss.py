@@ -44,8 +44,10 @@ _GRAM_BLOCK_ROWS = 4096
 _SCIPY_ON_CPU = True
 # a dense Hessian of at most one row block, whose product operand holds at most this many values,
 # is one product over X̃ = [X, 1] (a multinomial one: over every class pair at once), a handful of
-# torch calls instead of about twenty per Gram: on small data the calls, not the arithmetic, cost
-_ONE_PRODUCT_VALUES = 1 << 20
+# torch calls instead of about twenty per Gram: on small data the calls, not the arithmetic, cost.
+# Below a cache-sized chunk (data/memory.py), whose Grams are then blocked, summed in float64 and
+# never pay X̃'s copy: benchmark B's default fit 1.28 → 1.13 s against 2²⁰ (benchmarks/README.md)
+_ONE_PRODUCT_VALUES = 1 << 17
 
 
 @dataclass
