@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import numbers
@@ -141,6 +142,17 @@ HESSIAN_SAMPLE_ROWS = 1 << 21
 # costs more than any Hessian: there one fewer step is worth more, and the 2M rows stay.
 HESSIAN_ROWS_PER_COEF = 2000
 HESSIAN_MIN_SAMPLE_ROWS = 1 << 16
+
+
+# solvers whose torch calls record autograd graphs (torch.optim's L-BFGS on a parameter, the
+# tutorial's loop); the others run under torch.inference_mode, which skips autograd's bookkeeping
+# on every call: a 100 × 5 default fit 2.0 → 1.6 ms (benchmarks/README.md)
+AUTOGRAD_SOLVERS = ("lbfgs", "sgd", "adam")
+
+
+def _without_autograd(solver: str) -> contextlib.AbstractContextManager:
+    """``torch.inference_mode()`` for a solver outside ``AUTOGRAD_SOLVERS``, else no change."""
+    return contextlib.nullcontext() if solver in AUTOGRAD_SOLVERS else torch.inference_mode()
 
 
 def hessian_sample_rows(objective: Objective) -> int:
@@ -735,8 +747,9 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
                 callback = checkpoint.wrap(callback, objective, hessian_objective)
         on_iterate = None if tasks is None else tasks.iterations(coef0, solver)
         callback = self._solver_callback(solver, callback, on_iterate)
-        result = self._run_solver(solver, objective, coef0, callback, l1=l1,
-                                  hessian_objective=hessian_objective, checkpoint=checkpoint)
+        with _without_autograd(solver):
+            result = self._run_solver(solver, objective, coef0, callback, l1=l1,
+                                      hessian_objective=hessian_objective, checkpoint=checkpoint)
         if tasks is not None:
             tasks.end_iterations(result.coef)
         check_finite_result(result, solver)
