@@ -105,6 +105,18 @@ def test_full_batch_sgd_steps_on_every_row_however_many_chunks_a_pass_has():
     np.testing.assert_allclose(est.intercept_[0], intercept, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["newton", "lbfgs", "newton_cg", "prox_newton"])
+def test_a_fit_leaves_autograd_as_it_was_and_its_model_trainable(solver):
+    X, y, _ = make_classification_data(n=200, d=4, seed=13)
+    est = LogisticRegression(solver=solver, l1_ratio=0.5 if solver == "prox_newton" else 0.0).fit(X, y)
+    assert not torch.is_inference_mode_enabled() and torch.is_grad_enabled()
+    model = est.to_model()
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(model(torch.tensor(X)).squeeze(1),
+                                                                torch.tensor(y, dtype=torch.float64))
+    loss.backward()  # the fitted coefficients start a new autograd graph
+    assert all(p.grad is not None for p in model.parameters())
+
+
 def test_float32_matches_float64_closely():
     X, y, _ = make_classification_data(n=300, seed=8)
     est32 = LogisticRegression(dtype="float32", tol=1e-4).fit(X, y)

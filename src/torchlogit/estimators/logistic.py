@@ -144,10 +144,10 @@ HESSIAN_ROWS_PER_COEF = 2000
 HESSIAN_MIN_SAMPLE_ROWS = 1 << 16
 
 
-# solvers whose torch calls record autograd graphs (torch.optim's L-BFGS on a parameter, the
-# tutorial's loop); the others run under torch.inference_mode, which skips autograd's bookkeeping
-# on every call: a 100 × 5 default fit 2.0 → 1.6 ms (benchmarks/README.md)
-AUTOGRAD_SOLVERS = ("lbfgs", "sgd", "adam")
+# solvers whose torch calls record autograd graphs (the tutorial's loop); every other fit runs
+# under torch.inference_mode, which skips autograd's bookkeeping on every torch call: a 100 × 5
+# default fit 2.0 → 1.6 ms (benchmarks/README.md)
+AUTOGRAD_SOLVERS = ("sgd", "adam")
 
 
 def _without_autograd(solver: str) -> contextlib.AbstractContextManager:
@@ -712,20 +712,21 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         For liblinear's intercept the source's last column is the synthetic one (:meth:`fit`).
         ``tasks`` (scikit-learn's callbacks) get the solver's iterates.
         A result with non-finite coefficients or objective raises instead of being stored."""
-        dtype = resolve_dtype(self.dtype)
-        device = resolve_device(self.device)
-        synthetic = self._liblinear_intercept
-        if synthetic and feature_names is not None:
-            feature_names = [*feature_names, "intercept_scaling"]
-        objective = Objective(
-            source, n_outputs=1 if n_classes == 2 else n_classes,
-            fit_intercept=self.fit_intercept and not synthetic, l2=None, dtype=dtype, device=device,
-            feature_names=feature_names,
-        )
-        # one thread for small work from here to the stored result: on a busy machine even the
-        # p-long vectors of the set-up and the checks wait for a second thread (_threads.py)
-        with single_thread_if_small(pass_work(objective), reserved=source.reading_cores):
-            self._solve(objective, weight_sum, callback, checkpoint, tasks)
+        with _without_autograd(self.solver):  # from the objective's first pass to the stored result
+            dtype = resolve_dtype(self.dtype)
+            device = resolve_device(self.device)
+            synthetic = self._liblinear_intercept
+            if synthetic and feature_names is not None:
+                feature_names = [*feature_names, "intercept_scaling"]
+            objective = Objective(
+                source, n_outputs=1 if n_classes == 2 else n_classes,
+                fit_intercept=self.fit_intercept and not synthetic, l2=None, dtype=dtype, device=device,
+                feature_names=feature_names,
+            )
+            # one thread for small work from here to the stored result: on a busy machine even the
+            # p-long vectors of the set-up and the checks wait for a second thread (_threads.py)
+            with single_thread_if_small(pass_work(objective), reserved=source.reading_cores):
+                self._solve(objective, weight_sum, callback, checkpoint, tasks)
 
     def _solve(
         self, objective: Objective, weight_sum: float | None,
@@ -747,9 +748,8 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
                 callback = checkpoint.wrap(callback, objective, hessian_objective)
         on_iterate = None if tasks is None else tasks.iterations(coef0, solver)
         callback = self._solver_callback(solver, callback, on_iterate)
-        with _without_autograd(solver):
-            result = self._run_solver(solver, objective, coef0, callback, l1=l1,
-                                      hessian_objective=hessian_objective, checkpoint=checkpoint)
+        result = self._run_solver(solver, objective, coef0, callback, l1=l1,
+                                  hessian_objective=hessian_objective, checkpoint=checkpoint)
         if tasks is not None:
             tasks.end_iterations(result.coef)
         check_finite_result(result, solver)
