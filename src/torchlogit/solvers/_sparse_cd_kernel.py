@@ -21,6 +21,13 @@ from numba import njit
 
 # sweeps between Anderson extrapolations of the support's coordinates (skglm uses 5)
 _ANDERSON_K = 5
+# coordinate descent stops once a sweep's largest move is this share of the KKT violation. On many
+# correlated columns (news20's shape at 0.01·λ_max: 12k of them in the support) small moves do not
+# mean the model is solved: the KKT violation then stalls near λ (2.3e-6 → 2.2e-6 over 24 Newton
+# steps). A step that leaves it above _STALL_SHARE of the last one divides the share by 10.
+_INNER_SHARE = 0.1
+_MIN_INNER_SHARE = 1e-4
+_STALL_SHARE = 0.5
 
 
 @njit(cache=True)
@@ -248,6 +255,7 @@ def prox_newton_cd(indptr, indices, data, y, w, lam1, lam2, coef, b, z, fit_inte
     f = _penalised_value(z, y, w, coef, lam1, lam2)
     n_iter, total_sweeps, failed = 0, 0, False
     kkt, flat = np.inf, False
+    inner_share = _INNER_SHARE
     while True:
         last_kkt = kkt
         gb, hb, kkt = _derivatives(indptr, indices, data, y, w, z, coef, lam1, lam2, D, g, h)
@@ -258,8 +266,10 @@ def prox_newton_cd(indptr, indices, data, y, w, lam1, lam2, coef, b, z, fit_inte
         if flat and kkt >= last_kkt:  # F at its rounding floor and the KKT violation no longer falls
             failed = True
             break
+        if kkt > _STALL_SHARE * last_kkt:  # the last model was solved too loosely to help: tighten
+            inner_share = max(0.1 * inner_share, _MIN_INNER_SHARE)
         n_iter += 1
-        inner_tol = max(0.1 * tol, 0.1 * kkt)  # loose: outer steps are cheap, sweeps at p ~ n crawl
+        inner_tol = max(0.1 * tol, inner_share * kkt)  # loose: outer steps are cheap, sweeps at p ~ n crawl
         db, sweeps = _model_step(indptr, indices, data, D, g, h, coef, lam1, lam2, gb, hb, fit_intercept,
                                  inner_tol, max_sweeps, xd, delta)
         total_sweeps += sweeps
