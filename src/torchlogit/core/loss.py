@@ -65,8 +65,10 @@ class ChunkSums:
         self.loss = self.loss + other.loss
         self.grad = _add(self.grad, other.grad)
         self.hess = _add(self.hess, other.hess)  # a sampled Hessian may come from some chunks only
-        if other.curvature is not None:
-            self.curvature = (self.curvature or []) + other.curvature
+        if other.curvature is not None:  # extended in place: a pass over many chunks stays linear
+            if self.curvature is None:
+                self.curvature = []
+            self.curvature.extend(other.curvature)
         return self
 
 
