@@ -144,15 +144,15 @@ HESSIAN_ROWS_PER_COEF = 2000
 HESSIAN_MIN_SAMPLE_ROWS = 1 << 16
 
 
-# solvers whose torch calls record autograd graphs (the tutorial's loop); every other fit runs
-# under torch.inference_mode, which skips autograd's bookkeeping on every torch call: a 100 × 5
-# default fit 2.0 → 1.6 ms (benchmarks/README.md)
-AUTOGRAD_SOLVERS = ("sgd", "adam")
+# the tutorial's loop: it records autograd graphs and steps once per chunk. Every other fit runs
+# under torch.inference_mode, which skips autograd's bookkeeping on every torch call (a 100 × 5
+# default fit 2.0 → 1.6 ms, benchmarks/README.md), on cache-sized chunks of in-memory rows
+STOCHASTIC_SOLVERS = ("sgd", "adam")
 
 
 def _without_autograd(solver: str) -> contextlib.AbstractContextManager:
-    """``torch.inference_mode()`` for a solver outside ``AUTOGRAD_SOLVERS``, else no change."""
-    return contextlib.nullcontext() if solver in AUTOGRAD_SOLVERS else torch.inference_mode()
+    """``torch.inference_mode()`` for a solver outside ``STOCHASTIC_SOLVERS``, else no change."""
+    return contextlib.nullcontext() if solver in STOCHASTIC_SOLVERS else torch.inference_mode()
 
 
 def hessian_sample_rows(objective: Objective) -> int:
@@ -590,7 +590,7 @@ class LogisticRegression(CallbackSupportMixin, SparseCoefMixin, LinearClassifier
         rows = self._with_intercept_column(X) if self._liblinear_intercept else X
         source = make_source(rows, y_index, weights.astype(np_dtype), dtype, resolve_device(self.device),
                              None if names is None or rows is X else [*names, "intercept_scaling"],
-                             cache_sized=self.solver not in ("sgd", "adam"))
+                             cache_sized=self.solver not in STOCHASTIC_SOLVERS)
         float32 = X.dtype == np.float32 and self.solver != "liblinear"  # scikit-learn keeps float32
         tasks = FitTasks.begin(self, X, y, sample_weight, lambda coef: self._public_coef(coef, float32))
         self._fit_objective(source, n_classes, weight_sum, callback, feature_names=names, tasks=tasks)
