@@ -126,17 +126,24 @@ class _OthersMonitor:
 _MONITOR = _OthersMonitor()
 
 
-@contextlib.contextmanager
-def single_thread_if_small(work: int, reserved: Callable[[int], int] | None = None) -> Iterator[None]:
+def single_thread_if_small(work: int, reserved: Callable[[int], int] | None = None,
+                           ) -> contextlib.AbstractContextManager[None]:
     """Run the block with one torch thread below SMALL_WORK, else on the cores others leave free,
     less ``reserved(cores)`` of them (see :func:`choose_threads`).
 
-    The thread count is restored on leaving the block (see :func:`choose_threads`).
+    The thread count is restored on leaving the block (see :func:`choose_threads`). Already on one
+    thread (inside another such block, say) nothing changes, at the cost of a null context: small
+    fits enter these blocks at every Newton step.
     """
     previous = torch.get_num_threads()
     if previous == 1:
-        yield
-        return
+        return contextlib.nullcontext()
+    return _threads_for(work, previous, reserved)
+
+
+@contextlib.contextmanager
+def _threads_for(work: int, previous: int, reserved: Callable[[int], int] | None) -> Iterator[None]:
+    """The block of :func:`single_thread_if_small` when torch has more than one thread."""
     threads = 1
     if work >= SMALL_WORK:
         cpus = _cpus()

@@ -29,6 +29,73 @@ def test_chunked_sums_equal_single_chunk(n_classes):
     torch.testing.assert_close(h1, h2, rtol=1e-12, atol=1e-14)
 
 
+def _numpy_sums(X, y, w, coef, fit_intercept, n_classes):
+    """Mean weighted log-loss, gradient and Hessian by the textbook formulas (no ridge)."""
+    Xt = np.hstack([X, np.ones((len(X), 1))]) if fit_intercept else X
+    S = w.sum()
+    if n_classes == 2:
+        z = Xt @ coef[0]
+        p = 1 / (1 + np.exp(-z))
+        f = np.sum(w * (np.logaddexp(0, z) - y * z)) / S
+        return f, (Xt.T @ (w * (p - y)))[None] / S, Xt.T @ (Xt * (w * p * (1 - p))[:, None]) / S
+    scores = Xt @ coef.T
+    P = np.exp(scores - scores.max(1, keepdims=True))
+    P /= P.sum(1, keepdims=True)
+    Y = np.eye(n_classes)[y]
+    f = np.sum(w * (np.log(np.exp(scores).sum(1)) - scores[np.arange(len(y)), y])) / S
+    grad = ((P - Y) * w[:, None]).T @ Xt / S
+    blocks = [[Xt.T @ (Xt * (w * P[:, k] * ((k == m) - P[:, m]))[:, None]) for m in range(n_classes)]
+              for k in range(n_classes)]
+    return f, grad, np.block(blocks) / S
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_pass_ready_copies_of_small_sources_give_the_textbook_sums(n_classes, fit_intercept):
+    """A small in-memory source is read through pass-ready copies (X with its column of ones);
+    F, ∇F, the Hessian, a Hessian block and Hessian-vector products are the textbook ones, and
+    the same as through the stored chunks (a progress hook turns the copies off)."""
+    X, y, w = make_classification_data(n=90, n_classes=n_classes, weights=True, seed=4)
+    n_out = 1 if n_classes == 2 else n_classes
+    src = InMemorySource(torch.tensor(X), torch.tensor(y), torch.tensor(w), chunk_rows=40)
+    objective = Objective(src, n_outputs=n_out, fit_intercept=fit_intercept, l2=None, dtype=torch.float64,
+                          device="cpu")
+    coef = torch.tensor(np.random.default_rng(5).normal(size=objective.coef_shape))
+    f, grad, hess = objective.value_grad_hess(coef)
+    assert objective._ready is not None and len(objective._ready) == 3  # three chunks, copied
+    f_np, grad_np, hess_np = _numpy_sums(X, y, w, coef.numpy(), fit_intercept, n_classes)
+    assert f == pytest.approx(f_np, rel=1e-13)
+    np.testing.assert_allclose(grad.numpy(), grad_np, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(hess.numpy(), hess_np, rtol=1e-11, atol=1e-14)
+    index = torch.tensor([0, objective.coef_shape[1] - 1, coef.numel() - 1])
+    _, _, block = objective.value_grad_hess(coef, index)
+    np.testing.assert_allclose(block.numpy(), hess_np[np.ix_(index.numpy(), index.numpy())], rtol=1e-11,
+                               atol=1e-14)
+    v = torch.randn(objective.coef_shape, dtype=torch.float64)
+    _, _, operator = objective.value_grad_curvature(coef)
+    np.testing.assert_allclose(operator(v).numpy().ravel(), hess_np @ v.numpy().ravel(),
+                               rtol=1e-11, atol=1e-14)
+    src.on_chunk = lambda rows: None  # a progress hook: passes read the stored chunks again
+    f_stored, grad_stored, hess_stored = objective.value_grad_hess(coef)
+    assert f_stored == pytest.approx(f, rel=1e-14)
+    torch.testing.assert_close(grad_stored, grad, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(hess_stored, hess, rtol=1e-12, atol=1e-15)
+
+
+def test_large_sources_get_no_pass_ready_copy(monkeypatch):
+    import torchlogit.core.objective as objective_module
+
+    X, y, w = make_classification_data(n=120, weights=True)
+    monkeypatch.setattr(objective_module, "PASS_READY_VALUES", X.size - 1)
+    objective = _objective(X, y, w, 1)
+    objective.value(objective.zeros())
+    assert objective._ready is None
+    monkeypatch.setattr(objective_module, "PASS_READY_VALUES", X.size)
+    objective = _objective(X, y, w, 1)
+    objective.value(objective.zeros())
+    assert objective._ready is not None
+
+
 def test_value_matches_sklearn_objective_divided_by_c_times_weight_sum():
     from sklearn.metrics import log_loss
 
@@ -117,9 +184,10 @@ def test_with_l2_shares_the_counted_rows_and_leaves_the_source_objective_alone()
         yield from chunks()
 
     source.chunks = counted_chunks
+    source.row_totals = lambda: None  # counted in a pass, as a source without footers
     base = Objective(source, n_outputs=1, fit_intercept=True, l2=None, dtype=torch.float64, device="cpu")
     counted = len(passes)
-    assert counted == 1  # an in-memory source is counted in one pass
+    assert counted == 1
     l2 = L2Penalty(column_strengths(0.3, X.shape[1], True, None, dtype=torch.float64, device="cpu"))
     ridge = base.with_l2(l2)
     assert len(passes) == counted  # no counting pass

@@ -147,9 +147,14 @@ def test_discovering_the_classes_also_counts_the_rows(files):
     assert source.row_totals() == (files["rows"], pytest.approx(files["weight_sum"], rel=1e-12))
 
 
-def test_in_memory_sources_leave_the_counting_to_a_pass():
+def test_dense_in_memory_sources_count_their_tensors_and_sparse_ones_leave_it_to_a_pass():
     source, *_ = _sparse()
-    assert _in_memory().row_totals() is None and source.row_totals() is None
+    dense = _in_memory()
+    weights = dense.sample_weight.numpy()
+    rows, weight_sum = dense.row_totals()
+    assert rows == len(weights)
+    assert weight_sum == pytest.approx(float(np.sum(weights, dtype=np.float64)), rel=1e-15)
+    assert source.row_totals() is None
 
 
 # ------------------------------------------------------------------ on_chunk, reusing_buffers

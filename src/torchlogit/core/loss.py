@@ -227,7 +227,7 @@ def _weighted_gram(X: Tensor, h: Tensor, fit_intercept: bool) -> Tensor:
         return _with_intercept(gram, x_h, h, X.dtype) if fit_intercept else gram.to(X.dtype)
     d = X.shape[1]
     block_rows = _gram_block_rows(X)
-    if _one_product(X, 1):
+    if _one_product(X, 1, fit_intercept):
         Xt = _with_ones(X) if fit_intercept else X
         return Xt.T @ (Xt * h[:, None])
     gram = X.new_zeros(d, d, dtype=torch.float64)
@@ -246,11 +246,12 @@ def _gram_block_rows(X: Tensor) -> int:
     return _GRAM_BLOCK_ROWS if X.dtype == torch.float64 else 4 * _GRAM_BLOCK_ROWS
 
 
-def _one_product(X: Tensor, n_grams: int) -> bool:
-    """Whether ``n_grams`` Grams of a dense ``X`` with the intercept column are formed as one
-    product (``_ONE_PRODUCT_VALUES``): ``X`` is one row block, the operand small enough."""
+def _one_product(X: Tensor, n_grams: int, fit_intercept: bool) -> bool:
+    """Whether ``n_grams`` Grams of a dense ``X`` (with the intercept column when ``fit_intercept``)
+    are formed as one product (``_ONE_PRODUCT_VALUES``): ``X`` is one row block, the operand small."""
     n, d = X.shape
-    return not is_csr(X) and n <= _gram_block_rows(X) and n * (d + 1) * n_grams <= _ONE_PRODUCT_VALUES
+    columns = d + int(fit_intercept)
+    return not is_csr(X) and n <= _gram_block_rows(X) and n * columns * n_grams <= _ONE_PRODUCT_VALUES
 
 
 def _with_ones(X: Tensor) -> Tensor:
@@ -416,7 +417,7 @@ def hessian_vector_sums(X: Tensor, curvature: Tensor | tuple[Tensor, Tensor], v:
 def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_intercept: bool) -> Tensor:
     """Block Hessian Σᵢ sᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, blocks ordered like ``coef.ravel()``."""
     n_classes = proba.shape[1]
-    if _one_product(X, n_classes * (n_classes + 1) // 2):
+    if _one_product(X, n_classes * (n_classes + 1) // 2, fit_intercept):
         return _multinomial_hessian_one_product(X, proba, sample_weight, fit_intercept)
     d = X.shape[1] + int(fit_intercept)
     hess = torch.zeros(n_classes, d, n_classes, d, dtype=X.dtype, device=X.device)  # X may be CSR

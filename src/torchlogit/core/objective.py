@@ -31,6 +31,7 @@ from torchlogit.core.loss import (
     curvature_hessian,
     curvature_weights,
     hessian_vector_sums,
+    is_csr,
     row_block,
     weighted_column_moments,
 )
@@ -105,6 +106,43 @@ class Objective:
             )
         if not self.weight_sum > 0:
             raise ValueError("the sample weights sum to zero: there is nothing to fit")
+        self._ready: list[tuple[Tensor, Tensor, Tensor]] | None = None
+        self._ready_checked = False  # pass-ready copies are made at the first pass (copies share them)
+
+    def _pass_ready_chunks(self) -> list[tuple[Tensor, Tensor, Tensor]] | None:
+        """Copies of a small in-memory source's chunks made ready for passes, or None.
+
+        Dense resident chunks of at most ``PASS_READY_VALUES`` values in all are copied once into
+        the objective's dtype, ``X`` with the intercept's column of ones appended (X̃ = [X, 1], so
+        scores, gradient and Hessian are plain products with it) and binomial labels as floats.
+        A small fit makes a dozen passes of a few dozen tensor operations each, and these copies
+        spare each pass about a third of them (benchmarks/_small_fits.py).
+        """
+        chunks = self.source.resident_chunks()
+        if chunks is None or any(is_csr(X) for X, _, _ in chunks):
+            return None
+        if sum(X.numel() for X, _, _ in chunks) > PASS_READY_VALUES:
+            return None
+        ready = []
+        for X, y, w in chunks:
+            X = X.to(self.dtype)
+            if self.fit_intercept:
+                X = torch.cat([X, X.new_ones(X.shape[0], 1)], dim=1)
+            ready.append((X, y.to(self.dtype) if self.n_outputs == 1 else y, w.to(self.dtype)))
+        return ready
+
+    def _pass_chunks(self) -> Iterator[tuple[Tensor, Tensor, Tensor, bool]]:
+        """The chunks a pass reads, each with whether its sums must add the intercept themselves:
+        the pass-ready copies (:meth:`_pass_ready_chunks`, the intercept X̃'s last column) when
+        there are any and no progress hook wants each chunk reported, else the stored chunks."""
+        if not self._ready_checked:
+            self._ready, self._ready_checked = self._pass_ready_chunks(), True
+        if self._ready is not None and self.source.on_chunk is None:
+            for X, y, w in self._ready:
+                yield X, y, w, False
+            return
+        for X, y, w in self.stored_chunks():
+            yield X, y, w, self.fit_intercept
 
     def with_l2(self, l2: L2Penalty | None) -> Objective:
         """The same data with another ridge term (e.g. the next C of a path), without a counting pass.
@@ -167,14 +205,14 @@ class Objective:
         """This shard's sums over every chunk, and how many rows its sampled Hessian saw."""
         total: ChunkSums | None = None
         first_row, hess_rows = 0, 0
-        for X, y, w in self.stored_chunks():
-            part = chunk_sums(X, y, w, coef, self.fit_intercept, need_grad=request.grad or request.sampled,
+        for X, y, w, intercept in self._pass_chunks():
+            part = chunk_sums(X, y, w, coef, intercept, need_grad=request.grad or request.sampled,
                               need_hess=request.hess and not request.sampled, hess_index=request.hess_index)
             if request.sampled:  # from the pass's own probabilities over the sampled blocks' rows
                 (proba_t, weights), = part.curvature
                 for start, stop in self._sampled_ranges(first_row, X.shape[0], request.hessian_stride):
                     block = curvature_hessian(row_block(X, start, stop), proba_t[:, start:stop],
-                                              weights[start:stop], self.fit_intercept, request.hess_index)
+                                              weights[start:stop], intercept, request.hess_index)
                     part.hess = block if part.hess is None else part.hess + block
                     hess_rows += stop - start
             if not request.curvature:  # dropped at once: a streamed pass holds one chunk's only
@@ -274,9 +312,10 @@ class Objective:
     def _add_ridge(self, total: ChunkSums, coef: Tensor, request: _Request) -> None:
         if self.l2 is None:
             return
-        total.loss = total.loss + self.l2.value(coef)
+        ridge_grad = self.l2.grad(coef)  # the ridge's value is ½ coef · its gradient
+        total.loss = total.loss + 0.5 * torch.dot(ridge_grad.ravel(), coef.ravel())
         if request.grad:
-            total.grad = total.grad + self.l2.grad(coef)
+            total.grad = total.grad + ridge_grad
         if request.hess:
             diag = self.l2.hess_diag(self.n_outputs)
             total.hess.diagonal().add_(diag if request.hess_index is None else diag[request.hess_index])
@@ -348,8 +387,8 @@ class HessianOperator:
         objective = self.objective
         objective.n_passes += 1
         total = v.new_zeros(v.shape)
-        for (X, _, _), weights in zip(objective.stored_chunks(), self.weights, strict=True):
-            total += hessian_vector_sums(X, weights, v, objective.fit_intercept)
+        for (X, _, _, intercept), weights in zip(objective._pass_chunks(), self.weights, strict=True):
+            total += hessian_vector_sums(X, weights, v, intercept)
         total = all_reduce_sum(total) / objective.weight_sum
         return total if objective.l2 is None else total + objective.l2.grad(v)
 
@@ -404,5 +443,7 @@ def _count_rows(source: DataSource, device: torch.device) -> tuple[int, float]:
     return int(totals[0].item()), float(totals[1].item())
 
 
+# in-memory dense rows of at most this many values in all get pass-ready copies (2 MiB of float64)
+PASS_READY_VALUES = 1 << 18
 # rows per sampled block when Hessians are sampled (Objective.hessian_stride_for)
 _HESSIAN_BLOCK_ROWS = 16384

@@ -80,6 +80,12 @@ class DataSource(abc.ABC):
         """
         return self.chunks()
 
+    def resident_chunks(self) -> list[Chunk] | None:
+        """Every chunk of :meth:`stored_chunks`, when the source holds them in memory and serves the
+        same tensors on every pass; ``None`` (the default) for sources that read or build their
+        chunks per pass. The objective keeps pass-ready copies of small resident chunks."""
+        return None
+
     def select_columns(self, columns: np.ndarray) -> DataSource | None:
         """A source of the same rows with only ``columns`` (ascending indices), or ``None``.
 

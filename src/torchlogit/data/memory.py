@@ -63,6 +63,14 @@ class InMemorySource(DataSource):
         index = torch.as_tensor(columns, dtype=torch.int64, device=self.X.device)
         return self._like(self.X.index_select(1, index), self.sample_weight)
 
+    def row_totals(self) -> tuple[int, float]:
+        """Rows and weight sum from the tensors themselves: no pass over chunks."""
+        return self.X.shape[0], float(self.sample_weight.sum(dtype=torch.float64))
+
+    def resident_chunks(self) -> list[Chunk] | None:
+        """Every chunk of a pass, as held (no progress hook to call per chunk): the same each pass."""
+        return None if self.on_chunk is not None else list(self.chunks())
+
     def chunks(self) -> Iterator[Chunk]:
         """Views of at most ``chunk_rows`` rows each (one chunk of every row when it is ``None``)."""
         n_rows = self.X.shape[0]
