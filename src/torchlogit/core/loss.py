@@ -54,7 +54,7 @@ _ONE_PRODUCT_VALUES = 1 << 17
 class ChunkSums:
     """Sums over the rows of one chunk: weighted loss, gradient and (optionally) Hessian."""
 
-    loss: Tensor
+    loss: Tensor | float  # a Python float once the objective has normalised it (Objective._sums)
     grad: Tensor | None = None
     hess: Tensor | None = None
     # each chunk's (class-major probabilities, row weights), in chunk order: what Hessian-vector
@@ -170,8 +170,11 @@ def logits_loss(scores: Tensor, y: Tensor, sample_weight: Tensor) -> Tensor:
     """
     if scores.shape[1] == 1:
         z = scores[:, 0]
-        # ℓ = log(1 + e^z) - y z = -logsigmoid(z) + (1 - y) z, stable for any z
-        return torch.dot(sample_weight, (1 - y.to(z.dtype)) * z - F.logsigmoid(z))
+        if y.dtype != z.dtype:
+            y = y.to(z.dtype)
+        # ℓ = log(1 + e^z) - y z = (z - y z) - logsigmoid(z), stable for any z; torch.addcmul, not
+        # `1 - y`, whose Python-level operator costs small fits microseconds a pass
+        return torch.dot(sample_weight, torch.addcmul(z, y, z, value=-1) - F.logsigmoid(z))
     log_norm = torch.logsumexp(scores, dim=1)
     return torch.dot(sample_weight, log_norm - scores.gather(1, y[:, None])[:, 0])
 
@@ -308,7 +311,8 @@ def binomial_sums(
     products: :func:`curvature_weights`), at no cost: the pass forms them anyway.
     """
     scores = linear_predictor(X, coef, fit_intercept)
-    y = y.to(scores.dtype)  # once: logits_loss's own conversion is then a no-op
+    if y.dtype != scores.dtype:  # once: logits_loss's own conversion is then skipped
+        y = y.to(scores.dtype)
     sums = ChunkSums(loss=logits_loss(scores, y, sample_weight))
     if not (need_grad or need_hess):
         return sums
@@ -361,8 +365,7 @@ def curvature_hessian(X: Tensor, proba_t: Tensor, sample_weight: Tensor, fit_int
     what a Hessian from a sample of a chunk's rows needs. ``hess_index`` restricts it to that
     square block of ``coef.ravel()``."""
     if proba_t.shape[0] == 1:
-        p = proba_t[0]
-        h = sample_weight * p * (1 - p)
+        h = _binomial_curvature(proba_t[0], sample_weight)
         if hess_index is None:
             return _weighted_gram(X, h, fit_intercept)
         return _weighted_gram_columns(X, h, hess_index)
@@ -391,9 +394,13 @@ def curvature_weights(proba_t: Tensor, sample_weight: Tensor) -> Tensor | tuple[
     """What :func:`hessian_vector_sums` needs from a pass's ``curvature`` entry (class-major
     probabilities and row weights): the weights ``sᵢpᵢ(1 − pᵢ)`` for one output, else both."""
     if proba_t.shape[0] == 1:
-        p = proba_t[0]
-        return sample_weight * p * (1 - p)
+        return _binomial_curvature(proba_t[0], sample_weight)
     return proba_t, sample_weight
+
+
+def _binomial_curvature(p: Tensor, sample_weight: Tensor) -> Tensor:
+    """``sᵢ pᵢ (1 − pᵢ)``, as ``sᵢ (pᵢ − pᵢ²)`` in two tensor operations."""
+    return sample_weight * torch.addcmul(p, p, p, value=-1)
 
 
 def hessian_vector_sums(X: Tensor, curvature: Tensor | tuple[Tensor, Tensor], v: Tensor,
@@ -436,17 +443,34 @@ def _multinomial_hessian_one_product(X: Tensor, proba: Tensor, sample_weight: Te
     """:func:`_multinomial_hessian` for a small dense ``X``, every class pair's Gram in one product.
 
     The weights ``h_kl = s p_k (δ_kl − p_l)`` of the pairs k ≤ l side by side, each multiplying
-    X̃'s rows, make one ``n × (pairs · d)`` operand: ``X̃ᵀ`` times it is every block at once."""
+    X̃'s rows, make one ``n × (pairs · d)`` operand: ``X̃ᵀ`` times it is every block at once. Each
+    block is symmetric and serves both (k, l) and (l, k), so one gather lays the blocks out in
+    ``coef.ravel()``'s order (:func:`_class_pairs`)."""
     n, n_classes = proba.shape
     Xt = _with_ones(X) if fit_intercept else X
     d = Xt.shape[1]
-    k, l = torch.triu_indices(n_classes, n_classes, device=X.device)  # noqa: E741 - the usual class indices
-    h = proba[:, k] * ((k == l).to(X.dtype) - proba[:, l]) * sample_weight[:, None]
-    blocks = (Xt.T @ (h[:, :, None] * Xt[:, None, :]).reshape(n, -1)).reshape(d, -1, d).transpose(0, 1)
-    hess = X.new_zeros(n_classes, n_classes, d, d)
-    hess[k, l] = blocks
-    hess[l, k] = blocks
-    return hess.transpose(1, 2).reshape(n_classes * d, n_classes * d)
+    first, second, same, pair_of = _class_pairs(n_classes, X.device, X.dtype)
+    h = proba.index_select(1, first) * torch.sub(same, proba.index_select(1, second)) * sample_weight[:, None]
+    blocks = (Xt.T @ (h[:, :, None] * Xt[:, None, :]).reshape(n, -1)).reshape(d, -1, d)  # [j, pair, j']
+    by_class = blocks.index_select(1, pair_of).reshape(d, n_classes, n_classes, d)  # [j, k, l, j']
+    return by_class.permute(1, 0, 2, 3).reshape(n_classes * d, n_classes * d)
+
+
+_ClassPairs = tuple[Tensor, Tensor, Tensor, Tensor]
+_CLASS_PAIRS: dict[tuple[int, torch.device, torch.dtype], _ClassPairs] = {}
+
+
+def _class_pairs(n_classes: int, device: torch.device, dtype: torch.dtype) -> _ClassPairs:
+    """The class pairs k ≤ l (as ``first``, ``second``), ``δ_kl`` per pair (in ``dtype``) and, for
+    every (k, l) in row-major order, the index of its pair: made once per class count and device."""
+    key = (n_classes, device, dtype)
+    if key not in _CLASS_PAIRS:
+        first, second = torch.triu_indices(n_classes, n_classes, device=device)
+        pair_index = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
+        pair_index[first, second] = torch.arange(first.numel(), device=device)
+        pair_index[second, first] = pair_index[first, second]
+        _CLASS_PAIRS[key] = (first, second, (first == second).to(dtype), pair_index.reshape(-1))
+    return _CLASS_PAIRS[key]
 
 
 def _multinomial_hessian_block(

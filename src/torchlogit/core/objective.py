@@ -260,15 +260,15 @@ class Objective:
     def _normalise_local(self, total: ChunkSums, request: _Request) -> None:
         """:meth:`_normalise` in one process for an unsampled pass: each sum divided by the weight
         sum where it is, without packing (about half the torch calls, which small fits pay per pass)."""
-        total.loss = total.loss / self.weight_sum
+        total.loss = float(total.loss) / self.weight_sum  # scalars as Python floats: no tensor calls
         check = total.loss  # a NaN or ±inf anywhere makes this sum non-finite: only then look closer
         if request.grad:
             total.grad = total.grad / self.weight_sum
-            check = check + total.grad.sum()
+            check += float(total.grad.sum())
         if request.hess:
             total.hess = total.hess / self.weight_sum
-            check = check + total.hess.sum()
-        if not math.isfinite(float(check)):
+            check += float(total.hess.sum())
+        if not math.isfinite(check):
             self._check_scale(total, request)
 
     def _check_scale(self, total: ChunkSums, request: _Request) -> None:
@@ -279,10 +279,10 @@ class Objective:
         ``Σᵢ hᵢxᵢⱼ²`` is then the column's scale, not the coefficients'. (A NaN F comes from
         overflowing scores at a wild trial point, which the line search rejects.)
         """
-        if bool(torch.isnan(total.loss)):
+        if math.isnan(float(total.loss)):
             return
         n_cols = self.coef_shape[1]
-        bad = torch.zeros(n_cols, dtype=torch.bool, device=total.loss.device)
+        bad = torch.zeros(n_cols, dtype=torch.bool, device=self.device)
         if request.grad:
             bad |= ~torch.isfinite(total.grad).all(0)
         if request.hess:
@@ -313,7 +313,7 @@ class Objective:
         if self.l2 is None:
             return
         ridge_grad = self.l2.grad(coef)  # the ridge's value is ½ coef · its gradient
-        total.loss = total.loss + 0.5 * torch.dot(ridge_grad.ravel(), coef.ravel())
+        total.loss = total.loss + 0.5 * float(torch.dot(ridge_grad.ravel(), coef.ravel()))
         if request.grad:
             total.grad = total.grad + ridge_grad
         if request.hess:

@@ -63,7 +63,7 @@ def backtrack(
     """
     step = 1.0
     while step >= MIN_STEP:
-        point = coef + step * direction
+        point = coef + direction if step == 1.0 else coef + step * direction
         f_new, progress_new, evaluation = evaluate(point, step)
         if accept_step(f, f_new, step, predicted, progress, progress_new, coef.dtype):
             return Trial(step=step, point=point, f=f_new, progress=progress_new, evaluation=evaluation)

@@ -84,8 +84,8 @@ def _gauged(hess: Tensor, pattern: Tensor | None) -> Tensor:
     """``hess + μ pattern``, μ the mean of the Hessian's diagonal (``hess`` itself without a pattern)."""
     if pattern is None:
         return hess
-    mu = hess.diagonal().mean().clamp_min(torch.finfo(hess.dtype).tiny)
-    return hess + mu * pattern
+    mu = max(float(hess.diagonal().mean()), torch.finfo(hess.dtype).tiny)
+    return torch.add(hess, pattern, alpha=mu)
 
 
 def newton_direction(hess: Tensor, grad: Tensor) -> Tensor:
