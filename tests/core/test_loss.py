@@ -31,6 +31,27 @@ def test_gradient_and_hessian_match_autograd(n_classes, fit_intercept):
     torch.testing.assert_close(sums.hess, auto_hess.reshape(sums.hess.shape), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("one_product", [True, False])
+@pytest.mark.parametrize("n_classes", [3, 5])
+def test_multinomial_hessian_from_pair_grams_matches_autograd(n_classes, one_product, monkeypatch):
+    """The multinomial Hessian is assembled from the Grams of the class pairs k < l, in one product
+    for small X and pair by pair otherwise; either way it is autograd's, including probabilities
+    near one (a class with large scores)."""
+    import torchlogit.core.loss as loss_module
+
+    if not one_product:
+        monkeypatch.setattr(loss_module, "_ONE_PRODUCT_VALUES", 0)
+    X, y, w, coef = _inputs(n_classes, True, seed=3)
+    coef[0, -1] = 12.0  # class 0 takes most rows with probability ~1 - 1e-5
+
+    def loss_of(c):
+        return chunk_sums(X, y, w, c, True, need_grad=False).loss
+
+    sums = chunk_sums(X, y, w, coef, True, need_hess=True)
+    auto_hess = torch.autograd.functional.hessian(loss_of, coef).reshape(sums.hess.shape)
+    torch.testing.assert_close(sums.hess, auto_hess, rtol=1e-11, atol=1e-12)
+
+
 def test_binomial_loss_matches_closed_form_and_is_stable():
     z = torch.tensor([[-800.0], [-3.0], [0.0], [2.0], [800.0]], dtype=torch.float64)
     y = torch.tensor([1, 0, 1, 1, 0])

@@ -422,19 +422,26 @@ def hessian_vector_sums(X: Tensor, curvature: Tensor | tuple[Tensor, Tensor], v:
 
 
 def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_intercept: bool) -> Tensor:
-    """Block Hessian Σᵢ sᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, blocks ordered like ``coef.ravel()``."""
+    """Block Hessian Σᵢ sᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, blocks ordered like ``coef.ravel()``.
+
+    Only the Grams of the class pairs k < l are formed, ``G_kl = X̃ᵀ diag(s p_k p_l) X̃``: the
+    block (k, l) is ``−G_kl`` and the diagonal block (k, k) is ``Σ_{l≠k} G_kl``, because each row's
+    weights ``s p_k (δ_kl − p_l)`` sum to zero over l (the probabilities sum to one). That is
+    K(K−1)/2 Grams instead of K(K+1)/2 (half as many for 3 classes), and no ``1 − p_k``, which
+    loses digits where p_k is near one.
+    """
     n_classes = proba.shape[1]
-    if _one_product(X, n_classes * (n_classes + 1) // 2, fit_intercept):
+    first, second, _ = _class_pairs(n_classes, proba.device, X.dtype)
+    if _one_product(X, first.numel(), fit_intercept):
         return _multinomial_hessian_one_product(X, proba, sample_weight, fit_intercept)
     d = X.shape[1] + int(fit_intercept)
     hess = torch.zeros(n_classes, d, n_classes, d, dtype=X.dtype, device=X.device)  # X may be CSR
-    for k in range(n_classes):
-        for l in range(k, n_classes):  # noqa: E741 - the class index of the usual formula
-            h = proba[:, k] * ((1.0 if k == l else 0.0) - proba[:, l]) * sample_weight
-            block = _weighted_gram(X, h, fit_intercept)
-            hess[k, :, l, :] = block
-            if l != k:
-                hess[l, :, k, :] = block
+    for k, l in zip(first.tolist(), second.tolist(), strict=True):  # noqa: E741 - the usual class indices
+        gram = _weighted_gram(X, proba[:, k] * proba[:, l] * sample_weight, fit_intercept)
+        hess[k, :, l, :] = -gram
+        hess[l, :, k, :] = -gram
+        hess[k, :, k, :] += gram
+        hess[l, :, l, :] += gram
     return hess.reshape(n_classes * d, n_classes * d)
 
 
@@ -442,34 +449,37 @@ def _multinomial_hessian_one_product(X: Tensor, proba: Tensor, sample_weight: Te
                                      fit_intercept: bool) -> Tensor:
     """:func:`_multinomial_hessian` for a small dense ``X``, every class pair's Gram in one product.
 
-    The weights ``h_kl = s p_k (δ_kl − p_l)`` of the pairs k ≤ l side by side, each multiplying
-    X̃'s rows, make one ``n × (pairs · d)`` operand: ``X̃ᵀ`` times it is every block at once. Each
-    block is symmetric and serves both (k, l) and (l, k), so one gather lays the blocks out in
-    ``coef.ravel()``'s order (:func:`_class_pairs`)."""
+    The weights ``s p_k p_l`` of the pairs k < l side by side, each multiplying X̃'s rows, make one
+    ``n × (pairs · d)`` operand: ``X̃ᵀ`` times it is every pair's Gram at once, and one small
+    product with ``_class_pairs``' mixing matrix turns them into the K² blocks."""
     n, n_classes = proba.shape
     Xt = _with_ones(X) if fit_intercept else X
     d = Xt.shape[1]
-    first, second, same, pair_of = _class_pairs(n_classes, X.device, X.dtype)
-    h = proba.index_select(1, first) * torch.sub(same, proba.index_select(1, second)) * sample_weight[:, None]
-    blocks = (Xt.T @ (h[:, :, None] * Xt[:, None, :]).reshape(n, -1)).reshape(d, -1, d)  # [j, pair, j']
-    by_class = blocks.index_select(1, pair_of).reshape(d, n_classes, n_classes, d)  # [j, k, l, j']
-    return by_class.permute(1, 0, 2, 3).reshape(n_classes * d, n_classes * d)
+    first, second, mixing = _class_pairs(n_classes, X.device, X.dtype)
+    h = proba.index_select(1, first) * proba.index_select(1, second) * sample_weight[:, None]
+    grams = (Xt.T @ (h[:, :, None] * Xt[:, None, :]).reshape(n, -1)).reshape(d, -1, d)  # [j, pair, j']
+    blocks = (mixing @ grams.transpose(0, 1).reshape(first.numel(), d * d))  # [(k, l), (j, j')]
+    return blocks.reshape(n_classes, n_classes, d, d).transpose(1, 2).reshape(n_classes * d, n_classes * d)
 
 
-_ClassPairs = tuple[Tensor, Tensor, Tensor, Tensor]
+_ClassPairs = tuple[Tensor, Tensor, Tensor]
 _CLASS_PAIRS: dict[tuple[int, torch.device, torch.dtype], _ClassPairs] = {}
 
 
 def _class_pairs(n_classes: int, device: torch.device, dtype: torch.dtype) -> _ClassPairs:
-    """The class pairs k ≤ l (as ``first``, ``second``), ``δ_kl`` per pair (in ``dtype``) and, for
-    every (k, l) in row-major order, the index of its pair: made once per class count and device."""
-    key = (n_classes, device, dtype)
+    """The class pairs k < l (as ``first``, ``second``) and the ``(K², pairs)`` matrix (in ``dtype``)
+    that maps their Grams to the Hessian's blocks (k, l) in row-major order: −1 into (k, l) and
+    (l, k), +1 into (k, k) and (l, l). Made once per class count, device and dtype."""
+    key = (n_classes, torch.device(device), dtype)
     if key not in _CLASS_PAIRS:
-        first, second = torch.triu_indices(n_classes, n_classes, device=device)
-        pair_index = torch.zeros(n_classes, n_classes, dtype=torch.int64, device=device)
-        pair_index[first, second] = torch.arange(first.numel(), device=device)
-        pair_index[second, first] = pair_index[first, second]
-        _CLASS_PAIRS[key] = (first, second, (first == second).to(dtype), pair_index.reshape(-1))
+        first, second = torch.triu_indices(n_classes, n_classes, offset=1, device=device)
+        mixing = torch.zeros(n_classes, n_classes, first.numel(), dtype=dtype, device=device)
+        pairs = torch.arange(first.numel(), device=device)
+        mixing[first, second, pairs] = -1.0
+        mixing[second, first, pairs] = -1.0
+        mixing[first, first, pairs] = 1.0
+        mixing[second, second, pairs] = 1.0
+        _CLASS_PAIRS[key] = (first, second, mixing.reshape(n_classes * n_classes, -1))
     return _CLASS_PAIRS[key]
 
 
