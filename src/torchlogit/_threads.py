@@ -131,18 +131,19 @@ def single_thread_if_small(work: int, reserved: Callable[[int], int] | None = No
     """Run the block with one torch thread below SMALL_WORK, else on the cores others leave free,
     less ``reserved(cores)`` of them (see :func:`choose_threads`).
 
-    The thread count is restored on leaving the block (see :func:`choose_threads`). Already on one
-    thread (inside another such block, say) nothing changes, at the cost of a null context: small
-    fits enter these blocks at every Newton step.
+    The thread count is restored on leaving the block (see :func:`choose_threads`). torch's count
+    is read when this is called, so enter the block at once. Already on one thread (inside another
+    such block, say) nothing changes, at the cost of a null context: small fits enter these blocks
+    at every Newton step.
     """
     previous = torch.get_num_threads()
     if previous == 1:
         return contextlib.nullcontext()
-    return _threads_for(work, previous, reserved)
+    return _limited_threads(work, previous, reserved)
 
 
 @contextlib.contextmanager
-def _threads_for(work: int, previous: int, reserved: Callable[[int], int] | None) -> Iterator[None]:
+def _limited_threads(work: int, previous: int, reserved: Callable[[int], int] | None) -> Iterator[None]:
     """The block of :func:`single_thread_if_small` when torch has more than one thread."""
     threads = 1
     if work >= SMALL_WORK:

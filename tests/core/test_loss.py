@@ -31,25 +31,31 @@ def test_gradient_and_hessian_match_autograd(n_classes, fit_intercept):
     torch.testing.assert_close(sums.hess, auto_hess.reshape(sums.hess.shape), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("one_product", [True, False])
 @pytest.mark.parametrize("n_classes", [3, 5])
-def test_multinomial_hessian_from_pair_grams_matches_autograd(n_classes, one_product, monkeypatch):
+def test_multinomial_hessian_from_pair_grams_matches_autograd(n_classes, one_product, fit_intercept,
+                                                              monkeypatch):
     """The multinomial Hessian is assembled from the Grams of the class pairs k < l, in one product
     for small X and pair by pair otherwise; either way it is autograd's, including probabilities
-    near one (a class with large scores)."""
+    near one (a class with large scores). The cached pair tables were made in inference mode, as
+    fits make them, and still serve a pass that autograd differentiates."""
     import torchlogit.core.loss as loss_module
 
     if not one_product:
         monkeypatch.setattr(loss_module, "_ONE_PRODUCT_VALUES", 0)
-    X, y, w, coef = _inputs(n_classes, True, seed=3)
+    monkeypatch.setattr(loss_module, "_CLASS_PAIRS", {})
+    X, y, w, coef = _inputs(n_classes, fit_intercept, seed=3)
     coef[0, -1] = 12.0  # class 0 takes most rows with probability ~1 - 1e-5
+    with torch.inference_mode():
+        chunk_sums(X, y, w, coef, fit_intercept, need_hess=True)
 
     def loss_of(c):
-        return chunk_sums(X, y, w, c, True, need_grad=False).loss
+        return chunk_sums(X, y, w, c, fit_intercept, need_grad=False).loss
 
-    sums = chunk_sums(X, y, w, coef, True, need_hess=True)
-    auto_hess = torch.autograd.functional.hessian(loss_of, coef).reshape(sums.hess.shape)
-    torch.testing.assert_close(sums.hess, auto_hess, rtol=1e-11, atol=1e-12)
+    sums = chunk_sums(X, y, w, coef.requires_grad_(), fit_intercept, need_hess=True)
+    auto_hess = torch.autograd.functional.hessian(loss_of, coef.detach()).reshape(sums.hess.shape)
+    torch.testing.assert_close(sums.hess.detach(), auto_hess, rtol=1e-11, atol=1e-12)
 
 
 def test_binomial_loss_matches_closed_form_and_is_stable():

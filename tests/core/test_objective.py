@@ -5,6 +5,7 @@ import pytest
 import torch
 from support.synthetic import make_classification_data
 
+from torchlogit.core.loss import chunk_sums
 from torchlogit.core.objective import Objective
 from torchlogit.core.penalties import L2Penalty, column_strengths
 from torchlogit.data import InMemorySource, SparseRowsSource
@@ -62,7 +63,7 @@ def test_pass_ready_copies_of_small_sources_give_the_textbook_sums(n_classes, fi
                           device="cpu")
     coef = torch.tensor(np.random.default_rng(5).normal(size=objective.coef_shape))
     f, grad, hess = objective.value_grad_hess(coef)
-    assert objective._ready is not None and len(objective._ready) == 3  # three chunks, copied
+    assert objective._ready.chunks is not None and len(objective._ready.chunks) == 3  # copied
     f_np, grad_np, hess_np = _numpy_sums(X, y, w, coef.numpy(), fit_intercept, n_classes)
     assert f == pytest.approx(f_np, rel=1e-13)
     np.testing.assert_allclose(grad.numpy(), grad_np, rtol=1e-11, atol=1e-14)
@@ -82,6 +83,34 @@ def test_pass_ready_copies_of_small_sources_give_the_textbook_sums(n_classes, fi
     torch.testing.assert_close(hess_stored, hess, rtol=1e-12, atol=1e-15)
 
 
+def test_pass_ready_copies_are_shared_by_ridge_copies_and_serve_autograd_and_float32():
+    """with_l2 copies made before any pass share the copies the first pass makes; copies made in
+    inference mode (as fits make them) serve a later pass that autograd differentiates; a float32
+    objective over float64 rows reads float32 copies and agrees with float64 to float32 rounding."""
+    X, y, w = make_classification_data(n=70, weights=True, seed=6)
+    src = InMemorySource(torch.tensor(X), torch.tensor(y), torch.tensor(w))
+    base = Objective(src, n_outputs=1, fit_intercept=True, l2=None, dtype=torch.float64, device="cpu")
+    ridge = base.with_l2(L2Penalty(column_strengths(0.2, X.shape[1], True, None, dtype=torch.float64,
+                                                    device="cpu")))
+    coef = torch.tensor(np.random.default_rng(7).normal(size=base.coef_shape))
+    with torch.inference_mode():
+        f_ridge = ridge.value(coef)
+    assert base._ready.chunks is ridge._ready.chunks is not None
+    point = coef.clone().requires_grad_()
+    loss = sum(chunk_sums(Xc, yc, wc, point, intercept).loss for Xc, yc, wc, intercept in base._pass_chunks())
+    loss.backward()
+    _, grad = base.value_grad(coef)
+    torch.testing.assert_close(point.grad / base.weight_sum, grad, rtol=1e-12, atol=1e-15)
+    assert f_ridge == pytest.approx(base.value(coef) + float(ridge.l2.value(coef)), rel=1e-14)
+    single = Objective(src, n_outputs=1, fit_intercept=True, l2=None, dtype=torch.float32, device="cpu")
+    f32, g32, h32 = single.value_grad_hess(coef.float())
+    assert single._ready.chunks[0][0].dtype == torch.float32
+    f64, g64, h64 = base.value_grad_hess(coef)
+    assert f32 == pytest.approx(f64, rel=1e-6)
+    torch.testing.assert_close(g32.double(), g64, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(h32.double(), h64, rtol=1e-5, atol=1e-6)
+
+
 def test_large_sources_get_no_pass_ready_copy(monkeypatch):
     import torchlogit.core.objective as objective_module
 
@@ -89,11 +118,11 @@ def test_large_sources_get_no_pass_ready_copy(monkeypatch):
     monkeypatch.setattr(objective_module, "PASS_READY_VALUES", X.size - 1)
     objective = _objective(X, y, w, 1)
     objective.value(objective.zeros())
-    assert objective._ready is None
+    assert objective._ready.made and objective._ready.chunks is None
     monkeypatch.setattr(objective_module, "PASS_READY_VALUES", X.size)
     objective = _objective(X, y, w, 1)
     objective.value(objective.zeros())
-    assert objective._ready is not None
+    assert objective._ready.chunks is not None
 
 
 def test_value_matches_sklearn_objective_divided_by_c_times_weight_sum():

@@ -25,6 +25,7 @@ on other devices (CUDA) in torch.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -431,12 +432,11 @@ def _multinomial_hessian(X: Tensor, proba: Tensor, sample_weight: Tensor, fit_in
     loses digits where p_k is near one.
     """
     n_classes = proba.shape[1]
-    first, second, _ = _class_pairs(n_classes, proba.device, X.dtype)
-    if _one_product(X, first.numel(), fit_intercept):
+    if _one_product(X, n_classes * (n_classes - 1) // 2, fit_intercept):
         return _multinomial_hessian_one_product(X, proba, sample_weight, fit_intercept)
     d = X.shape[1] + int(fit_intercept)
     hess = torch.zeros(n_classes, d, n_classes, d, dtype=X.dtype, device=X.device)  # X may be CSR
-    for k, l in zip(first.tolist(), second.tolist(), strict=True):  # noqa: E741 - the usual class indices
+    for k, l in itertools.combinations(range(n_classes), 2):  # noqa: E741 - the usual class indices
         gram = _weighted_gram(X, proba[:, k] * proba[:, l] * sample_weight, fit_intercept)
         hess[k, :, l, :] = -gram
         hess[l, :, k, :] = -gram
@@ -472,15 +472,21 @@ def _class_pairs(n_classes: int, device: torch.device, dtype: torch.dtype) -> _C
     (l, k), +1 into (k, k) and (l, l). Made once per class count, device and dtype."""
     key = (n_classes, torch.device(device), dtype)
     if key not in _CLASS_PAIRS:
-        first, second = torch.triu_indices(n_classes, n_classes, offset=1, device=device)
-        mixing = torch.zeros(n_classes, n_classes, first.numel(), dtype=dtype, device=device)
-        pairs = torch.arange(first.numel(), device=device)
-        mixing[first, second, pairs] = -1.0
-        mixing[second, first, pairs] = -1.0
-        mixing[first, first, pairs] = 1.0
-        mixing[second, second, pairs] = 1.0
-        _CLASS_PAIRS[key] = (first, second, mixing.reshape(n_classes * n_classes, -1))
+        with torch.inference_mode(False):  # fits run in inference mode; autograd passes reuse these
+            _CLASS_PAIRS[key] = _new_class_pairs(n_classes, device, dtype)
     return _CLASS_PAIRS[key]
+
+
+def _new_class_pairs(n_classes: int, device: torch.device, dtype: torch.dtype) -> _ClassPairs:
+    """What :func:`_class_pairs` caches, formed afresh."""
+    first, second = torch.triu_indices(n_classes, n_classes, offset=1, device=device)
+    mixing = torch.zeros(n_classes, n_classes, first.numel(), dtype=dtype, device=device)
+    pairs = torch.arange(first.numel(), device=device)
+    mixing[first, second, pairs] = -1.0
+    mixing[second, first, pairs] = -1.0
+    mixing[first, first, pairs] = 1.0
+    mixing[second, second, pairs] = 1.0
+    return first, second, mixing.reshape(n_classes * n_classes, -1)
 
 
 def _multinomial_hessian_block(

@@ -60,6 +60,15 @@ class _Request:
         return self.hess and self.hessian_stride > 1
 
 
+@dataclass
+class _ReadyChunks:
+    """An objective's pass-ready chunks (:meth:`Objective._pass_ready_chunks`), shared with its
+    :meth:`~Objective.with_l2` copies: ``made`` once any of them has passed over the data."""
+
+    made: bool = False
+    chunks: list[tuple[Tensor, Tensor, Tensor]] | None = None
+
+
 class Objective:
     """Mean weighted log-loss plus a ridge term, over a :class:`~torchlogit.data.DataSource`.
 
@@ -106,8 +115,7 @@ class Objective:
             )
         if not self.weight_sum > 0:
             raise ValueError("the sample weights sum to zero: there is nothing to fit")
-        self._ready: list[tuple[Tensor, Tensor, Tensor]] | None = None
-        self._ready_checked = False  # pass-ready copies are made at the first pass (copies share them)
+        self._ready = _ReadyChunks()  # made at the first pass; with_l2 copies share the holder
 
     def _pass_ready_chunks(self) -> list[tuple[Tensor, Tensor, Tensor]] | None:
         """Copies of a small in-memory source's chunks made ready for passes, or None.
@@ -135,10 +143,11 @@ class Objective:
         """The chunks a pass reads, each with whether its sums must add the intercept themselves:
         the pass-ready copies (:meth:`_pass_ready_chunks`, the intercept X̃'s last column) when
         there are any and no progress hook wants each chunk reported, else the stored chunks."""
-        if not self._ready_checked:
-            self._ready, self._ready_checked = self._pass_ready_chunks(), True
-        if self._ready is not None and self.source.on_chunk is None:
-            for X, y, w in self._ready:
+        if not self._ready.made:
+            with torch.inference_mode(False):  # fits run in inference mode; autograd may pass later
+                self._ready.chunks, self._ready.made = self._pass_ready_chunks(), True
+        if self._ready.chunks is not None and self.source.on_chunk is None:
+            for X, y, w in self._ready.chunks:
                 yield X, y, w, False
             return
         for X, y, w in self.stored_chunks():
@@ -230,7 +239,7 @@ class Objective:
         """Sum ``total`` over ranks and divide by the weight sum, in place: one all_reduce for all of
         loss, gradient, sampled rows and Hessian, packed in a flat buffer. A sampled Hessian is
         scaled up to all rows. In one process with every row's Hessian nothing needs packing
-        (:meth:`_normalise_local`, the same values)."""
+        (:meth:`_normalise_local`: the same values, F as a Python float)."""
         if not (request.sampled or is_distributed()):
             self._normalise_local(total, request)
             return

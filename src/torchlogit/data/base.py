@@ -83,7 +83,8 @@ class DataSource(abc.ABC):
     def resident_chunks(self) -> list[Chunk] | None:
         """Every chunk of :meth:`stored_chunks`, when the source holds them in memory and serves the
         same tensors on every pass; ``None`` (the default) for sources that read or build their
-        chunks per pass. The objective keeps pass-ready copies of small resident chunks."""
+        chunks per pass. The objective keeps pass-ready copies of small resident chunks, so the
+        tensors must not be modified in place while an objective uses the source."""
         return None
 
     def select_columns(self, columns: np.ndarray) -> DataSource | None:

@@ -67,21 +67,24 @@ class InMemorySource(DataSource):
         """Rows and weight sum from the tensors themselves: no pass over chunks."""
         return self.X.shape[0], float(self.sample_weight.sum(dtype=torch.float64))
 
-    def resident_chunks(self) -> list[Chunk] | None:
-        """Every chunk of a pass, as held (no progress hook to call per chunk): the same each pass."""
-        return None if self.on_chunk is not None else list(self.chunks())
+    def resident_chunks(self) -> list[Chunk]:
+        """Every chunk of a pass (views of the tensors, the same each pass), without calling the
+        progress hook: they are not being served."""
+        return list(self._views())
 
     def chunks(self) -> Iterator[Chunk]:
         """Views of at most ``chunk_rows`` rows each (one chunk of every row when it is ``None``)."""
+        for X, y, w in self._views():
+            if self.on_chunk is not None:
+                self.on_chunk(X.shape[0])
+            yield X, y, w
+
+    def _views(self) -> Iterator[Chunk]:
         n_rows = self.X.shape[0]
         step = self.chunk_rows or max(n_rows, 1)
         if 0 < n_rows <= step:  # one chunk: the tensors themselves, not three views of them
-            if self.on_chunk is not None:
-                self.on_chunk(n_rows)
             yield self.X, self.y, self.sample_weight
             return
         for start in range(0, n_rows, step):
             stop = min(start + step, n_rows)
-            if self.on_chunk is not None:
-                self.on_chunk(stop - start)
             yield self.X[start:stop], self.y[start:stop], self.sample_weight[start:stop]

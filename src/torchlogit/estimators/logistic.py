@@ -107,13 +107,13 @@ SKLEARN_CONVERGENCE_TEXT = {
 NEWTON_STEPS = 10
 LBFGS_PASSES = 600
 DENSE_SPEEDUP = 20
-# The multinomial Hessian is K(K+1)/2 thin Gram products, measured at about a pass's rate per
-# multiply-add (workload C of benchmarks/bench_solvers.py: 100k × 50, 10 classes, one Hessian
-# ≈ 200 passes), not DENSE_SPEEDUP times faster; 600 L-BFGS passes overstate well-conditioned
-# problems there (C needs 44). But while a multinomial Newton's Hessians cost at most
-# NEWTON_ALWAYS_WORK multiply-adds in all (digits: 7.6e9), Newton runs whatever the model says:
-# a second or less, converging in a handful of steps where L-BFGS can need hundreds on small
-# ill-conditioned data.
+# The multinomial Hessian was K(K+1)/2 thin Gram products (K(K−1)/2 since), measured at about a
+# pass's rate per multiply-add (workload C of benchmarks/bench_solvers.py: 100k × 50, 10 classes,
+# one Hessian ≈ 200 passes), not DENSE_SPEEDUP times faster; 600 L-BFGS passes overstate well-
+# conditioned problems there (C needs 44). But while a multinomial Newton's Hessians cost at most
+# NEWTON_ALWAYS_WORK multiply-adds in all (digits: 7.6e9), Newton runs whatever the model says: a
+# second or less, converging in a handful of steps where L-BFGS can need hundreds on small ill-
+# conditioned data.
 MULTINOMIAL_DENSE_SPEEDUP = 1
 NEWTON_ALWAYS_WORK = 1e10
 
