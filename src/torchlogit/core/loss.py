@@ -267,7 +267,7 @@ def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
     """The ``columns`` block of ``X̃ᵀ diag(h) X̃`` (X̃ = [X, 1]; index ``X.shape[1]`` is the intercept).
 
     What an active-set solver needs: ``len(columns)²`` work per row instead of ``d²``. The columns
-    are gathered a row block at a time, blocks of ~4M values (4096-row blocks of a few hundred
+    are gathered (as rows of the transpose) a row block at a time, blocks of ~4M values (4096-row blocks of a few hundred
     columns make products too thin); the intercept's row is ``X_Sᵀh``.
     """
     d = X.shape[1]
@@ -281,12 +281,14 @@ def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
     every = m == d and bool((features == torch.arange(d, device=features.device)).all())
     gram = X.new_zeros(m + 1, m + 1)  # features, then the intercept
     for start in range(0, X.shape[0], rows):
-        Xb = X[start : start + rows]
+        # X_Sᵀ as the rows ``features`` of the block's transpose: torch gathers whole rows several
+        # times faster than scattered columns (index_select(1, ...) of a row-major block)
+        XbT = X[start : start + rows].T
         if not every:
-            Xb = Xb.index_select(1, features)
+            XbT = XbT.index_select(0, features)
         hb = h[start : start + rows]
-        gram[:m, :m].addmm_(Xb.T, Xb * hb[:, None])
-        gram[m, :m].addmv_(Xb.T, hb)
+        gram[:m, :m].addmm_(XbT * hb, XbT.T)
+        gram[m, :m].addmv_(XbT, hb)
     gram[:m, m] = gram[m, :m]
     gram[m, m] = h.sum()
     return _in_column_order(gram, columns, is_feature)
