@@ -267,8 +267,8 @@ def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
     """The ``columns`` block of ``X̃ᵀ diag(h) X̃`` (X̃ = [X, 1]; index ``X.shape[1]`` is the intercept).
 
     What an active-set solver needs: ``len(columns)²`` work per row instead of ``d²``. The columns
-    are gathered (as rows of the transpose) a row block at a time, blocks of ~4M values (4096-row blocks of a few hundred
-    columns make products too thin); the intercept's row is ``X_Sᵀh``.
+    are gathered (as rows of the transpose) a row block at a time, blocks of ~4M values (4096-row
+    blocks of a few hundred columns make products too thin); the intercept's row is ``X_Sᵀh``.
     """
     d = X.shape[1]
     is_feature = columns < d
