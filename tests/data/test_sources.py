@@ -52,6 +52,25 @@ def test_in_memory_select_columns_serves_the_sliced_columns_in_the_same_chunks()
         assert torch.equal(Xs, X[:, COLUMNS]) and torch.equal(ys, y) and torch.equal(ws, w)
 
 
+def test_in_memory_selections_extend_a_previous_one_and_keep_every_earlier_copy_intact():
+    n, d = 5_000, 40
+    X = torch.from_numpy(np.random.default_rng(3).standard_normal((n, d)))
+    source = InMemorySource(X, torch.zeros(n, dtype=torch.int64), torch.ones(n, dtype=torch.float64),
+                            cache_sized=True)
+    first = source.select_columns(np.array([7, 3]))
+    grown = source.select_columns(np.array([7, 3, 30, 1, 12, 0]), first)  # past the first buffer
+    again = source.select_columns(np.array([7, 3, 30, 1, 12, 0, 39]), grown)
+    branch = source.select_columns(np.array([7, 3, 5]), first)  # not the latest: copied afresh
+    for selected, columns in [(first, [7, 3]), (grown, [7, 3, 30, 1, 12, 0]),
+                              (again, [7, 3, 30, 1, 12, 0, 39]), (branch, [7, 3, 5])]:
+        assert torch.equal(torch.cat([chunk[0] for chunk in selected.chunks()]), X[:, columns])
+    assert again.X.stride(0) == 1  # held column by column: a block's columns are contiguous rows
+    # a selection from a column-major X, and one whose previous came from another source
+    by_column = InMemorySource(X.T.contiguous().T, source.y, source.sample_weight)
+    other = by_column.select_columns(np.array([7, 3, 2]), first)
+    assert torch.equal(other.X, X[:, [7, 3, 2]])
+
+
 def test_cache_sized_sources_chunk_by_values_and_resize_for_selected_columns():
     n, d = 40_000, 64
     X = torch.zeros(n, d, dtype=torch.float64)

@@ -205,15 +205,19 @@ def test_working_sets_reach_the_full_optimum(n_classes):
     torch.testing.assert_close(again.coef, reference.coef, rtol=0, atol=1e-8)
 
 
-def test_a_grown_working_set_reindexes_its_hessian_block_without_an_intercept():
-    """The block of columns [2, 5] moves into the copy of columns [1, 2, 5]; without an intercept
-    the new positions were floats (IndexError in the next solve, found by bench_sparse.py)."""
+def test_a_grown_working_set_reindexes_its_hessian_block():
+    """A copy of columns [2, 5] grows to [2, 5, 1] (new columns are appended): the features keep
+    their places and the intercept, after them, moves. Without an intercept the positions stay
+    integers (floats gave an IndexError in the next solve, found by bench_sparse.py)."""
     from torchlogit.solvers.working_set import _remap
 
     H = np.arange(4.0).reshape(2, 2)  # over the narrow coefficients of columns 2 and 5 (one output)
-    index, same = _remap((np.arange(2), H), np.array([2, 5]), np.array([1, 2, 5]), 1, [])
+    index, same = _remap((np.arange(2), H), 2, 3, [])
     assert index.dtype.kind == "i" and same is H
-    np.testing.assert_array_equal(index, [1, 2])  # their positions among columns 1, 2, 5
+    np.testing.assert_array_equal(index, [0, 1])
+    # with an intercept: the block over (column 2, intercept), positions 0 and 2 of 3, two outputs
+    index, _ = _remap((np.array([0, 2, 3, 5]), H), 2, 3, [6])
+    np.testing.assert_array_equal(index, [0, 3, 4, 7])  # rows of 4 now: intercept at position 3
 
 
 def test_working_sets_fall_back_for_sources_without_columns():
@@ -234,3 +238,47 @@ def test_working_sets_fall_back_for_sources_without_columns():
     res = working_set_prox_newton(streamed, streamed.zeros(), l1=l1, tol=1e-10)
     ref = prox_newton(objective, objective.zeros(), l1=l1, tol=1e-10)
     torch.testing.assert_close(res.coef, ref.coef, rtol=0, atol=1e-9)
+
+
+def _numpy_kkt(X, y, coef, lam):
+    """The largest KKT violation of ``mean log-loss + lam·‖w‖₁`` (intercept last, unpenalised), in numpy."""
+    z = X @ coef[:-1] + coef[-1]
+    r = (1.0 / (1.0 + np.exp(-z)) - y) / len(y)
+    grad = np.r_[X.T @ r, r.sum()]
+    w = coef[:-1]
+    at_zero = np.maximum(np.abs(grad[:-1]) - lam, 0.0)
+    sub = np.where(w != 0, np.abs(grad[:-1] + lam * np.sign(w)), at_zero)
+    return max(sub.max(), abs(grad[-1]))
+
+
+@pytest.mark.parametrize("rare_feature", [False, True])
+def test_costly_blocks_from_sampled_rows_reach_the_optimum(rare_feature, monkeypatch):
+    """A Hessian block over 140,000 rows × 60 columns is costly: it is formed from sampled blocks of
+    rows, and the answer is still the optimum (KKT checked in numpy). A feature that is non-zero
+    only in rows the sample skips (rows 16,384-32,767, the second block of rows) leaves the sampled
+    block blind to it; the solver then goes back to every row and still converges."""
+    rng = np.random.default_rng(61)
+    n, d = 140_000, 60
+    X = rng.standard_normal((n, d)) * 0.5
+    if rare_feature:
+        X[:, 0] = 0.0
+        X[16_384:32_768, 0] = rng.standard_normal(16_384) * 3
+    true = rng.normal(0.0, 0.3, d)
+    true[0] = 2.0
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ true)))).astype(np.int64)
+    objective, l1 = _problem(X, y, None, C=0.05, l1_ratio=1.0)
+    strides = []
+    formed = Objective.value_grad_hess
+
+    def recording(self, coef, hess_index=None, *, hessian_stride=1):
+        strides.append(hessian_stride)
+        return formed(self, coef, hess_index, hessian_stride=hessian_stride)
+
+    monkeypatch.setattr(Objective, "value_grad_hess", recording)
+    res = prox_newton(objective, objective.zeros(), l1=l1, tol=1e-9)
+    assert res.converged
+    assert max(strides) > 1, strides  # some blocks were sampled
+    lam = 1.0 / (0.05 * n)
+    assert _numpy_kkt(X, y, res.coef.numpy()[0], lam) <= 1e-9
+    assert res.coef[0, 0] != 0  # the rare feature is in the model
+    assert (strides[-1] == 1) == rare_feature, strides  # blind to the rare feature: back to every row

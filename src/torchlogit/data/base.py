@@ -87,12 +87,13 @@ class DataSource(abc.ABC):
         tensors must not be modified in place while an objective uses the source."""
         return None
 
-    def select_columns(self, columns: np.ndarray) -> DataSource | None:
-        """A source of the same rows with only ``columns`` (ascending indices), or ``None``.
+    def select_columns(self, columns: np.ndarray, previous: DataSource | None = None) -> DataSource | None:
+        """A source of the same rows with only ``columns`` (in that order), or ``None``.
 
         Working-set solvers use it to run passes over a few columns; a source that cannot hand
         out columns cheaply (a streamed file) returns ``None`` (the default), and the solver then
-        works on all columns.
+        works on all columns. ``previous``, an earlier selection from this source whose columns
+        begin ``columns``, may be extended instead of copying those columns again.
         """
         return None
 

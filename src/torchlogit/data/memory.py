@@ -49,6 +49,7 @@ class InMemorySource(DataSource):
             chunk_rows = max(_MIN_CACHE_CHUNK_ROWS, CACHE_CHUNK_VALUES // values_per_row) if on_cpu else None
         self.chunk_rows = chunk_rows
         self.n_features = X.shape[1]
+        self._columns: _ColumnStore | None = None  # set on a selection: the buffer its X views
 
     def _like(self, X: Tensor, sample_weight: Tensor) -> InMemorySource:
         """A source of other ``X`` and weights over the same rows, chunked the same way."""
@@ -58,10 +59,22 @@ class InMemorySource(DataSource):
         """The same rows with ``X`` and weights copied to ``dtype`` (labels shared)."""
         return self._like(self.X.to(dtype), self.sample_weight.to(dtype))
 
-    def select_columns(self, columns: np.ndarray) -> InMemorySource:
-        """The same rows with only ``columns`` (a copy of those columns, labels and weights shared)."""
-        index = torch.as_tensor(columns, dtype=torch.int64, device=self.X.device)
-        return self._like(self.X.index_select(1, index), self.sample_weight)
+    def select_columns(self, columns: np.ndarray, previous: DataSource | None = None) -> InMemorySource:
+        """The same rows with only ``columns``, in that order (labels and weights shared).
+
+        The copy is held column by column (``X`` is the transpose of a ``(columns, rows)`` buffer):
+        a working set's Hessian block then gathers whole contiguous columns, and a ``previous``
+        selection of this source whose columns begin ``columns`` is extended in place (its buffer
+        grows geometrically), so a growing working set copies each column once.
+        """
+        columns = np.asarray(columns, dtype=np.int64)
+        store = previous._columns if isinstance(previous, InMemorySource) else None
+        if store is None or not store.extends(self, previous, columns):
+            store = _ColumnStore(self, min(2 * len(columns), self.n_features))
+        store.append(columns[store.filled:])
+        selected = self._like(store.buffer[: len(columns)].T, self.sample_weight)
+        selected._columns = store
+        return selected
 
     def row_totals(self) -> tuple[int, float]:
         """Rows and weight sum from the tensors themselves: no pass over chunks."""
@@ -88,3 +101,47 @@ class InMemorySource(DataSource):
         for start in range(0, n_rows, step):
             stop = min(start + step, n_rows)
             yield self.X[start:stop], self.y[start:stop], self.sample_weight[start:stop]
+
+
+class _ColumnStore:
+    """A growable column-major copy of some columns of one source's ``X``: rows of ``buffer`` are
+    the columns ``held`` (in the order they were added), the first ``filled`` of them written."""
+
+    def __init__(self, origin: InMemorySource, capacity: int):
+        self.origin = origin
+        self.buffer = origin.X.new_empty(max(capacity, 1), origin.X.shape[0])
+        self.held = np.zeros(0, dtype=np.int64)
+
+    @property
+    def filled(self) -> int:
+        return len(self.held)
+
+    def extends(self, origin: InMemorySource, previous: InMemorySource, columns: np.ndarray) -> bool:
+        """Whether ``columns`` of ``origin`` continue this store's columns, with ``previous`` its
+        latest selection (an older one's rows past its width may have been overwritten since)."""
+        return (self.origin is origin and previous.n_features == self.filled <= len(columns)
+                and np.array_equal(columns[: self.filled], self.held))
+
+    def append(self, columns: np.ndarray) -> None:
+        """Copy ``columns`` of the origin's ``X`` into the next rows, growing the buffer if full."""
+        start, stop = self.filled, self.filled + len(columns)
+        if stop > self.buffer.shape[0]:
+            wider = self.buffer.new_empty(min(max(2 * stop, 8), self.origin.n_features), self.buffer.shape[1])
+            wider[:start] = self.buffer[:start]
+            self.buffer = wider
+        _gather_columns(self.origin.X, columns, self.buffer[start:stop])
+        self.held = np.r_[self.held, columns]
+
+
+def _gather_columns(X: Tensor, columns: np.ndarray, out: Tensor) -> None:
+    """``out[i] = X[:, columns[i]]``. From row-major rows, a row block at a time as rows of the
+    block's transpose: torch gathers whole rows several times faster than scattered columns."""
+    if len(columns) == 0:
+        return
+    index = torch.as_tensor(columns, device=X.device)
+    if X.stride(1) != 1:  # already held by column
+        out.copy_(X.T.index_select(0, index))
+        return
+    rows = max(_MIN_CACHE_CHUNK_ROWS, CACHE_CHUNK_VALUES // max(X.shape[1], 1))
+    for start in range(0, X.shape[0], rows):
+        out[:, start : start + rows] = X[start : start + rows].T.index_select(0, index)

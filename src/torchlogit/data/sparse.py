@@ -53,9 +53,9 @@ class SparseRowsSource(DataSource):
         self._stored: Tensor | None = None  # the torch CSR view, made at the first sparse pass
         self._columns: sp.csc_matrix | None = None  # the CSC copy, made on first request
 
-    def select_columns(self, columns: np.ndarray) -> SparseRowsSource:
-        """The same rows with only ``columns`` (a CSR copy of those columns), dense chunks sized for
-        the narrower width."""
+    def select_columns(self, columns: np.ndarray, previous: DataSource | None = None) -> SparseRowsSource:
+        """The same rows with only ``columns`` (a CSR copy of those columns, in that order), dense
+        chunks sized for the narrower width; ``previous`` is not needed (a CSR copy is cheap)."""
         return SparseRowsSource(
             self.X[:, columns], self.y.cpu().numpy(), self.sample_weight.cpu().numpy(),
             chunk_rows=dense_rows_per_chunk(len(columns)), dtype=self.dtype, device=self.device,

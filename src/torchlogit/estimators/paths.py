@@ -173,6 +173,7 @@ def fit_path(
     results: list[SolverResult] = []
     previous_l1: torch.Tensor | None = None
     grad: torch.Tensor | None = None
+    smooth: float | None = None  # the smooth part's value at ``coef``, with ``grad``
     hint = PathHint()  # the working set's columns, kept along the path, and the next fit's guesses
     with single_thread_if_small(pass_work(objective)):  # the set-up and checks between fits too
         for C in np.sort(np.asarray(Cs, dtype=np.float64)):
@@ -185,9 +186,12 @@ def fit_path(
                 if grad is not None and previous_l1 is not None:  # sequential strong rule
                     guess |= grad.abs() >= 2 * l1.strength - previous_l1
                 solver = "prox_newton"
+                # pure L1: the smooth part is the same at every C, so the last fit's F and ∇F hold
                 hint.working_set, hint.grad = guess, grad
+                hint.value = smooth if at_c.l2 is None else None
                 result = working_set_prox_newton(at_c, coef, l1=l1, tol=tol, max_iter=max_iter, hint=hint)
                 previous_l1, grad = l1.strength, result.grad
+                smooth = result.objective - float(l1.value(result.coef))
             else:
                 solver = select_solver("auto", n_outputs * n_cols, n_rows=objective.n_rows,
                                        n_outputs=n_outputs, sparse=sparse_rows(objective))

@@ -30,7 +30,7 @@ from torchlogit.solvers._result import (
     SolverResult,
     iterate_hook,
 )
-from torchlogit.solvers.prox_newton import prox_newton
+from torchlogit.solvers.prox_newton import WarmStart, prox_newton
 from torchlogit.solvers.sparse_cd import sparse_cd, sparse_cd_applies
 
 # a working set wider than this share of the columns is solved on the full problem directly
@@ -45,7 +45,7 @@ _INNER_SHARE = 0.3
 
 @dataclass
 class ColumnCache:
-    """A narrow copy of a source: its columns ``features`` (ascending) as an objective."""
+    """A narrow copy of a source: its columns ``features`` (in the order they joined) as an objective."""
 
     features: np.ndarray | None = None
     objective: Objective | None = None
@@ -60,6 +60,7 @@ class PathHint:
     cache: ColumnCache = field(default_factory=ColumnCache)
     working_set: Tensor | None = None  # bool, coef's shape: coefficients expected to be active
     grad: Tensor | None = None  # the smooth gradient at the starting point (ranks likely entrants)
+    value: float | None = None  # the smooth objective there, when ``grad`` is of this fit's objective
 
 
 def working_set_prox_newton(
@@ -94,7 +95,8 @@ def working_set_prox_newton(
     d = objective.source.n_features
     passes_before = objective.n_passes
     task = _Task(l1=l1, tol=tol, max_iter=max_iter, callback=callback, iterates=_FullIterates.of(callback))
-    rounds = _Rounds(coef=coef0.clone(), wanted=_first_columns(coef0, l1, working_set, d), grad=grad0)
+    rounds = _Rounds(coef=coef0.clone(), wanted=_first_columns(coef0, l1, working_set, d), grad=grad0,
+                     value=hint.value if grad0 is not None else None)
     if grad0 is None and (optimal := _rank_at_start(objective, rounds, task)) is not None:
         return optimal
     for _ in range(_MAX_ROUNDS):
@@ -111,10 +113,10 @@ def working_set_prox_newton(
                               n_passes=rounds.n_passes + objective.n_passes - passes_before)
         # 4. the worst violators join the working set
         _grow(rounds, kkt[:, :d], tol)
-        rounds.grad = grad
+        rounds.grad, rounds.value = grad, f_smooth
     # too wide, a source without columns, or no progress: the full problem directly
     result = prox_newton(objective, rounds.coef, l1=l1, tol=tol, max_iter=max(max_iter - rounds.n_iter, 0),
-                         working_set=working_set, hessian=cache.full_hessian,
+                         working_set=working_set, warm=WarmStart(cache.full_hessian),
                          callback=task.callback_after(rounds))
     cache.full_hessian = result.hessian
     result.n_iter += rounds.n_iter
@@ -126,6 +128,7 @@ def _rank_at_start(objective: Objective, rounds: _Rounds, task: _Task) -> Solver
     """For a fit without a path's hint: one pass ranks the columns and the worst violators form
     the first working set; the certified result instead if the start is already optimal."""
     f_smooth, rounds.grad = objective.value_grad(rounds.coef)
+    rounds.value = f_smooth
     kkt = task.l1.min_norm_subgradient(rounds.coef, rounds.grad).abs()
     if float(kkt.max()) <= task.tol:
         return _certified(rounds, task, None, f_smooth, rounds.grad, float(kkt.max()), n_passes=1)
@@ -199,6 +202,7 @@ class _Rounds:
     coef: Tensor
     wanted: np.ndarray  # bool per feature column: the narrow copy must hold it
     grad: Tensor | None  # the smooth gradient at ``coef``, if known (ranks likely entrants)
+    value: float | None = None  # the smooth objective at ``coef``, if known with ``grad``
     outside: float = 0.0  # the largest KKT violation of a column outside the set
     n_iter: int = 0
     n_passes: int = 0  # passes over the narrow copies
@@ -216,12 +220,14 @@ def _copy_columns(objective: Objective, cache: ColumnCache, rounds: _Rounds, lam
     if cache.objective is not None and np.all(have[rounds.wanted]):
         return True
     extra = _likely_entrants(rounds.grad, lam, rounds.wanted | have, d)
-    features = np.flatnonzero(rounds.wanted | have | extra)
-    source = objective.source.select_columns(features) if len(features) <= _MAX_SHARE * d else None
+    # the columns held keep their places and the new ones follow, so the copy can be extended
+    held = cache.features if cache.features is not None else np.zeros(0, dtype=np.int64)
+    features = np.r_[held, np.flatnonzero((rounds.wanted | extra) & ~have)].astype(np.int64)
+    previous = None if cache.objective is None else cache.objective.source
+    source = objective.source.select_columns(features, previous) if len(features) <= _MAX_SHARE * d else None
     if source is None:
         return False
-    cache.hessian = _remap(cache.hessian, cache.features, features, objective.coef_shape[0],
-                           _intercept(objective))
+    cache.hessian = _remap(cache.hessian, len(held), len(features), _intercept(objective))
     cache.features = features
     names = objective.column_names
     cache.objective = Objective(source, n_outputs=objective.coef_shape[0],
@@ -238,9 +244,11 @@ def _solve_narrow(objective: Objective, cache: ColumnCache, rounds: _Rounds, tas
     l2 = None if objective.l2 is None else L2Penalty(objective.l2.strength[columns])
     # no tighter than the violations still outside call for: the set will grow again anyway
     tol = max(task.tol, _INNER_SHARE * rounds.outside)
+    # F and ∇F at the start are known from the last full pass: the narrow solve need not repeat it
+    known = None if rounds.value is None or rounds.grad is None else (rounds.value, rounds.grad[:, columns])
     result = prox_newton(cache.objective.with_l2(l2), rounds.coef[:, columns],
                          l1=L1Penalty(task.l1.strength[columns]), tol=tol,
-                         max_iter=max(task.max_iter - rounds.n_iter, 0), hessian=cache.hessian,
+                         max_iter=max(task.max_iter - rounds.n_iter, 0), warm=WarmStart(cache.hessian, known),
                          callback=task.callback_after(rounds, columns))
     cache.hessian = result.hessian
     rounds.n_iter += result.n_iter
@@ -307,18 +315,17 @@ def _intercept(objective: Objective) -> list[int]:
     return [objective.source.n_features] if objective.fit_intercept else []
 
 
-def _remap(hessian: tuple | None, old: np.ndarray | None, new: np.ndarray, n_outputs: int,
-           intercept: list[int]) -> tuple | None:
-    """A Hessian block over the narrow coefficients of ``old`` columns, indexed for ``new`` ones
-    (``old ⊆ new``): the new copy's first fit can still start from it."""
-    if hessian is None or old is None:
+def _remap(hessian: tuple | None, width_old: int, width_new: int, intercept: list[int]) -> tuple | None:
+    """A Hessian block over the narrow coefficients of a copy of ``width_old`` feature columns,
+    indexed for a copy that appends columns to them (``width_new`` in all): the features keep their
+    places and the intercept, after them, moves, so the new copy's first fit can start from it."""
+    if hessian is None or width_old == 0:
         return None
     index, H = hessian
-    width_old, width_new = len(old) + len(intercept), len(new) + len(intercept)
-    # old column -> new column (int64 also without an intercept: np.r_ with [] would give floats)
-    position = np.r_[np.searchsorted(new, old), np.full(len(intercept), len(new))].astype(np.int64)
-    rows, cols = np.divmod(index, width_old)
-    return rows * width_new + position[cols], H
+    old_cols, new_cols = width_old + len(intercept), width_new + len(intercept)
+    position = np.r_[np.arange(width_old), np.full(len(intercept), width_new)].astype(np.int64)
+    rows, cols = np.divmod(index, old_cols)
+    return rows * new_cols + position[cols], H
 
 
 def _likely_entrants(grad: Tensor | None, lam: Tensor, taken: np.ndarray, d: int) -> np.ndarray:
