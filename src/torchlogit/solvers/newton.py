@@ -280,7 +280,8 @@ def _iterate(phase: _Phase, state: _NewtonState, trace: Trace,
         direction, slope = _direction(phase, state)
         # 2. backtracking along it, each trial one pass (a full step's usually forms the next Hessian)
         trial = backtrack(state.coef, direction, state.f, slope, state.grad_max,
-                          lambda point, step: _evaluate(phase, state, point, step))
+                          lambda point, step: _evaluate(phase, state, point, step),
+                          n_terms=phase.objective.n_rows)
         if trial is None:
             state.stall = LINE_SEARCH_FAILED
             continue

@@ -54,7 +54,7 @@ def newton_cg(
     while not rule.should_stop(grad_max, n_iter, stall or trace.stopped):
         direction, slope = _truncated_cg(hvp, grad, inverse_diagonal(hvp))
         trial = backtrack(coef, direction, f, slope, grad_max,
-                          lambda point, _step: _evaluate(objective, point))
+                          lambda point, _step: _evaluate(objective, point), n_terms=objective.n_rows)
         if trial is None:
             stall = LINE_SEARCH_FAILED
             continue

@@ -211,14 +211,15 @@ def _step(problem: _Problem, state: _ProxState) -> bool:
     _cover(problem, state, _working_set(w, g, problem.lam, problem.free))
     # 2. the step minimising the L1-penalised quadratic model over the block
     model = _model_step(problem, state, w, g)
-    if not (model.decrease < 0 or _flat_model_step(model, state)):
+    if not (model.decrease < 0 or _flat_model_step(model, state, problem.objective.n_rows)):
         _retry_or_stall(state, "the quadratic model allows no further decrease (rounding level reached)")
         return False
     # 3. the next block: where the model says coefficients will be non-zero or near it
     _narrow_block(problem, state, model)
     # 4. backtracking along the step, each trial one pass
     trial = backtrack(state.coef, model.direction, state.f, min(model.decrease, 0.0), state.kkt,
-                      lambda point, _step_length: _evaluate(problem, state, point))
+                      lambda point, _step_length: _evaluate(problem, state, point),
+                      n_terms=problem.objective.n_rows)
     if trial is None:
         _retry_or_stall(state, LINE_SEARCH_FAILED)
         return False
@@ -264,12 +265,12 @@ def _model_step(problem: _Problem, state: _ProxState, w: np.ndarray, g: np.ndarr
                       decrease=decrease)
 
 
-def _flat_model_step(model: _ModelStep, state: _ProxState) -> bool:
+def _flat_model_step(model: _ModelStep, state: _ProxState, n_rows: int) -> bool:
     """Whether a step whose model decrease is not negative is still worth trying: it moves, and
     its decrease is within F's rounding, where the KKT violation, not F, tells whether it helps
     (the line search accepts such a step only if it lowers the KKT violation). Near the optimum
     the model's decrease is about KKT², below F's rounding long before the KKT violation is."""
-    return bool(model.direction.any()) and within_rounding(model.decrease, state.f, state.coef.dtype)
+    return bool(model.direction.any()) and within_rounding(model.decrease, state.f, state.coef.dtype, n_rows)
 
 
 def _retry_or_stall(state: _ProxState, why: str) -> None:
