@@ -202,6 +202,25 @@ def test_sampled_hessian_differs_when_the_blocks_differ(monkeypatch):
     torch.testing.assert_close(sampled - ridge, block_hess * scale, rtol=1e-10, atol=1e-14)
 
 
+def test_a_sampled_hessian_block_is_formed_in_float32_and_returned_in_float64(monkeypatch):
+    """A sampled block (``hess_index`` with ``hessian_stride``) of float64 rows is multiplied in
+    float32: it agrees with the same rows' float64 block to float32 rounding, not to float64's."""
+    import torchlogit.core.objective as objective_module
+
+    monkeypatch.setattr(objective_module, "_HESSIAN_BLOCK_ROWS", 8)
+    X, y, w = make_classification_data(n=64, weights=True)
+    objective = _objective(X, y, w, 1, chunk_rows=20, alpha=0.0)
+    coef = torch.randn(objective.coef_shape, dtype=torch.float64)
+    index = torch.tensor([0, 2, objective.coef_shape[1] - 1])
+    _, _, sampled = objective.value_grad_hess(coef, index, hessian_stride=2)
+    assert sampled.dtype == torch.float64
+    rows = np.concatenate([np.arange(start, start + 8) for start in range(0, 64, 16)])
+    _, _, exact = _objective(X[rows], y[rows], w[rows], 1, alpha=0.0).value_grad_hess(coef, index)
+    exact = exact * (64 / 32 * w[rows].sum() / w.sum())  # scaled up as the sample is
+    torch.testing.assert_close(sampled, exact, rtol=1e-5, atol=1e-7)
+    assert not torch.allclose(sampled, exact, rtol=1e-12, atol=0)  # float32 products, really
+
+
 def test_with_l2_shares_the_counted_rows_and_leaves_the_source_objective_alone():
     X, y, w = make_classification_data(n=90, weights=True)
     source = InMemorySource(torch.tensor(X), torch.tensor(y), torch.tensor(w), chunk_rows=40)

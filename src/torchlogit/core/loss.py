@@ -263,12 +263,14 @@ def _with_ones(X: Tensor) -> Tensor:
     return torch.cat([X, X.new_ones(X.shape[0], 1)], dim=1)
 
 
-def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
+def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor, low_precision: bool = False) -> Tensor:
     """The ``columns`` block of ``X̃ᵀ diag(h) X̃`` (X̃ = [X, 1]; index ``X.shape[1]`` is the intercept).
 
     What an active-set solver needs: ``len(columns)²`` work per row instead of ``d²``. The columns
     are gathered (as rows of the transpose) a row block at a time, blocks of ~4M values (4096-row
     blocks of a few hundred columns make products too thin); the intercept's row is ``X_Sᵀh``.
+    ``low_precision``: dense float64 blocks are multiplied and summed in float32 (twice the
+    speed), for a Hessian that is approximate anyway (from sampled rows); returned as ``X.dtype``.
     """
     d = X.shape[1]
     is_feature = columns < d
@@ -279,16 +281,18 @@ def _weighted_gram_columns(X: Tensor, h: Tensor, columns: Tensor) -> Tensor:
         return _in_column_order(_with_intercept(gram, x_h, h, X.dtype), columns, is_feature)
     rows = min(max(_GRAM_BLOCK_ROWS, (1 << 22) // max(m, 1)), 1 << 16)
     every = m == d and bool((features == torch.arange(d, device=features.device)).all())
-    gram = X.new_zeros(m + 1, m + 1)  # features, then the intercept
+    work = torch.float32 if low_precision and X.dtype == torch.float64 else X.dtype
+    gram = X.new_zeros(m + 1, m + 1, dtype=work)  # features, then the intercept
     for start in range(0, X.shape[0], rows):
         # X_Sᵀ as the rows ``features`` of the block's transpose: torch gathers whole rows several
         # times faster than scattered columns (index_select(1, ...) of a row-major block)
         XbT = X[start : start + rows].T
         if not every:
             XbT = XbT.index_select(0, features)
-        hb = h[start : start + rows]
+        XbT, hb = XbT.to(work), h[start : start + rows].to(work)
         gram[:m, :m].addmm_(XbT * hb, XbT.T)
         gram[m, :m].addmv_(XbT, hb)
+    gram = gram.to(X.dtype)
     gram[:m, m] = gram[m, :m]
     gram[m, m] = h.sum()
     return _in_column_order(gram, columns, is_feature)
@@ -362,16 +366,17 @@ def multinomial_sums(
 
 
 def curvature_hessian(X: Tensor, proba_t: Tensor, sample_weight: Tensor, fit_intercept: bool,
-                      hess_index: Tensor | None = None) -> Tensor:
+                      hess_index: Tensor | None = None, low_precision: bool = False) -> Tensor:
     """``Σᵢ ∇²ℓᵢ`` over the rows of ``X`` (un-normalised) from the class-major probabilities of a
     pass over them (a ``curvature`` entry, or a slice of one): no scores recomputed, which is
     what a Hessian from a sample of a chunk's rows needs. ``hess_index`` restricts it to that
-    square block of ``coef.ravel()``."""
+    square block of ``coef.ravel()``; ``low_precision`` lets a binomial block of float64 rows be
+    formed in float32 (:func:`_weighted_gram_columns`)."""
     if proba_t.shape[0] == 1:
         h = _binomial_curvature(proba_t[0], sample_weight)
         if hess_index is None:
             return _weighted_gram(X, h, fit_intercept)
-        return _weighted_gram_columns(X, h, hess_index)
+        return _weighted_gram_columns(X, h, hess_index, low_precision)
     proba = proba_t.T
     if hess_index is None:
         return _multinomial_hessian(X, proba, sample_weight, fit_intercept)

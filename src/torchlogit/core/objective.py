@@ -220,8 +220,10 @@ class Objective:
             if request.sampled:  # from the pass's own probabilities over the sampled blocks' rows
                 (proba_t, weights), = part.curvature
                 for start, stop in self._sampled_ranges(first_row, X.shape[0], request.hessian_stride):
+                    # a sample's block is approximate to a few per cent anyway: float32 products
                     block = curvature_hessian(row_block(X, start, stop), proba_t[:, start:stop],
-                                              weights[start:stop], intercept, request.hess_index)
+                                              weights[start:stop], intercept, request.hess_index,
+                                              low_precision=True)
                     part.hess = block if part.hess is None else part.hess + block
                     hess_rows += stop - start
             if not request.curvature:  # dropped at once: a streamed pass holds one chunk's only
